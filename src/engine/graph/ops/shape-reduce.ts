@@ -1,0 +1,122 @@
+// Shape ops and reductions, each beside its gradient rule.
+import { broadcastShapes, fmtShape, type Tensor } from '../graph';
+import { unbroadcast } from './elementwise';
+import type { GradRule } from './types';
+
+const norm = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+export function Reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (shape.some((d) => d < 0) || n !== x.size) throw new Error(`Reshape: cannot reshape ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  return x.graph.node('Reshape', [x, x.graph.ints(shape)], shape, x.dtype);
+}
+
+export function Transpose(x: Tensor, perm: readonly number[]): Tensor {
+  if (perm.length !== x.rank) throw new Error(`Transpose: perm [${perm}] for rank ${x.rank}`);
+  return x.graph.node('Transpose', [x], perm.map((p) => x.shape[p]), x.dtype, { perm: [...perm] });
+}
+
+/** Sum over `axes`; keepDims keeps them as size 1. */
+export function ReduceSum(x: Tensor, axes: readonly number[], keepDims = false): Tensor {
+  const ax = axes.map((a) => norm(a, x.rank));
+  const shape = reducedShape(x.shape, ax, keepDims);
+  return x.graph.node('ReduceSum', [x, x.graph.ints(ax)], shape, x.dtype, { keepdims: keepDims ? 1 : 0 });
+}
+
+/** Max over `axes` (opset 17: axes as an attribute). No gradient rule: used under stopGradient only. */
+export function ReduceMax(x: Tensor, axes: readonly number[], keepDims = false): Tensor {
+  const ax = axes.map((a) => norm(a, x.rank));
+  return x.graph.node('ReduceMax', [x], reducedShape(x.shape, ax, keepDims), x.dtype, { axes: ax, keepdims: keepDims ? 1 : 0 });
+}
+
+function reducedShape(shape: readonly number[], axes: number[], keep: boolean): number[] {
+  const out: number[] = [];
+  shape.forEach((d, i) => {
+    if (!axes.includes(i)) out.push(d);
+    else if (keep) out.push(1);
+  });
+  return out;
+}
+
+export function Expand(x: Tensor, shape: readonly number[]): Tensor {
+  return x.graph.node('Expand', [x, x.graph.ints(shape)], broadcastShapes('Expand', x.shape, shape), x.dtype);
+}
+
+/** x[..., start:end, ...] along `axis` (step 1). */
+export function Slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+  const a = norm(axis, x.rank);
+  if (start < 0 || end > x.shape[a] || start >= end) throw new Error(`Slice: [${start}:${end}] out of range for axis ${a} of ${fmtShape(x.shape)}`);
+  const shape = [...x.shape];
+  shape[a] = end - start;
+  const g = x.graph;
+  return g.node('Slice', [x, g.ints([start]), g.ints([end]), g.ints([a])], shape, x.dtype);
+}
+
+export function Concat(xs: Tensor[], axis: number): Tensor {
+  const a = norm(axis, xs[0].rank);
+  const shape = [...xs[0].shape];
+  shape[a] = xs.reduce((s, x) => s + x.shape[a], 0);
+  return xs[0].graph.node('Concat', xs, shape, xs[0].dtype, { axis: a });
+}
+
+/** Zero padding: `pads` = [begin_0..begin_n, end_0..end_n] as in ONNX. */
+export function Pad(x: Tensor, pads: readonly number[]): Tensor {
+  const shape = x.shape.map((d, i) => d + pads[i] + pads[i + x.rank]);
+  return x.graph.node('Pad', [x, x.graph.ints(pads)], shape, x.dtype);
+}
+
+/** Rows of `data` [V, ...] picked by int64 `indices` (axis 0): an embedding lookup. */
+export function Gather(data: Tensor, indices: Tensor): Tensor {
+  return data.graph.node('Gather', [data, indices], [...indices.shape, ...data.shape.slice(1)], data.dtype, { axis: 0 });
+}
+
+/** out = data with `updates` added at `indices` (indices [..., 1] into axis 0). */
+export function ScatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
+  return data.graph.node('ScatterND', [data, indices, updates], data.shape, data.dtype, { reduction: 'add' });
+}
+
+export const shapeReduceRules: Record<string, GradRule> = {
+  Reshape: ({ inputs: [x] }, g) => [Reshape(g, x.shape), null],
+  Transpose: ({ attrs }, g) => {
+    const perm = attrs.perm as number[];
+    const inv = perm.map((_, i) => perm.indexOf(i));
+    return [Transpose(g, inv)];
+  },
+  ReduceSum: ({ inputs: [x, axesT], attrs }, g) => {
+    // Put the reduced axes back as size 1, then broadcast to the input shape.
+    const axes = Array.from(axesT.constant!.values as BigInt64Array, Number);
+    const kept = attrs.keepdims ? g : Reshape(g, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+    return [Expand(kept, x.shape), null];
+  },
+  Expand: ({ inputs: [x] }, g) => [unbroadcast(g, x.shape), null],
+  Slice: ({ inputs: [x, starts, , axes] }, g) => {
+    const a = Number((axes.constant!.values as BigInt64Array)[0]);
+    const s = Number((starts.constant!.values as BigInt64Array)[0]);
+    const pads = new Array(2 * x.rank).fill(0);
+    pads[a] = s;
+    pads[a + x.rank] = x.shape[a] - s - g.shape[a];
+    return [Pad(g, pads), null, null, null];
+  },
+  Concat: ({ inputs, attrs }, g) => {
+    const a = attrs.axis as number;
+    let off = 0;
+    return inputs.map((x) => {
+      const part = Slice(g, a, off, off + x.shape[a]);
+      off += x.shape[a];
+      return part;
+    });
+  },
+  Pad: ({ inputs: [x, padsT] }, g) => {
+    const pads = Array.from(padsT.constant!.values as BigInt64Array, Number);
+    let out = g;
+    for (let a = 0; a < x.rank; a++) if (pads[a] || pads[a + x.rank]) out = Slice(out, a, pads[a], pads[a] + x.shape[a]);
+    return [out, null];
+  },
+  Gather: ({ inputs: [data, indices] }, g) => {
+    const gr = data.graph;
+    const zeros = Expand(gr.scalar(0), data.shape);
+    const idx = Reshape(indices, [...indices.shape, 1]);
+    return [ScatterNDAdd(zeros, idx, g), null];
+  },
+};
+

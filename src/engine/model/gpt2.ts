@@ -1,0 +1,147 @@
+// GPT-2, read top to bottom: embed -> blocks -> ln_final -> unembed, built as an ONNX graph.
+// Every TransformerLens hook point passes through `hook(name, tensor)`, which may record, replace or freeze the
+// value; what it returns is used downstream. Shapes carry the batch axis first, as in TransformerLens.
+import {
+  Add, Concat, Div, Expand, Gather, GemmTransB, Graph, MatMul, Reshape, Slice, Transpose, Where,
+  geluNew, layerNorm, softmax, type Tensor,
+} from '../graph';
+import { expectedWeightShapes, type GPT2Config } from './types';
+
+export type Hook = (name: string, t: Tensor) => Tensor;
+export type WeightInputs = Map<string, Tensor>;
+
+const identity: Hook = (_n, t) => t;
+
+/** Declares one graph input per checkpoint tensor, named as in the checkpoint; the runtime feeds the held weights. */
+export function weightInputs(g: Graph, cfg: GPT2Config): WeightInputs {
+  const w: WeightInputs = new Map();
+  for (const [name, shape] of expectedWeightShapes(cfg)) w.set(name, g.input(name, shape));
+  return w;
+}
+
+export interface ForwardOptions {
+  /** Start at blocks.{startLayer}.hook_resid_pre = `residPre` instead of embedding tokens (for patching sweeps). */
+  startLayer?: number;
+  residPre?: Tensor;
+}
+
+/** Returns ln_final's output [batch, pos, d_model]; see `unembed` for logits. */
+export function gpt2Forward(cfg: GPT2Config, w: WeightInputs, tokens: Tensor | null, hook: Hook = identity, opts: ForwardOptions = {}): Tensor {
+  const W = (name: string) => w.get(name)!;
+  const start = opts.startLayer ?? 0;
+  let resid: Tensor;
+  if (start === 0 && !opts.residPre) {
+    if (!tokens) throw new Error('gpt2Forward: tokens are required when starting at layer 0');
+    const [batch, pos] = tokens.shape;
+    if (pos > cfg.nCtx) throw new Error(`gpt2Forward: ${pos} tokens exceed the model's context of ${cfg.nCtx}`);
+    const embed = hook('hook_embed', Gather(W('wte.weight'), tokens)); // [batch, pos, d_model]
+    const posEmbed = hook('hook_pos_embed', Expand(Slice(W('wpe.weight'), 0, 0, pos), [batch, pos, cfg.dModel]));
+    resid = Add(embed, posEmbed);
+  } else {
+    if (!opts.residPre) throw new Error('gpt2Forward: residPre is required when startLayer > 0');
+    resid = opts.residPre;
+  }
+  for (let l = start; l < cfg.nLayers; l++) resid = block(cfg, W, l, resid, hook);
+  const lnf = layerNorm(resid, W('ln_f.weight'), W('ln_f.bias'), cfg.layerNormEps,
+    (t) => hook('ln_final.hook_scale', t), (t) => hook('ln_final.hook_normalized', t));
+  return lnf.out;
+}
+
+function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook): Tensor {
+  const p = `h.${l}.`;
+  const b = `blocks.${l}.`;
+  const [batch, pos, d] = residIn.shape;
+  const { nHeads: H, dHead: dh } = cfg;
+  const residPre = hook(b + 'hook_resid_pre', residIn);
+
+  const ln1 = layerNorm(residPre, W(p + 'ln_1.weight'), W(p + 'ln_1.bias'), cfg.layerNormEps,
+    (t) => hook(b + 'ln1.hook_scale', t), (t) => hook(b + 'ln1.hook_normalized', t));
+  const qkv = Add(MatMul(ln1.out, W(p + 'attn.c_attn.weight')), W(p + 'attn.c_attn.bias')); // [batch, pos, 3 * d_model]
+  const heads = (i: number) => Reshape(Slice(qkv, 2, i * d, (i + 1) * d), [batch, pos, H, dh]); // [batch, pos, head_index, d_head]
+  const q = hook(b + 'attn.hook_q', heads(0));
+  const k = hook(b + 'attn.hook_k', heads(1));
+  const v = hook(b + 'attn.hook_v', heads(2));
+
+  const qh = Transpose(q, [0, 2, 1, 3]); // [batch, head_index, query_pos, d_head]
+  const kh = Transpose(k, [0, 2, 3, 1]); // [batch, head_index, d_head, key_pos]
+  const raw = Div(MatMul(qh, kh), Math.sqrt(dh)); // [batch, head_index, query_pos, key_pos]
+  const scores = hook(b + 'attn.hook_attn_scores', Where(causalMask(residIn.graph, pos), raw, -Infinity));
+  const pattern = hook(b + 'attn.hook_pattern', softmax(scores));
+  const vh = Transpose(v, [0, 2, 1, 3]); // [batch, head_index, key_pos, d_head]
+  const z = hook(b + 'attn.hook_z', Transpose(MatMul(pattern, vh), [0, 2, 1, 3])); // [batch, pos, head_index, d_head]
+  const attnOut = hook(b + 'hook_attn_out',
+    Add(MatMul(Reshape(z, [batch, pos, H * dh]), W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias')));
+  const residMid = hook(b + 'hook_resid_mid', Add(residPre, attnOut));
+
+  const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps,
+    (t) => hook(b + 'ln2.hook_scale', t), (t) => hook(b + 'ln2.hook_normalized', t));
+  const pre = hook(b + 'mlp.hook_pre', Add(MatMul(ln2.out, W(p + 'mlp.c_fc.weight')), W(p + 'mlp.c_fc.bias'))); // [batch, pos, d_mlp]
+  const post = hook(b + 'mlp.hook_post', geluNew(pre));
+  const mlpOut = hook(b + 'hook_mlp_out', Add(MatMul(post, W(p + 'mlp.c_proj.weight')), W(p + 'mlp.c_proj.bias')));
+  return hook(b + 'hook_resid_post', Add(residMid, mlpOut));
+}
+
+/** [query_pos, key_pos]: true where key_pos <= query_pos. */
+function causalMask(g: Graph, pos: number): Tensor {
+  const m: number[] = [];
+  for (let i = 0; i < pos; i++) for (let j = 0; j < pos; j++) m.push(j <= i ? 1 : 0);
+  return g.constant(m, [pos, pos], 'bool');
+}
+
+/** Tied unembedding: x [batch, n, d_model] -> logits [batch, n, d_vocab] = x @ W_E^T. */
+export function unembed(cfg: GPT2Config, w: WeightInputs, x: Tensor): Tensor {
+  const [batch, n] = x.shape;
+  const flat = Reshape(x, [batch * n, cfg.dModel]);
+  return Reshape(GemmTransB(flat, w.get('wte.weight')!), [batch, n, cfg.dVocab]);
+}
+
+/** ln_final output at the given positions only: [batch, positions.length, d_model]. */
+export function atPositions(x: Tensor, positions: readonly number[]): Tensor {
+  return Concat(positions.map((p) => Slice(x, 1, p, p + 1)), 1);
+}
+
+/** Every TransformerLens hook name for a config, in the order the forward pass fires them, with shapes. */
+export function hookShapes(cfg: GPT2Config, batch: number, pos: number): Map<string, number[]> {
+  const { nHeads: H, dHead: dh, dModel: d, dMlp } = cfg;
+  const m = new Map<string, number[]>();
+  m.set('hook_embed', [batch, pos, d]);
+  m.set('hook_pos_embed', [batch, pos, d]);
+  for (let l = 0; l < cfg.nLayers; l++) {
+    const b = `blocks.${l}.`;
+    m.set(b + 'hook_resid_pre', [batch, pos, d]);
+    m.set(b + 'ln1.hook_scale', [batch, pos, 1]);
+    m.set(b + 'ln1.hook_normalized', [batch, pos, d]);
+    for (const x of ['q', 'k', 'v']) m.set(b + `attn.hook_${x}`, [batch, pos, H, dh]);
+    m.set(b + 'attn.hook_attn_scores', [batch, H, pos, pos]);
+    m.set(b + 'attn.hook_pattern', [batch, H, pos, pos]);
+    m.set(b + 'attn.hook_z', [batch, pos, H, dh]);
+    m.set(b + 'hook_attn_out', [batch, pos, d]);
+    m.set(b + 'hook_resid_mid', [batch, pos, d]);
+    m.set(b + 'ln2.hook_scale', [batch, pos, 1]);
+    m.set(b + 'ln2.hook_normalized', [batch, pos, d]);
+    m.set(b + 'mlp.hook_pre', [batch, pos, dMlp]);
+    m.set(b + 'mlp.hook_post', [batch, pos, dMlp]);
+    m.set(b + 'hook_mlp_out', [batch, pos, d]);
+    m.set(b + 'hook_resid_post', [batch, pos, d]);
+  }
+  m.set('ln_final.hook_scale', [batch, pos, 1]);
+  m.set('ln_final.hook_normalized', [batch, pos, d]);
+  return m;
+}
+
+/** TransformerLens's utils.get_act_name: getActName('z', 3) => 'blocks.3.attn.hook_z'. */
+export function getActName(name: string, layer?: number): string {
+  const table: Record<string, string> = {
+    embed: 'hook_embed', pos_embed: 'hook_pos_embed',
+    resid_pre: 'hook_resid_pre', resid_mid: 'hook_resid_mid', resid_post: 'hook_resid_post',
+    attn_out: 'hook_attn_out', mlp_out: 'hook_mlp_out',
+    q: 'attn.hook_q', k: 'attn.hook_k', v: 'attn.hook_v', z: 'attn.hook_z',
+    attn_scores: 'attn.hook_attn_scores', pattern: 'attn.hook_pattern',
+    pre: 'mlp.hook_pre', post: 'mlp.hook_post',
+  };
+  const suffix = table[name];
+  if (!suffix) throw new Error(`getActName: unknown activation "${name}"`);
+  if (name === 'embed' || name === 'pos_embed') return suffix;
+  if (layer === undefined) throw new Error(`getActName: "${name}" needs a layer`);
+  return `blocks.${layer}.${suffix}`;
+}

@@ -1,0 +1,92 @@
+// One wrapper over onnxruntime's JS API, shared by onnxruntime-node and onnxruntime-web: sessions created lazily
+// and cached by graph key, runs queued one at a time, weights wrapped once and fed to every session.
+import type * as Ort from 'onnxruntime-common';
+import { toOnnx, type Graph } from '../graph';
+import type { Weights } from '../model/types';
+import type { BackendName, Feed, Fetched, Runtime } from './types';
+
+export type OrtModule = typeof Ort;
+
+export interface OrtRuntimeOptions {
+  backend: BackendName;
+  sessionOptions: Ort.InferenceSession.SessionOptions;
+  /** Wraps host weights as device tensors once (WebGPU: GPU buffers; CPU: the Float32Array itself). */
+  wrapWeights?: (weights: Weights) => Promise<Map<string, Ort.Tensor>>;
+}
+
+export class OrtRuntime implements Runtime {
+  private sessions = new Map<string, Promise<Ort.InferenceSession>>();
+  private weights = new Map<string, Ort.Tensor>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly ort: OrtModule,
+    private readonly opts: OrtRuntimeOptions,
+  ) {}
+
+  get backend(): BackendName {
+    return this.opts.backend;
+  }
+
+  async setWeights(weights: Weights): Promise<void> {
+    await this.enqueue(async () => {
+      for (const t of this.weights.values()) t.dispose?.();
+      this.weights = this.opts.wrapWeights
+        ? await this.opts.wrapWeights(weights)
+        : new Map([...weights].map(([name, w]) => [name, new this.ort.Tensor('float32', w.data, w.shape)]));
+    });
+  }
+
+  run(key: string, build: () => Graph, feeds: Record<string, Feed>): Promise<Record<string, Fetched>> {
+    return this.enqueue(async () => {
+      const session = await this.session(key, build);
+      const inputs: Record<string, Ort.Tensor> = {};
+      for (const name of session.inputNames) {
+        const f = feeds[name];
+        if (f) inputs[name] = new this.ort.Tensor(f.dtype, f.data, f.shape as number[]);
+        else {
+          const w = this.weights.get(name);
+          if (!w) throw new Error(`graph ${key}: no feed or weight for input "${name}"`);
+          inputs[name] = w;
+        }
+      }
+      const out = await session.run(inputs);
+      const result: Record<string, Fetched> = {};
+      for (const [name, t] of Object.entries(out)) {
+        const data = (t.location === 'cpu' ? t.data : await t.getData(true)) as Float32Array;
+        result[name] = { shape: [...t.dims], data };
+      }
+      return result;
+    });
+  }
+
+  private session(key: string, build: () => Graph): Promise<Ort.InferenceSession> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = this.ort.InferenceSession.create(toOnnx(build()), this.opts.sessionOptions);
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  async clearSessions(): Promise<void> {
+    await this.enqueue(async () => {
+      const all = [...this.sessions.values()];
+      this.sessions.clear();
+      for (const s of all) await (await s.catch(() => null))?.release();
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.clearSessions();
+    for (const t of this.weights.values()) t.dispose?.();
+    this.weights.clear();
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task, task);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,32 @@
+// What the rest of the engine sees of a runtime. Nothing here imports onnxruntime.
+import type { Graph } from '../graph';
+import type { Weights } from '../model/types';
+
+export type BackendName = 'node-cpu' | 'webgpu' | 'wasm';
+
+export type Feed =
+  | { dtype: 'float32'; shape: readonly number[]; data: Float32Array }
+  | { dtype: 'int64'; shape: readonly number[]; data: BigInt64Array }
+  | { dtype: 'bool'; shape: readonly number[]; data: Uint8Array };
+
+export interface Fetched {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface Runtime {
+  readonly backend: BackendName;
+  /**
+   * Holds the weights once on the device; every later run feeds them to each graph input named after a weight.
+   * Calling it again with another Weights object replaces (and frees) the previous ones.
+   */
+  setWeights(weights: Weights): Promise<void>;
+  /**
+   * Runs the graph cached under `key` (built with `build` on first use), feeding `feeds` plus the held weights,
+   * and returns the graph's float32 outputs by name. Runs are queued one at a time.
+   */
+  run(key: string, build: () => Graph, feeds: Record<string, Feed>): Promise<Record<string, Fetched>>;
+  /** Drops cached sessions (e.g. after a model change). */
+  clearSessions(): Promise<void>;
+  dispose(): Promise<void>;
+}
