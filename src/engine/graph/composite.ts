@@ -36,8 +36,12 @@ export function geluNew(x: Tensor): Tensor {
 export interface LayerNormParts {
   /** sqrt(mean((x - mean)^2) + eps), [..., 1]: TransformerLens's hook_scale. */
   scale: Tensor;
-  /** (x - mean) / scale: TransformerLens's hook_normalized. */
+  /**
+   * (x - mean) / scale * w + b: TransformerLens's hook_normalized, which for LayerNorm with unfolded weights is the
+   * LN output (transformer_lens/components/layer_norm.py: `return self.hook_normalized(x * self.w + self.b)`).
+   */
   normalized: Tensor;
+  /** The output used downstream (equal to `normalized`). */
   out: Tensor;
 }
 
@@ -55,6 +59,6 @@ export function layerNorm(
 ): LayerNormParts {
   const centred = Sub(x, meanLast(x));
   const scale = hookScale(Sqrt(Add(meanLast(Mul(centred, centred)), eps)));
-  const normalized = hookNormalized(Div(centred, scale));
-  return { scale, normalized, out: Add(Mul(normalized, w), b) };
+  const normalized = hookNormalized(Add(Mul(Div(centred, scale), w), b));
+  return { scale, normalized, out: normalized };
 }
