@@ -1,0 +1,246 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomCheckpoint } from './checkpoint';
+import { GPT2ConfigError } from './config';
+import { encodeSafetensors, parseSafetensors, SafetensorsError, type FloatDtype, type TensorToWrite } from './safetensors';
+import { expectedWeightShapes, type GPT2Config } from './types';
+import { hubUrl, loadModelFromBytes, loadModelFromUrl, weightsFromSafetensors, WeightsError } from './weights';
+import { writeRandomCheckpoint } from './weights-node';
+
+// d_mlp != 4 * d_model so that n_inner is exercised.
+const TINY: GPT2Config = {
+  name: 'tiny', nLayers: 2, nHeads: 2, dModel: 8, dHead: 4, dMlp: 12, nCtx: 6, dVocab: 11,
+  layerNormEps: 1e-5, activation: 'gelu_new',
+};
+
+/** The tiny checkpoint's tensors, with `edit` applied, as safetensors bytes. */
+function tinyFile(edit: (tensors: Map<string, TensorToWrite>) => Map<string, TensorToWrite> | void = () => {}) {
+  const { tensors } = randomCheckpoint(TINY, 5);
+  return encodeSafetensors(edit(tensors) ?? tensors);
+}
+
+const withPrefix = (tensors: Map<string, TensorToWrite>, prefix: string) =>
+  new Map([...tensors].map(([name, t]) => [prefix + name, t]));
+
+const expectWeightsError = (bytes: Uint8Array, message: string, cfg = TINY) => {
+  expect(() => weightsFromSafetensors(parseSafetensors(bytes), cfg)).toThrow(new WeightsError(message));
+};
+
+describe('weightsFromSafetensors', () => {
+  for (const dtype of ['F32', 'F16', 'BF16'] as FloatDtype[]) {
+    it(`loads every weight of a ${dtype} checkpoint as float32`, () => {
+      const checkpoint = randomCheckpoint(TINY, 5, dtype);
+      const reference = randomCheckpoint(TINY, 5, 'F32');
+      // What the file holds is the F32 values rounded once to the dtype: read them back through a one-tensor file.
+      const rounded = (name: string) =>
+        parseSafetensors(encodeSafetensors(new Map([[name, checkpoint.tensors.get(name)!]]))).read(name).data;
+      const { config, weights } = loadModelFromBytes(
+        JSON.stringify(checkpoint.config),
+        encodeSafetensors(checkpoint.tensors),
+        'tiny',
+      );
+      expect(config).toEqual(TINY);
+      expect([...weights.keys()]).toEqual([...expectedWeightShapes(TINY).keys()]);
+      for (const [name, shape] of expectedWeightShapes(TINY)) {
+        const w = weights.get(name)!;
+        expect(w.shape).toEqual(shape);
+        expect(w.data).toBeInstanceOf(Float32Array);
+        if (dtype === 'F32') expect(w.data).toEqual(reference.tensors.get(name)!.data);
+        else expect(w.data).toEqual(rounded(name));
+      }
+    });
+  }
+
+  it('accepts keys with the transformer. prefix', () => {
+    const plain = loadModelFromBytes(randomCheckpoint(TINY, 5).config, tinyFile(), 'tiny').weights;
+    const prefixed = tinyFile((t) => withPrefix(t, 'transformer.'));
+    const weights = weightsFromSafetensors(parseSafetensors(prefixed), TINY);
+    expect([...weights.keys()]).toEqual([...plain.keys()]);
+    for (const [name, w] of plain) expect(weights.get(name)!.data).toEqual(w.data);
+  });
+
+  it('ignores legacy buffers, the tied LM head and heads that are not the transformer', () => {
+    const bytes = tinyFile((t) => {
+      expect(t.has('h.0.attn.bias')).toBe(true); // the generator writes it, as the hub's gpt2 does
+      t.set('h.1.attn.masked_bias', { dtype: 'F32', shape: [], data: new Float32Array([-1e4]) });
+      t.set('lm_head.weight', { dtype: 'F32', shape: [2], data: new Float32Array(2) }); // wrong shape: never read
+      t.set('score.weight', { dtype: 'F32', shape: [1, 8], data: new Float32Array(8) });
+    });
+    const weights = weightsFromSafetensors(parseSafetensors(bytes), TINY);
+    expect(weights.size).toBe(expectedWeightShapes(TINY).size);
+    expect(weights.has('h.0.attn.bias')).toBe(false);
+  });
+
+  it('names a missing tensor', () => {
+    expectWeightsError(tinyFile((t) => void t.delete('h.1.mlp.c_fc.weight')), 'missing tensor h.1.mlp.c_fc.weight');
+  });
+
+  it('says what the file holds when nearly everything is missing (another naming scheme)', () => {
+    expectWeightsError(
+      tinyFile((t) => withPrefix(t, 'model.')),
+      "missing tensor wte.weight (and 27 more; the file's tensors begin model.wte.weight, model.wpe.weight, model.h.0.ln_1.weight)",
+    );
+  });
+
+  it('names a tensor with the wrong shape and the shape it expected', () => {
+    const bytes = tinyFile((t) =>
+      void t.set('h.0.attn.c_attn.weight', { dtype: 'F32', shape: [8, 12], data: new Float32Array(96) }),
+    );
+    expectWeightsError(bytes, 'tensor h.0.attn.c_attn.weight has shape [8, 12], expected [8, 24] for this config');
+  });
+
+  it('rejects a checkpoint with more layers than its config', () => {
+    expectWeightsError(
+      tinyFile(),
+      'tensor h.1.ln_1.weight is not part of a GPT-2 with n_layer 1; do config.json and model.safetensors come from the same model?',
+      { ...TINY, nLayers: 1 },
+    );
+  });
+
+  it('rejects a tensor present both with and without the prefix', () => {
+    const bytes = tinyFile((t) => void t.set('transformer.wte.weight', t.get('wte.weight')!));
+    expectWeightsError(bytes, 'tensor wte.weight appears twice, as wte.weight and transformer.wte.weight');
+  });
+
+  it('names a required tensor stored in a dtype it cannot read', () => {
+    const { tensors } = randomCheckpoint(TINY, 5);
+    const header: Record<string, unknown> = {};
+    const parts: Uint8Array[] = [];
+    let offset = 0;
+    for (const [name, t] of tensors) {
+      const isI64 = name === 'h.0.attn.c_attn.weight';
+      const bytes = isI64 ? new Uint8Array(t.data.length * 8) : new Uint8Array(t.data.buffer);
+      header[name] = { dtype: isI64 ? 'I64' : 'F32', shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+      parts.push(bytes);
+      offset += bytes.length;
+    }
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const file = new Uint8Array(8 + json.length + offset);
+    new DataView(file.buffer).setBigUint64(0, BigInt(json.length), true);
+    file.set(json, 8);
+    parts.reduce((at, p) => (file.set(p, at), at + p.length), 8 + json.length);
+    expect(() => weightsFromSafetensors(parseSafetensors(file), TINY)).toThrow(
+      new SafetensorsError('tensor h.0.attn.c_attn.weight has dtype I64; Patchwork reads F32, F16 and BF16'),
+    );
+  });
+
+  it('loadModelFromBytes reports bad config.json text and non-GPT-2 configs', () => {
+    expect(() => loadModelFromBytes('{oops', tinyFile(), 'tiny')).toThrow(/^config.json of tiny is not valid JSON \(/);
+    expect(() => loadModelFromBytes({ model_type: 'llama' }, tinyFile(), 'tiny')).toThrow(GPT2ConfigError);
+  });
+});
+
+describe('hubUrl', () => {
+  it('points at a pinned file of a hub repository', () => {
+    expect(hubUrl('openai-community/gpt2', '607a30d783dfa663caf39e06633721c8d4cfcd7e', 'model.safetensors')).toBe(
+      'https://huggingface.co/openai-community/gpt2/resolve/607a30d783dfa663caf39e06633721c8d4cfcd7e/model.safetensors',
+    );
+  });
+});
+
+describe('loadModelFromUrl', () => {
+  // Routes: /plain/* with Content-Length, /chunked/* without, /stall/* sends half of model.safetensors and hangs,
+  // /cut/* sends half and drops the connection, /llama/config.json is not GPT-2; anything else is a 404.
+  let dir: string;
+  let server: Server;
+  let base: string;
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'patchwork-weights-'));
+    await writeRandomCheckpoint(join(dir, 'tiny'), { ...TINY, dVocab: 5000 }, 9); // ~160 kB: several body chunks
+    server = createServer(async (req, res) => {
+      requests.push(req.url!);
+      const [, route, file] = req.url!.split('/');
+      if (route === 'llama' && file === 'config.json') return res.end(JSON.stringify({ model_type: 'llama' }));
+      const path = join(dir, 'tiny', file);
+      const size = await stat(path).then((s) => s.size, () => -1);
+      if (!['plain', 'chunked', 'stall', 'cut', 'llama'].includes(route) || size < 0) {
+        res.writeHead(404, 'Not Found');
+        return res.end('Entry not found');
+      }
+      if (route === 'chunked') return createReadStream(path).pipe(res);
+      res.writeHead(200, { 'content-length': size });
+      if ((route === 'stall' || route === 'cut') && file === 'model.safetensors') {
+        const bytes = await readFile(path);
+        res.write(bytes.subarray(0, size >> 1));
+        if (route === 'cut') setTimeout(() => res.destroy(), 20);
+        return;
+      }
+      createReadStream(path).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads a Hugging Face layout folder over HTTP, reporting progress', async () => {
+    const progress: [number, number | undefined][] = [];
+    const model = await loadModelFromUrl(`${base}/plain/`, { onProgress: (l, t) => progress.push([l, t]) });
+    const size = (await stat(join(dir, 'tiny', 'model.safetensors'))).size;
+    expect(model.config).toMatchObject({ name: 'plain', nLayers: 2, dMlp: 12, dVocab: 5000 });
+    expect(model.weights.get('wte.weight')!.shape).toEqual([5000, 8]);
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.every(([, total]) => total === size)).toBe(true);
+    expect(progress.at(-1)![0]).toBe(size);
+    expect(progress.every(([loaded], i) => i === 0 || loaded > progress[i - 1][0])).toBe(true);
+  });
+
+  it('loads the same weights without a Content-Length', async () => {
+    const progress: [number, number | undefined][] = [];
+    const a = await loadModelFromUrl(`${base}/plain`, { name: 'tiny' });
+    const b = await loadModelFromUrl(`${base}/chunked`, { name: 'tiny', onProgress: (l, t) => progress.push([l, t]) });
+    expect(progress.at(-1)).toEqual([(await stat(join(dir, 'tiny', 'model.safetensors'))).size, undefined]);
+    for (const [name, w] of a.weights) expect(b.weights.get(name)!.data).toEqual(w.data);
+  });
+
+  it('reports an HTTP error with the URL', async () => {
+    await expect(loadModelFromUrl(`${base}/missing`)).rejects.toThrow(
+      new WeightsError(
+        `could not download ${base}/missing/config.json: HTTP 404 Not Found (check the repository, commit and file name)`,
+      ),
+    );
+  });
+
+  it('stops at config.json when the model is not GPT-2, before downloading the weights', async () => {
+    requests.length = 0;
+    await expect(loadModelFromUrl(`${base}/llama`)).rejects.toThrow(/llama is not a GPT-2 model/);
+    expect(requests).toEqual(['/llama/config.json']);
+  });
+
+  it('honours an AbortSignal during the download', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const loading = loadModelFromUrl(`${base}/stall`, {
+      signal: controller.signal,
+      onProgress: () => {
+        calls++;
+        controller.abort();
+      },
+    });
+    await expect(loading).rejects.toMatchObject({ name: 'AbortError' });
+    expect(calls).toBe(1);
+  });
+
+  it('honours an AbortSignal that fired before the call', async () => {
+    await expect(loadModelFromUrl(`${base}/plain`, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+  });
+
+  it('reports a connection dropped mid-download', async () => {
+    await expect(loadModelFromUrl(`${base}/cut`)).rejects.toThrow(
+      new RegExp(`^download of ${base}/cut/model.safetensors failed after \\d+ bytes`),
+    );
+  });
+});

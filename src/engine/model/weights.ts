@@ -1,0 +1,186 @@
+// GPT-2 weights from a Hugging Face layout (config.json + model.safetensors), from bytes or over HTTP.
+// Browser-safe: no Node imports here (the folder loader lives in weights-node.ts).
+
+import { parseGPT2Config } from './config';
+import { parseSafetensors, type Safetensors } from './safetensors';
+import { expectedWeightShapes, type GPT2Config, type Weights } from './types';
+
+export class WeightsError extends Error {
+  override readonly name = 'WeightsError';
+}
+
+export interface LoadedModel {
+  config: GPT2Config;
+  weights: Weights;
+}
+
+// Saved by older transformers versions and ignored here: the causal-mask buffers (we build our own mask) and the
+// LM head, which GPT-2 ties to wte.weight.
+const IGNORED = /^(h\.\d+\.attn\.(bias|masked_bias)|lm_head\.weight)$/;
+// Names that belong to the transformer itself: one we do not expect means config and checkpoint disagree.
+const TRANSFORMER_NAME = /^(wte|wpe|ln_f|h\.\d+)\./;
+
+/** Map checkpoint tensors (keys with or without `transformer.`) to float32 Weights, checking every shape. */
+export function weightsFromSafetensors(file: Safetensors, cfg: GPT2Config): Weights {
+  const expected = expectedWeightShapes(cfg);
+  const keyOf = new Map<string, string>(); // canonical name -> key in the file
+  for (const key of file.entries.keys()) {
+    const name = key.startsWith('transformer.') ? key.slice('transformer.'.length) : key;
+    if (IGNORED.test(name)) continue;
+    if (!expected.has(name)) {
+      if (TRANSFORMER_NAME.test(name)) {
+        throw new WeightsError(
+          `tensor ${key} is not part of a GPT-2 with n_layer ${cfg.nLayers}; do config.json and model.safetensors ` +
+            `come from the same model?`,
+        );
+      }
+      continue; // e.g. a classification head: not ours to run
+    }
+    const previous = keyOf.get(name);
+    if (previous !== undefined) throw new WeightsError(`tensor ${name} appears twice, as ${previous} and ${key}`);
+    keyOf.set(name, key);
+  }
+
+  const missing = [...expected.keys()].filter((name) => !keyOf.has(name));
+  if (missing.length > 0) {
+    let message = `missing tensor ${missing[0]}`;
+    if (missing.length > 1) {
+      const sample = [...file.entries.keys()].slice(0, 3).join(', ');
+      message += ` (and ${missing.length - 1} more; the file's tensors begin ${sample || '(none)'})`;
+    }
+    throw new WeightsError(message);
+  }
+
+  const weights: Weights = new Map();
+  for (const [name, shape] of expected) {
+    const key = keyOf.get(name)!;
+    const actual = file.entries.get(key)!.shape;
+    if (!sameShape(actual, shape)) {
+      throw new WeightsError(
+        `tensor ${key} has shape [${actual.join(', ')}], expected [${shape.join(', ')}] for this config`,
+      );
+    }
+    weights.set(name, file.read(key));
+  }
+  return weights;
+}
+
+/** `configJson` is config.json's text or its parsed value. */
+export function loadModelFromBytes(
+  configJson: unknown,
+  safetensorsBytes: Uint8Array | ArrayBuffer,
+  name: string,
+): LoadedModel {
+  const json = typeof configJson === 'string' ? parseJson(configJson, `config.json of ${name}`) : configJson;
+  const config = parseGPT2Config(json, name);
+  return { config, weights: weightsFromSafetensors(parseSafetensors(safetensorsBytes), config) };
+}
+
+/** A file of a Hugging Face hub repository at a pinned commit (pinning keeps shared links reproducible). */
+export function hubUrl(repo: string, commit: string, file: string): string {
+  return `https://huggingface.co/${repo}/resolve/${commit}/${file}`;
+}
+
+export interface LoadFromUrlOptions {
+  /** Defaults to the hub repository (owner/name) or the last path segment of baseUrl. */
+  name?: string;
+  /** Download progress of model.safetensors; totalBytes is undefined when the server does not say. */
+  onProgress?: (loadedBytes: number, totalBytes: number | undefined) => void;
+  signal?: AbortSignal;
+}
+
+/** Load `${baseUrl}/config.json` and `${baseUrl}/model.safetensors`, e.g. baseUrl = hubUrl(repo, commit, ''). */
+export async function loadModelFromUrl(baseUrl: string, options: LoadFromUrlOptions = {}): Promise<LoadedModel> {
+  const { signal, onProgress } = options;
+  const name = options.name ?? modelNameFromUrl(baseUrl);
+  const base = baseUrl.replace(/\/+$/, '');
+  // config.json first: a model that is not GPT-2 fails before a download of hundreds of megabytes.
+  const configUrl = `${base}/config.json`;
+  const configText = new TextDecoder().decode(await fetchBytes(configUrl, { signal }));
+  const config = parseGPT2Config(parseJson(configText, `config.json at ${configUrl}`), name);
+  const bytes = await fetchBytes(`${base}/model.safetensors`, { signal, onProgress });
+  return { config, weights: weightsFromSafetensors(parseSafetensors(bytes), config) };
+}
+
+/**
+ * Download a whole body into one buffer, reporting progress. With a Content-Length the buffer is allocated once,
+ * so a large checkpoint never exists twice in memory (chunk list + concatenation would double the peak).
+ */
+export async function fetchBytes(
+  url: string,
+  options: Pick<LoadFromUrlOptions, 'onProgress' | 'signal'> = {},
+): Promise<Uint8Array> {
+  const { signal, onProgress } = options;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason ?? e;
+    throw new WeightsError(`could not download ${url}: ${(e as Error).message}`);
+  }
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => {}); // frees the connection; the error page itself is of no use
+    const status = [response.status, response.statusText].filter(Boolean).join(' ');
+    const hint = response.status === 401 || response.status === 404 ? ' (check the repository, commit and file name)' : '';
+    throw new WeightsError(`could not download ${url}: HTTP ${status}${hint}`);
+  }
+
+  let total = declaredLength(response);
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    onProgress?.(bytes.length, bytes.length);
+    return bytes;
+  }
+  let buffer = new Uint8Array(total ?? 1 << 20);
+  let loaded = 0;
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (loaded + value.length > buffer.length) {
+        // Unknown or wrong length (a proxy that compressed the body): grow geometrically and stop claiming a total.
+        const grown = new Uint8Array(Math.max(2 * buffer.length, loaded + value.length));
+        grown.set(buffer.subarray(0, loaded));
+        buffer = grown;
+        total = undefined;
+      }
+      buffer.set(value, loaded);
+      loaded += value.length;
+      onProgress?.(loaded, total);
+    }
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason ?? e;
+    throw new WeightsError(`download of ${url} failed after ${loaded} bytes: ${(e as Error).message}`);
+  } finally {
+    reader.releaseLock();
+  }
+  if (total !== undefined && loaded < total) {
+    throw new WeightsError(`download of ${url} ended after ${loaded} of ${total} bytes`);
+  }
+  return loaded === buffer.length ? buffer : buffer.subarray(0, loaded);
+}
+
+function declaredLength(response: Response): number | undefined {
+  if (response.headers.get('content-encoding')) return undefined; // the length is of the encoded body
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+}
+
+function modelNameFromUrl(baseUrl: string): string {
+  const hub = /huggingface\.co\/(.+?)\/resolve\//.exec(baseUrl);
+  if (hub) return hub[1];
+  return baseUrl.replace(/[?#].*$/, '').split('/').filter(Boolean).pop() ?? baseUrl;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new WeightsError(`${what} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
