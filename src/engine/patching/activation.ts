@@ -1,0 +1,198 @@
+// Exact activation patching: rerun the base prompt with one activation replaced by the source run's value and
+// read how far the metric moves. Denoising: base = corrupted, source = clean; noising: the reverse.
+//
+// Speed: one cached forward gives the base run's residual stream at every layer and the source run's activations.
+// A patch at layer L then starts from the cached blocks.L.hook_resid_pre (nothing below L is recomputed), many
+// patches share one run (rows = patch x pair), and only the metric positions are unembedded.
+import { Expand, Graph, Reshape, Where, type Tensor } from '../graph';
+import { gpt2Forward, weightInputs } from '../model/gpt2';
+import type { GPT2Config } from '../model/types';
+import type { Feed, Fetched, Runtime } from '../runtime/types';
+import { experimentKey, tokenFeed } from './attribution';
+import type { Experiment } from './experiment';
+import { cellSelector, cells, familyShape, hookFor } from './families';
+import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import { FAMILY_AXES, type Family, type Labelled } from './types';
+
+export interface SweepOptions {
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  /** Patches per run (default: about 1024 token rows per run). */
+  patchesPerRun?: number;
+}
+
+interface RunCache {
+  base: Map<string, Fetched>;
+  source: Map<string, Fetched>;
+  metric: { base: number; source: number };
+}
+
+const hookShapeOf = (cfg: GPT2Config, hook: string, P: number): number[] => {
+  const { nHeads: H, dHead: dh, dModel: d, dMlp } = cfg;
+  if (/attn\.hook_[qkvz]$/.test(hook)) return [P, H, dh];
+  if (hook.endsWith('hook_pattern')) return [H, P, P];
+  if (hook.endsWith('mlp.hook_post')) return [P, dMlp];
+  return [P, d];
+};
+
+export class ActivationPatcher {
+  private caches = new Map<string, Promise<RunCache>>();
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly cfg: GPT2Config,
+  ) {}
+
+  /** Metric of the base and source runs (base = corrupted when denoising). */
+  async metrics(exp: Experiment): Promise<{ base: number; source: number }> {
+    return (await this.cache(exp, 'resid_pre')).metric;
+  }
+
+  /** The exact patch of one cell: metric(patched base) - metric(base). */
+  async patch(exp: Experiment, family: Family, index: number[]): Promise<number> {
+    return (await this.patchCells(exp, family, [index]))[0];
+  }
+
+  /** Every cell of a family, with progress and cancellation. */
+  async sweep(exp: Experiment, family: Family, opts: SweepOptions = {}): Promise<Labelled> {
+    const shape = familyShape(family, this.cfg, exp.nPos);
+    const all = [...cells(shape)];
+    return { axes: FAMILY_AXES[family], shape, data: await this.patchCells(exp, family, all, opts) };
+  }
+
+  async patchCells(exp: Experiment, family: Family, indices: number[][], opts: SweepOptions = {}): Promise<Float64Array> {
+    const { cfg } = this;
+    const [N, P] = [exp.nPairs, exp.nPos];
+    const cache = await this.cache(exp, family);
+    const perRun = opts.patchesPerRun ?? Math.max(1, Math.min(64, Math.floor(1024 / (N * P))));
+    const out = new Float64Array(indices.length);
+    // Group cells by layer: each group starts from that layer's cached residual stream.
+    const byLayer = new Map<number, number[]>();
+    indices.forEach((idx, i) => {
+      const l = idx[0];
+      if (!Number.isInteger(l) || l < 0 || l >= cfg.nLayers) throw new Error(`Layer ${l} is outside 0..${cfg.nLayers - 1}.`);
+      byLayer.set(l, [...(byLayer.get(l) ?? []), i]);
+    });
+    let done = 0;
+    for (const [layer, members] of byLayer) {
+      const hook = hookFor(family, layer);
+      const hShape = hookShapeOf(cfg, hook, P);
+      const hSize = hShape.reduce((a, b) => a * b, 1);
+      for (let start = 0; start < members.length; start += perRun) {
+        if (opts.signal?.aborted) throw new DOMException('The sweep was cancelled.', 'AbortError');
+        const chunk = members.slice(start, start + perRun);
+        const S = chunk.length === perRun || indices.length <= perRun ? chunk.length : perRun; // pad the tail: one session per size
+        const mask = new Uint8Array(S * hSize);
+        chunk.forEach((cellI, s) => {
+          const { select } = cellSelector(family, indices[cellI]);
+          const coord = hShape.map(() => 0);
+          for (let e = 0; e < hSize; e++) {
+            if (select(coord)) mask[s * hSize + e] = 1;
+            for (let a = hShape.length - 1; a >= 0; a--) {
+              if (++coord[a] < hShape[a]) break;
+              coord[a] = 0;
+            }
+          }
+        });
+        const key = `patch:${cfg.name}:${experimentKey(exp)}:${hook}:${S}`;
+        const res = await this.rt.run(key, () => patchGraph(cfg, exp, layer, hook, hShape, S), {
+          resid: f32(cache.base.get(`blocks.${layer}.hook_resid_pre`)!),
+          'patch.values': f32(cache.source.get(hook)!),
+          'patch.mask': { dtype: 'bool', shape: [S, 1, ...hShape], data: mask },
+          ...metricFeeds(cfg, exp),
+        });
+        const rows = res.metric_rows.data;
+        chunk.forEach((cellI, s) => {
+          let m = 0;
+          for (let b = 0; b < N; b++) m += rows[s * N + b];
+          out[cellI] = m / N - cache.metric.base;
+        });
+        done += chunk.length;
+        opts.onProgress?.(done, indices.length);
+      }
+    }
+    return out;
+  }
+
+  private cache(exp: Experiment, family: Family): Promise<RunCache> {
+    const key = `${cacheKey(exp)}:${family}`;
+    let c = this.caches.get(key);
+    if (!c) {
+      c = this.runCache(exp, family);
+      this.caches.set(key, c);
+      c.catch(() => this.caches.delete(key));
+      // Keep a few experiments at most: caches hold full activations.
+      if (this.caches.size > 8) this.caches.delete(this.caches.keys().next().value!);
+    }
+    return c;
+  }
+
+  private async runCache(exp: Experiment, family: Family): Promise<RunCache> {
+    const { cfg } = this;
+    const denoising = exp.spec.direction === 'denoising';
+    const key = `cache:${cfg.name}:${experimentKey(exp)}:${family}`;
+    const out = await this.rt.run(key, () => cacheGraph(cfg, exp, family), {
+      'tokens.base': tokenFeed(denoising ? exp.corrupted : exp.clean),
+      'tokens.source': tokenFeed(denoising ? exp.clean : exp.corrupted),
+      ...metricFeeds(cfg, exp),
+    });
+    const base = new Map<string, Fetched>();
+    const source = new Map<string, Fetched>();
+    for (const [name, t] of Object.entries(out)) {
+      if (name.startsWith('base.')) base.set(name.slice(5), t);
+      if (name.startsWith('source.')) source.set(name.slice(7), t);
+    }
+    return { base, source, metric: { base: out['metric.base'].data[0], source: out['metric.source'].data[0] } };
+  }
+
+  clear(): void {
+    this.caches.clear();
+  }
+}
+
+const f32 = (t: Fetched): Feed => ({ dtype: 'float32', shape: t.shape, data: t.data });
+
+function cacheKey(exp: Experiment): string {
+  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction]);
+}
+
+/** Base run: residual stream at every layer. Source run: the family's hook at every layer. Both metrics. */
+function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
+  const g = new Graph('cache');
+  const w = weightInputs(g, cfg);
+  const [N, P] = [exp.nPairs, exp.nPos];
+  const mIn = metricInputs(g, cfg, exp);
+  const wanted = new Set(Array.from({ length: cfg.nLayers }, (_, l) => hookFor(family, l)));
+  const run = (role: 'base' | 'source') => {
+    const tokens = g.input(`tokens.${role}`, [N, P], 'int64');
+    const x = gpt2Forward(cfg, w, tokens, (name, t) => {
+      if (role === 'base' && name.endsWith('hook_resid_pre')) g.output(t, `base.${name}`);
+      if (role === 'source' && wanted.has(name)) g.output(t, `source.${name}`);
+      return t;
+    });
+    g.output(meanOf(metricRows(cfg, w, x, exp, mIn)), `metric.${role}`);
+  };
+  run('base');
+  run('source');
+  return g;
+}
+
+/**
+ * S patches of one hook at one layer, each applied to every pair: rows = S x nPairs (patch-major). Starts from the
+ * cached residual stream at that layer; hook entries where mask[s] is true take the source run's values.
+ */
+function patchGraph(cfg: GPT2Config, exp: Experiment, layer: number, hook: string, hShape: number[], S: number): Graph {
+  const g = new Graph('patch');
+  const w = weightInputs(g, cfg);
+  const [N, P, D] = [exp.nPairs, exp.nPos, cfg.dModel];
+  const resid = g.input('resid', [N, P, D]);
+  const values = g.input('patch.values', [N, ...hShape]);
+  const mask = g.input('patch.mask', [S, 1, ...hShape], 'bool');
+  const mIn = metricInputs(g, cfg, exp);
+  const tiled = Reshape(Expand(Reshape(resid, [1, N, P, D]), [S, N, P, D]), [S * N, P, D]);
+  const patched = (t: Tensor) =>
+    Reshape(Where(mask, Reshape(values, [1, N, ...hShape]), Reshape(t, [S, N, ...hShape])), t.shape);
+  const x = gpt2Forward(cfg, w, null, (name, t) => (name === hook ? patched(t) : t), { startLayer: layer, residPre: tiled });
+  g.output(metricRows(cfg, w, x, exp, mIn), 'metric_rows');
+  return g;
+}

@@ -1,0 +1,161 @@
+// Turns what the user typed (ExperimentSpec) into token ids, or into specific messages about what is wrong.
+import { BOS_TOKEN, displayToken, encode, singleToken } from '../model/tokenizer';
+import type { GPT2Config } from '../model/types';
+import type { ExperimentSpec, MetricName } from './types';
+
+export const METRICS: readonly MetricName[] = ['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob'];
+
+export interface InputIssue {
+  /** Which input the message is about (the UI shows it next to that field). */
+  field: 'clean' | 'corrupted' | 'answer' | 'wrong' | 'metric' | 'pairs' | 'basket' | 'positions';
+  /** 0-based pair index, when the issue belongs to one pair. */
+  pair?: number;
+  message: string;
+}
+
+export class ExperimentError extends Error {
+  constructor(readonly issues: InputIssue[]) {
+    super(issues.map((i) => i.message).join('\n'));
+    this.name = 'ExperimentError';
+  }
+}
+
+export interface Experiment {
+  spec: ExperimentSpec;
+  /** [pair][pos] token ids, BOS included when spec.prependBos. */
+  clean: number[][];
+  corrupted: number[][];
+  answers: number[];
+  wrongs: number[];
+  basket: number[];
+  /** Metric positions (indices into the prompt); logit metrics use the last position. */
+  positions: number[];
+  nPairs: number;
+  nPos: number;
+  /** Display strings per token (leading space as '·'), for labels. */
+  cleanDisplay: string[][];
+  corruptedDisplay: string[][];
+}
+
+const tokenLine = (ids: number[]) => ids.map(displayToken).join(' | ');
+
+/** Resolves and validates; throws ExperimentError listing every problem found. */
+export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experiment {
+  const issues: InputIssue[] = [];
+  if (!METRICS.includes(spec.metric.name))
+    issues.push({ field: 'metric', message: `Unknown metric "${spec.metric.name}"; choose one of ${METRICS.join(', ')}.` });
+  if (spec.pairs.length === 0) issues.push({ field: 'pairs', message: 'Add at least one prompt pair.' });
+  const enc = (text: string) => encode(text, { prependBos: spec.prependBos });
+  const clean: number[][] = [];
+  const corrupted: number[][] = [];
+  const answers: number[] = [];
+  const wrongs: number[] = [];
+  const label = (i: number) => (spec.pairs.length > 1 ? `Pair ${i + 1}: the` : 'The');
+
+  spec.pairs.forEach((pair, i) => {
+    for (const field of ['clean', 'corrupted'] as const)
+      if (pair[field].trim() === '') issues.push({ field, pair: i, message: `${label(i)} ${field} prompt is empty.` });
+    const c = enc(pair.clean);
+    const k = enc(pair.corrupted);
+    clean.push(c);
+    corrupted.push(k);
+    for (const [field, ids] of [['clean', c], ['corrupted', k]] as const)
+      if (ids.length > cfg.nCtx)
+        issues.push({ field, pair: i, message: `${label(i)} ${field} prompt is ${ids.length} tokens; ${cfg.name} reads at most ${cfg.nCtx}.` });
+    if (pair.clean.trim() && pair.corrupted.trim() && c.length !== k.length)
+      issues.push({
+        field: 'corrupted',
+        pair: i,
+        message:
+          `${label(i)} clean prompt is ${c.length} tokens and the corrupted prompt ${k.length}; patching needs them aligned position by position.\n` +
+          `  clean:     ${tokenLine(c)}\n  corrupted: ${tokenLine(k)}`,
+      });
+    const needsWrong = spec.metric.name === 'logit_diff';
+    for (const field of needsWrong ? (['answer', 'wrong'] as const) : (['answer'] as const)) {
+      const r = singleToken(pair[field]);
+      if (r.ok) (field === 'answer' ? answers : wrongs).push(r.id);
+      else issues.push({ field, pair: i, message: `${label(i)} ${field === 'wrong' ? 'wrong answer' : 'answer'} ${r.message}.`.replace(/\.\.$/, '.') });
+    }
+    if (!needsWrong) wrongs.push(-1);
+  });
+
+  const lengths = clean.map((c) => c.length);
+  if (issues.length === 0 && new Set(lengths).size > 1)
+    issues.push({
+      field: 'pairs',
+      message: `All prompts must have the same number of tokens: ${lengths.map((n, i) => `pair ${i + 1} has ${n}`).join(', ')}.`,
+    });
+
+  const basket: number[] = [];
+  if (spec.metric.name === 'basket') {
+    if (!spec.metric.basket?.length) issues.push({ field: 'basket', message: 'The basket metric needs at least one basket token.' });
+    for (const t of spec.metric.basket ?? []) {
+      const r = singleToken(t);
+      if (r.ok) basket.push(r.id);
+      else issues.push({ field: 'basket', message: `Basket token ${r.message}.`.replace(/\.\.$/, '.') });
+    }
+  }
+
+  const nPos = clean[0]?.length ?? 0;
+  let positions = [nPos - 1];
+  if (spec.metric.name === 'mean_logprob' && spec.metric.positions?.length) {
+    positions = [...spec.metric.positions];
+    const bad = positions.filter((p) => !Number.isInteger(p) || p < 0 || p >= nPos);
+    if (bad.length) issues.push({ field: 'positions', message: `Positions ${bad.join(', ')} are outside the prompt (0..${nPos - 1}).` });
+  }
+  if (issues.length) throw new ExperimentError(issues);
+  return {
+    spec, clean, corrupted, answers, wrongs, basket, positions,
+    nPairs: clean.length,
+    nPos,
+    cleanDisplay: clean.map((ids) => ids.map(displayToken)),
+    corruptedDisplay: corrupted.map((ids) => ids.map(displayToken)),
+  };
+}
+
+/**
+ * Target token at each metric position for mean_logprob: the clean continuation (next clean token, or the
+ * answer after the last position). Logit metrics use the answer.
+ */
+export function metricTargets(exp: Experiment, pair: number): number[] {
+  const c = exp.clean[pair];
+  return exp.positions.map((p) => (exp.spec.metric.name === 'mean_logprob' && p + 1 < c.length ? c[p + 1] : exp.answers[pair]));
+}
+
+export { BOS_TOKEN };
+
+/** An experiment from token ids directly (scripts, tests, models with their own vocabularies). */
+export function experimentFromTokens(t: {
+  clean: number[][];
+  corrupted: number[][];
+  answers: number[];
+  wrongs?: number[];
+  basket?: number[];
+  positions?: number[];
+  spec?: Partial<ExperimentSpec>;
+}): Experiment {
+  const nPos = t.clean[0].length;
+  if (t.clean.some((c, i) => c.length !== nPos || t.corrupted[i].length !== nPos))
+    throw new ExperimentError([{ field: 'pairs', message: 'All prompts must have the same number of tokens.' }]);
+  const spec: ExperimentSpec = {
+    pairs: t.clean.map(() => ({ clean: '', corrupted: '', answer: '', wrong: '' })),
+    metric: { name: 'logit_diff' },
+    direction: 'denoising',
+    options: { freezeLayerNorm: false, freezeAttention: false },
+    prependBos: false,
+    ...t.spec,
+  };
+  return {
+    spec,
+    clean: t.clean,
+    corrupted: t.corrupted,
+    answers: t.answers,
+    wrongs: t.wrongs ?? t.answers.map(() => -1),
+    basket: t.basket ?? [],
+    positions: t.positions ?? [nPos - 1],
+    nPairs: t.clean.length,
+    nPos,
+    cleanDisplay: t.clean.map((ids) => ids.map(String)),
+    corruptedDisplay: t.corrupted.map((ids) => ids.map(String)),
+  };
+}

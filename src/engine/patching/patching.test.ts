@@ -1,0 +1,169 @@
+// Attribution and activation patching against the independent float64 reference: activation patches against
+// reruns of the reference with the activation replaced; attribution against (source - base) * finite-difference
+// gradients of the reference, for every family, both directions.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createNodeRuntime } from '../runtime/node';
+import { ActivationPatcher } from './activation';
+import { runAttribution } from './attribution';
+import { experimentFromTokens, type Experiment } from './experiment';
+import { FAMILIES, cellSelector, cells, familyShape } from './families';
+import type { Family, MetricName } from './types';
+import { hookShape, referenceForward } from '../../../test/reference/gpt2-f64';
+import { hookGradFD, type Metric } from '../../../test/reference/finite-diff';
+import { referencePatch } from '../../../test/reference/patch-f64';
+import * as M from '../../../test/reference/metrics-f64';
+import { randomTokens, randomWeights, tinyConfig } from '../../../test/reference/random-weights';
+import { expectClose } from '../../../test/helpers/compare';
+
+const rt = createNodeRuntime({ threads: 1 });
+afterAll(() => rt.dispose());
+
+const cfg = tinyConfig({ nLayers: 2, nHeads: 2, dModel: 8, dHead: 4, dMlp: 12, dVocab: 30, name: 'tiny-patching' });
+const weights = randomWeights(cfg, 21);
+const P = 5;
+const clean = [randomTokens(cfg, P, 31), randomTokens(cfg, P, 32)];
+// Corrupted prompts differ from clean at two positions, as a name swap would.
+const corrupted = clean.map((c, i) => c.map((t, p) => (p === 1 || p === 3 ? (t + 7 + i) % cfg.dVocab : t)));
+const answers = [4, 9];
+const wrongs = [11, 2];
+
+function refMetric(name: MetricName, pair: number, exp: Experiment): Metric {
+  const [a, w] = [exp.answers[pair], exp.wrongs[pair]];
+  switch (name) {
+    case 'logit_diff': return (l) => M.logitDiff(l, P, cfg.dVocab, a, w);
+    case 'logit': return (l) => M.logit(l, P, cfg.dVocab, a);
+    case 'logprob': return (l) => M.logProb(l, P, cfg.dVocab, a);
+    case 'prob': return (l) => M.prob(l, P, cfg.dVocab, a);
+    case 'basket': return (l) => M.answerVsBasket(l, P, cfg.dVocab, a, exp.basket);
+    case 'mean_logprob': {
+      const targets = exp.positions.map((p) => (p + 1 < P ? exp.clean[pair][p + 1] : a));
+      return (l) => M.meanLogProb(l, P, cfg.dVocab, exp.positions, targets);
+    }
+  }
+}
+
+function makeExp(metric: MetricName, direction: 'denoising' | 'noising', extra: Partial<Experiment['spec']['options']> = {}) {
+  return experimentFromTokens({
+    clean, corrupted, answers, wrongs,
+    basket: metric === 'basket' ? [4, 9, 11, 2, 17] : undefined,
+    positions: metric === 'mean_logprob' ? [1, 2, 4] : undefined,
+    spec: { metric: { name: metric }, direction, options: { freezeLayerNorm: false, freezeAttention: false, ...extra } },
+  });
+}
+
+const roles = (exp: Experiment) => (exp.spec.direction === 'denoising' ? { base: exp.corrupted, source: exp.clean } : { base: exp.clean, source: exp.corrupted });
+
+/** Reference attribution for every cell of `family`: sum over pairs and the cell's entries of D * FD-grad / N. */
+function referenceAttribution(exp: Experiment, family: Family, freeze?: (h: string) => boolean): Float64Array {
+  const shape = familyShape(family, cfg, P);
+  const out = new Float64Array(shape.reduce((a, b) => a * b, 1));
+  const { base, source } = roles(exp);
+  for (let b = 0; b < exp.nPairs; b++) {
+    const metric = refMetric(exp.spec.metric.name, b, exp);
+    const baseRun = referenceForward(cfg, weights, base[b]);
+    const srcRun = referenceForward(cfg, weights, source[b]);
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const { hook } = cellSelector(family, [l, 0, 0, 0]);
+      const hs = hookShape(cfg, hook, P);
+      const grad = hookGradFD(cfg, weights, base[b], metric, hook, undefined, 1e-4, { freeze });
+      const D = srcRun.cache.get(hook)!.data.map((s, i) => s - baseRun.cache.get(hook)!.data[i]);
+      let n = 0;
+      for (const cell of cells(shape)) {
+        if (cell[0] === l) {
+          const { select } = cellSelector(family, cell);
+          let e = 0;
+          for (const coord of cells(hs)) {
+            if (select(coord)) out[n] += (D[e] * grad[e]) / exp.nPairs;
+            e++;
+          }
+        }
+        n++;
+      }
+    }
+  }
+  return out;
+}
+
+describe.each(['denoising', 'noising'] as const)('attribution patching, %s', (direction) => {
+  const exp = makeExp('logit_diff', direction);
+  it.each(FAMILIES)('%s equals sum((source - base) * finite-difference grad)', async (family) => {
+    await rt.setWeights(weights);
+    const res = await runAttribution(rt, cfg, exp);
+    expectClose(`attr.${family}`, res.values[family]!.data, referenceAttribution(exp, family), 2e-3, 1e-4);
+    const refClean = (b: number) => refMetric('logit_diff', b, exp)(referenceForward(cfg, weights, clean[b]).logits, P, cfg.dVocab);
+    expect(res.metric.clean).toBeCloseTo((refClean(0) + refClean(1)) / 2, 4);
+  });
+
+  it('per-position values sum to the all-position values', async () => {
+    await rt.setWeights(weights);
+    const { values: v } = await runAttribution(rt, cfg, exp);
+    const [L, H] = [cfg.nLayers, cfg.nHeads];
+    const sumLast = (x: Float64Array, inner: number) => Array.from({ length: x.length / inner }, (_, i) => x.slice(i * inner, (i + 1) * inner).reduce((a, b) => a + b, 0));
+    expectClose('head_out summed over pos', sumLast(v.head_out!.data, P), v.head_out_all_pos!.data, 1e-5, 1e-6);
+    for (const x of ['q', 'k', 'v'] as const) expectClose(`${x}_by_pos summed`, sumLast(v[`${x}_by_pos`]!.data, P), v[x]!.data, 1e-5, 1e-6);
+    expectClose('pattern_by_pos summed', sumLast(v.pattern_by_pos!.data, P * P), v.pattern!.data, 1e-5, 1e-6);
+    expect(v.head_out_all_pos!.shape).toEqual([L, H]);
+  });
+});
+
+describe('attribution with other metrics and options', () => {
+  it.each(['logit', 'logprob', 'prob', 'basket', 'mean_logprob'] as const)('metric %s', async (metric) => {
+    await rt.setWeights(weights);
+    const exp = makeExp(metric, 'denoising');
+    const res = await runAttribution(rt, cfg, exp, { families: ['resid_pre', 'head_out', 'mlp_post'] });
+    for (const f of ['resid_pre', 'head_out', 'mlp_post'] as const)
+      expectClose(`${metric} ${f}`, res.values[f]!.data, referenceAttribution(exp, f), 2e-3, 1e-5);
+  });
+
+  it.each([
+    { ln: true, pattern: false, family: 'resid_pre' as Family },
+    { ln: false, pattern: true, family: 'q' as Family },
+    { ln: false, pattern: true, family: 'head_out' as Family },
+  ])('freeze LayerNorm $ln, freeze attention $pattern: $family', async ({ ln, pattern, family }) => {
+    await rt.setWeights(weights);
+    const exp = makeExp('logit_diff', 'denoising', { freezeLayerNorm: ln, freezeAttention: pattern });
+    const res = await runAttribution(rt, cfg, exp, { families: [family] });
+    const freeze = (h: string) => (ln && h.endsWith('hook_scale')) || (pattern && h.endsWith('hook_pattern'));
+    expectClose(family, res.values[family]!.data, referenceAttribution(exp, family, freeze), 2e-3, 1e-5);
+  });
+});
+
+describe.each(['denoising', 'noising'] as const)('activation patching, %s', (direction) => {
+  const exp = makeExp('logit_diff', direction);
+  const patcher = new ActivationPatcher(rt, cfg);
+  it.each(FAMILIES)('%s matches the float64 reference rerun with the activation replaced', async (family) => {
+    await rt.setWeights(weights);
+    const got = await patcher.sweep(exp, family, { patchesPerRun: 7 });
+    const { base, source } = roles(exp);
+    const baseMetric = [0, 1].map((b) => refMetric('logit_diff', b, exp)(referenceForward(cfg, weights, base[b]).logits, P, cfg.dVocab));
+    const shape = familyShape(family, cfg, P);
+    const want: number[] = [];
+    for (const cell of cells(shape)) {
+      const { hook, select } = cellSelector(family, cell);
+      const hs = hookShape(cfg, hook, P);
+      const flat: number[] = [];
+      let e = 0;
+      for (const coord of cells(hs)) {
+        if (select(coord)) flat.push(e);
+        e++;
+      }
+      let m = 0;
+      for (let b = 0; b < 2; b++)
+        m += referencePatch(cfg, weights, { target: base[b], source: source[b], hook, mask: flat, metric: refMetric('logit_diff', b, exp) }) - baseMetric[b];
+      want.push(m / 2);
+    }
+    expectClose(`patch.${family}`, got.data, want, 1e-4, 1e-4);
+  });
+
+  it('a single cell equals that cell of the sweep, and sweeps report progress and cancel', async () => {
+    await rt.setWeights(weights);
+    const sweep = await patcher.sweep(exp, 'head_out');
+    expect(await patcher.patch(exp, 'head_out', [1, 1, 3])).toBeCloseTo(sweep.data[1 * 2 * P + 1 * P + 3], 6);
+    const seen: number[] = [];
+    await patcher.sweep(exp, 'resid_pre', { patchesPerRun: 3, onProgress: (d) => seen.push(d) });
+    expect(seen).toEqual([3, 5, 8, 10]);
+    const ctl = new AbortController();
+    const run = patcher.sweep(exp, 'resid_mid', { patchesPerRun: 2, signal: ctl.signal, onProgress: () => ctl.abort() });
+    await expect(run).rejects.toThrow(/cancelled/);
+  });
+});
