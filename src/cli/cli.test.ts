@@ -1,0 +1,92 @@
+// The CLI as a user runs it: `patchwork attribute|patch` on a Hugging Face layout folder, JSON contract and messages.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeRandomCheckpoint } from '../engine/model/weights-node';
+import { parseGPT2Config } from '../engine/model/config';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'patchwork-cli-'));
+const model = join(dir, 'model');
+const cfg = parseGPT2Config({ model_type: 'gpt2', n_layer: 2, n_head: 2, n_embd: 16, n_positions: 32, vocab_size: 50257 }, 'cli-tiny');
+
+beforeAll(async () => {
+  await writeRandomCheckpoint(model, cfg, 5);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', ['bin/patchwork.js', ...args], { maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const base = ['--model', model, '--clean', 'When John and Mary went to the store, John gave a bag to',
+  '--corrupted', 'When John and Mary went to the store, Mary gave a bag to', '--answer', ' Mary', '--wrong', ' John'];
+const nPos = 15; // with <|endoftext|> prepended
+
+describe('patchwork CLI', () => {
+  it('attribute writes the JSON contract', async () => {
+    const out = join(dir, 'attr.json');
+    const r = await cli(['attribute', ...base, '--json', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/attribution .* in \d+ ms/);
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    expect(j.tokens.clean).toHaveLength(nPos);
+    expect(j.tokens.clean[0]).toBe(50256);
+    expect(j.tokens.answer).toBe(5335);
+    expect(j.tokens.wrong).toBe(1757);
+    expect(j.metric.name).toBe('logit_diff');
+    const a = j.attribution;
+    for (const f of ['resid_pre', 'attn_out', 'mlp_out']) expect([a[f].length, a[f][0].length]).toEqual([2, nPos]);
+    expect([a.head_out.length, a.head_out[0].length, a.head_out[0][0].length]).toEqual([2, 2, nPos]);
+    for (const f of ['head_out_all_pos', 'q', 'k', 'v', 'pattern']) expect([a[f].length, a[f][0].length]).toEqual([2, 2]);
+    // Positions before the first difference carry no attribution in resid_pre (clean = corrupted there).
+    expect(a.resid_pre[0].slice(0, 10).every((x: number) => x === 0)).toBe(true);
+    expect(Math.abs(a.resid_pre[0][10])).toBeGreaterThan(0);
+  });
+
+  it('patch sweeps the given targets, progress on stderr, values relative to the corrupted run', async () => {
+    const r = await cli(['patch', ...base, '--targets', 'resid_pre,head_out_all_pos']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(Object.keys(j.activation)).toEqual(['resid_pre', 'head_out_all_pos']);
+    // Patching the whole residual stream at layer 0, position 10 (the only difference) restores the clean metric.
+    const restored = j.metric.corrupted + j.activation.resid_pre[0][10];
+    expect(restored).toBeCloseTo(j.metric.clean, 4);
+    expect(Math.abs(j.activation.resid_pre[1][3])).toBeLessThan(1e-6);
+    expect(r.stderr).toMatch(/patches/);
+  });
+
+  it.each([
+    [['--corrupted', 'When John and Mary went to the store, Marigold gave a bag to'], /clean prompt is 15 tokens and the corrupted prompt 17[\s\S]*clean: .*·John[\s\S]*corrupted: .*·Mar \| ig \| old/],
+    [['--answer', ' Marigold'], /answer " Marigold" is 3 tokens \(·Mar \| ig \| old\)/],
+    [['--clean', ''], /clean prompt is empty/],
+    [['--clean', 'word '.repeat(40), '--corrupted', 'word '.repeat(40)], /41 tokens; cli-tiny reads at most 32|model reads at most 32|at most 32/],
+    [['--metric', 'accuracy'], /argument 'accuracy' is invalid.*logit_diff/],
+  ])('bad input %#: clear message, exit code 2, no stack trace', async (extra, message) => {
+    const args = [...base];
+    for (let i = 0; i < extra.length; i += 2) {
+      const k = args.indexOf(extra[i] as string);
+      args[k + 1] = extra[i + 1] as string;
+      if (k < 0) args.push(extra[i] as string, extra[i + 1] as string);
+    }
+    const r = await cli(['attribute', ...args]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(message as RegExp);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('unknown target names are listed with the valid ones', async () => {
+    const r = await cli(['patch', ...base, '--targets', 'resid_pre,heads']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Unknown target "heads"; choose from resid_pre/);
+  });
+});

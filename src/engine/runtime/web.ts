@@ -1,0 +1,106 @@
+// Browser (and Node wasm) runtime on onnxruntime-web. The caller passes the ort module it imported
+// (`onnxruntime-web/webgpu` in the browser, `onnxruntime-web` in Node tests), so this file stays environment-free.
+//
+// WebGPU: weights are uploaded ONCE into GPUBuffers on the device that onnxruntime's WebGPU provider uses, and the
+// same buffers feed every session (ort.Tensor.fromGpuBuffer); see docs/ARCHITECTURE.md "weights once per device".
+// wasm: weights are host Float32Arrays fed to every session.
+import type * as Ort from 'onnxruntime-common';
+import { Graph, Identity } from '../graph';
+import type { Weights } from '../model/types';
+import { OrtRuntime, type OrtModule } from './ort-runtime';
+import type { BackendName, Runtime } from './types';
+
+export type WebBackendChoice = 'auto' | 'webgpu' | 'wasm';
+
+export interface WebRuntimeOptions {
+  backend?: WebBackendChoice;
+  /** Called once if the GPU device is lost; the runtime is unusable afterwards and should be recreated. */
+  onDeviceLost?: (message: string) => void;
+}
+
+export class OutOfMemoryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutOfMemoryError';
+  }
+}
+
+interface GpuLike {
+  createBuffer(d: { size: number; usage: number; mappedAtCreation?: boolean }): { destroy(): void; getMappedRange(): ArrayBuffer; unmap(): void };
+  pushErrorScope(f: string): void;
+  popErrorScope(): Promise<{ message: string } | null>;
+  lost: Promise<{ message: string; reason?: string }>;
+}
+
+/** Whether this environment offers a WebGPU adapter at all. */
+export async function webgpuAvailable(): Promise<boolean> {
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates a runtime on WebGPU when asked or available ('auto'), else wasm. */
+export async function createWebRuntime(ort: OrtModule, opts: WebRuntimeOptions = {}): Promise<Runtime> {
+  const choice = opts.backend ?? 'auto';
+  if (choice === 'wasm' || (choice === 'auto' && !(await webgpuAvailable()))) return wasmRuntime(ort);
+  try {
+    return await webgpuRuntime(ort, opts);
+  } catch (e) {
+    if (choice === 'webgpu') throw e;
+    console.warn(`WebGPU failed to start (${(e as Error).message}); falling back to wasm`);
+    return wasmRuntime(ort);
+  }
+}
+
+function wasmRuntime(ort: OrtModule): Runtime {
+  return new OrtRuntime(ort, { backend: 'wasm', sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' } });
+}
+
+async function webgpuRuntime(ort: OrtModule, opts: WebRuntimeOptions): Promise<Runtime> {
+  const sessionOptions: Ort.InferenceSession.SessionOptions = { executionProviders: ['webgpu'], graphOptimizationLevel: 'all' };
+  // The first WebGPU session creates the provider's device; a one-node graph is enough.
+  const g = new Graph('warmup');
+  g.output(Identity(g.input('x', [1])), 'y');
+  const { toOnnx } = await import('../graph');
+  const warm = await ort.InferenceSession.create(toOnnx(g), sessionOptions);
+  await warm.run({ x: new ort.Tensor('float32', new Float32Array([1]), [1]) });
+  await warm.release();
+  const device = (await ort.env.webgpu.device) as unknown as GpuLike;
+  let lost = false;
+  device.lost.then((info) => {
+    lost = true;
+    opts.onDeviceLost?.(info.message || info.reason || 'the GPU device was lost');
+  });
+  const STORAGE = 0x80;
+  const COPY_SRC = 0x04;
+  const COPY_DST = 0x08;
+  const backend: BackendName = 'webgpu';
+  return new OrtRuntime(ort, {
+    backend,
+    sessionOptions,
+    async wrapWeights(weights: Weights) {
+      if (lost) throw new Error('The GPU device was lost; reload the model to continue.');
+      const out = new Map<string, Ort.Tensor>();
+      device.pushErrorScope('out-of-memory');
+      let bytes = 0;
+      for (const [name, w] of weights) {
+        const size = Math.ceil(w.data.byteLength / 16) * 16;
+        bytes += size;
+        const buf = device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST, mappedAtCreation: true });
+        new Float32Array(buf.getMappedRange(), 0, w.data.length).set(w.data);
+        buf.unmap();
+        out.set(name, ort.Tensor.fromGpuBuffer(buf as never, { dataType: 'float32', dims: w.shape, dispose: () => buf.destroy() }));
+      }
+      const err = await device.popErrorScope();
+      if (err) {
+        for (const t of out.values()) t.dispose();
+        throw new OutOfMemoryError(`The GPU ran out of memory holding ${(bytes / 2 ** 20).toFixed(0)} MB of weights (${err.message}). Try the wasm backend or a smaller model.`);
+      }
+      return out;
+    },
+  });
+}
