@@ -23,6 +23,12 @@ export interface ForwardOptions {
   /** Start at blocks.{startLayer}.hook_resid_pre = `residPre` instead of embedding tokens (for patching sweeps). */
   startLayer?: number;
   residPre?: Tensor;
+  /**
+   * Compute only positions start.. (residPre then holds just those rows): under causal attention the earlier
+   * positions are unchanged, so their keys and values come from a cached run, `past(layer)` -> [batch, start,
+   * head_index, d_head] each. Hooks then see the suffix only (attention hooks: [.., query_pos >= start, key_pos]).
+   */
+  past?: { start: number; kv: (layer: number) => { k: Tensor; v: Tensor } };
 }
 
 /** Returns ln_final's output [batch, pos, d_model]; see `unembed` for logits. */
@@ -41,13 +47,13 @@ export function gpt2Forward(cfg: GPT2Config, w: WeightInputs, tokens: Tensor | n
     if (!opts.residPre) throw new Error('gpt2Forward: residPre is required when startLayer > 0');
     resid = opts.residPre;
   }
-  for (let l = start; l < cfg.nLayers; l++) resid = block(cfg, W, l, resid, hook);
+  for (let l = start; l < cfg.nLayers; l++) resid = block(cfg, W, l, resid, hook, opts.past);
   const lnf = layerNorm(resid, W('ln_f.weight'), W('ln_f.bias'), cfg.layerNormEps,
     (t) => hook('ln_final.hook_scale', t), (t) => hook('ln_final.hook_normalized', t));
   return lnf.out;
 }
 
-function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook): Tensor {
+function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past?: ForwardOptions['past']): Tensor {
   const p = `h.${l}.`;
   const b = `blocks.${l}.`;
   const [batch, pos, d] = residIn.shape;
@@ -62,12 +68,16 @@ function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Te
   const k = hook(b + 'attn.hook_k', heads(1));
   const v = hook(b + 'attn.hook_v', heads(2));
 
+  const start = past?.start ?? 0;
+  const prefix = past && start > 0 ? past.kv(l) : undefined;
+  const kAll = prefix ? Concat([prefix.k, k], 1) : k; // [batch, key_pos, head_index, d_head]
+  const vAll = prefix ? Concat([prefix.v, v], 1) : v;
   const qh = Transpose(q, [0, 2, 1, 3]); // [batch, head_index, query_pos, d_head]
-  const kh = Transpose(k, [0, 2, 3, 1]); // [batch, head_index, d_head, key_pos]
+  const kh = Transpose(kAll, [0, 2, 3, 1]); // [batch, head_index, d_head, key_pos]
   const raw = Div(MatMul(qh, kh), Math.sqrt(dh)); // [batch, head_index, query_pos, key_pos]
-  const scores = hook(b + 'attn.hook_attn_scores', Where(causalMask(residIn.graph, pos), raw, -Infinity));
+  const scores = hook(b + 'attn.hook_attn_scores', Where(causalMask(residIn.graph, pos, start), raw, -Infinity));
   const pattern = hook(b + 'attn.hook_pattern', softmax(scores));
-  const vh = Transpose(v, [0, 2, 1, 3]); // [batch, head_index, key_pos, d_head]
+  const vh = Transpose(vAll, [0, 2, 1, 3]); // [batch, head_index, key_pos, d_head]
   const z = hook(b + 'attn.hook_z', Transpose(MatMul(pattern, vh), [0, 2, 1, 3])); // [batch, pos, head_index, d_head]
   const attnOut = hook(b + 'hook_attn_out',
     Add(MatMul(Reshape(z, [batch, pos, H * dh]), W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias')));
@@ -81,11 +91,12 @@ function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Te
   return hook(b + 'hook_resid_post', Add(residMid, mlpOut));
 }
 
-/** [query_pos, key_pos]: true where key_pos <= query_pos. */
-function causalMask(g: Graph, pos: number): Tensor {
+/** [query_pos, key_pos] for queries start..start+nQuery-1 over keys 0..start+nQuery-1: true where key <= query. */
+function causalMask(g: Graph, nQuery: number, start = 0): Tensor {
+  const nKey = start + nQuery;
   const m: number[] = [];
-  for (let i = 0; i < pos; i++) for (let j = 0; j < pos; j++) m.push(j <= i ? 1 : 0);
-  return g.constant(m, [pos, pos], 'bool');
+  for (let i = 0; i < nQuery; i++) for (let j = 0; j < nKey; j++) m.push(j <= start + i ? 1 : 0);
+  return g.constant(m, [nQuery, nKey], 'bool');
 }
 
 /** Tied unembedding: x [batch, n, d_model] -> logits [batch, n, d_vocab] = x @ W_E^T. */

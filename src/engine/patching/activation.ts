@@ -2,9 +2,11 @@
 // read how far the metric moves. Denoising: base = corrupted, source = clean; noising: the reverse.
 //
 // Speed: one cached forward gives the base run's residual stream at every layer and the source run's activations.
-// A patch at layer L then starts from the cached blocks.L.hook_resid_pre (nothing below L is recomputed), many
-// patches share one run (rows = patch x pair), and only the metric positions are unembedded.
-import { Expand, Graph, Reshape, Where, type Tensor } from '../graph';
+// A patch at layer L then starts from the cached blocks.L.hook_resid_pre (nothing below L is recomputed); a patch
+// at position p leaves every earlier position unchanged (causal attention), so only positions >= p are computed,
+// with the earlier keys and values taken from the cache; many patches share one run (rows = patch x pair); and
+// only the metric positions are unembedded.
+import { Expand, Graph, Reshape, Slice, Where, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import type { Feed, Fetched, Runtime } from '../runtime/types';
@@ -19,6 +21,11 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** Patches per run (default: about 1024 token rows per run). */
   patchesPerRun?: number;
+  /**
+   * Suffix starts are rounded down to a multiple of this (default: about P / 4), trading recomputed positions for
+   * fewer distinct graphs (each costs a session). 1 = exact.
+   */
+  positionBucket?: number;
 }
 
 interface RunCache {
@@ -27,13 +34,29 @@ interface RunCache {
   metric: { base: number; source: number };
 }
 
-const hookShapeOf = (cfg: GPT2Config, hook: string, P: number): number[] => {
+/** Shape of a hook without its batch axis, for the positions start.. only (attention: queries start.., all keys). */
+const hookShapeOf = (cfg: GPT2Config, hook: string, P: number, start = 0): number[] => {
   const { nHeads: H, dHead: dh, dModel: d, dMlp } = cfg;
-  if (/attn\.hook_[qkvz]$/.test(hook)) return [P, H, dh];
-  if (hook.endsWith('hook_pattern')) return [H, P, P];
-  if (hook.endsWith('mlp.hook_post')) return [P, dMlp];
-  return [P, d];
+  const Ps = P - start;
+  if (/attn\.hook_[qkvz]$/.test(hook)) return [Ps, H, dh];
+  if (hook.endsWith('hook_pattern')) return [H, Ps, P];
+  if (hook.endsWith('mlp.hook_post')) return [Ps, dMlp];
+  return [Ps, d];
 };
+
+/** The earliest position a patch of this cell changes (0 for whole-head patches). */
+function firstPosition(family: Family, index: number[]): number {
+  switch (family) {
+    case 'resid_pre': case 'resid_mid': case 'resid_post': case 'attn_out': case 'mlp_out': case 'mlp_post':
+      return index[1];
+    case 'head_out': case 'q_by_pos': case 'k_by_pos': case 'v_by_pos':
+      return index[2];
+    case 'pattern_by_pos':
+      return index[2];
+    default:
+      return 0;
+  }
+}
 
 export class ActivationPatcher {
   private caches = new Map<string, Promise<RunCache>>();
@@ -65,42 +88,57 @@ export class ActivationPatcher {
     const [N, P] = [exp.nPairs, exp.nPos];
     const cache = await this.cache(exp, family);
     const perRun = opts.patchesPerRun ?? Math.max(1, Math.min(64, Math.floor(1024 / (N * P))));
+    const bucket = opts.positionBucket ?? Math.max(1, Math.ceil(P / 4));
+    const minMetricPos = Math.min(...exp.positions);
     const out = new Float64Array(indices.length);
-    // Group cells by layer: each group starts from that layer's cached residual stream.
-    const byLayer = new Map<number, number[]>();
+    // Group cells by (layer, first computed position): each group starts from that layer's cached residual stream
+    // and computes only the positions from its start on.
+    const groups = new Map<string, { layer: number; start: number; members: number[] }>();
     indices.forEach((idx, i) => {
       const l = idx[0];
       if (!Number.isInteger(l) || l < 0 || l >= cfg.nLayers) throw new Error(`Layer ${l} is outside 0..${cfg.nLayers - 1}.`);
-      byLayer.set(l, [...(byLayer.get(l) ?? []), i]);
+      const start = Math.min(Math.floor(firstPosition(family, idx) / bucket) * bucket, minMetricPos);
+      const key = `${l}:${start}`;
+      if (!groups.has(key)) groups.set(key, { layer: l, start, members: [] });
+      groups.get(key)!.members.push(i);
     });
     let done = 0;
-    for (const [layer, members] of byLayer) {
+    for (const { layer, start, members } of groups.values()) {
       const hook = hookFor(family, layer);
-      const hShape = hookShapeOf(cfg, hook, P);
+      const hShape = hookShapeOf(cfg, hook, P, start);
       const hSize = hShape.reduce((a, b) => a * b, 1);
-      for (let start = 0; start < members.length; start += perRun) {
+      const posAxis = hook.endsWith('hook_pattern') ? 1 : 0;
+      for (let first = 0; first < members.length; first += perRun) {
         if (opts.signal?.aborted) throw new DOMException('The sweep was cancelled.', 'AbortError');
-        const chunk = members.slice(start, start + perRun);
-        const S = chunk.length === perRun || indices.length <= perRun ? chunk.length : perRun; // pad the tail: one session per size
+        const chunk = members.slice(first, first + perRun);
+        const S = indices.length <= perRun ? chunk.length : perRun; // pad the tail: one session per size
         const mask = new Uint8Array(S * hSize);
         chunk.forEach((cellI, s) => {
           const { select } = cellSelector(family, indices[cellI]);
           const coord = hShape.map(() => 0);
           for (let e = 0; e < hSize; e++) {
+            coord[posAxis] += start; // suffix coordinates -> absolute
             if (select(coord)) mask[s * hSize + e] = 1;
+            coord[posAxis] -= start;
             for (let a = hShape.length - 1; a >= 0; a--) {
               if (++coord[a] < hShape[a]) break;
               coord[a] = 0;
             }
           }
         });
-        const key = `patch:${cfg.name}:${experimentKey(exp)}:${hook}:${S}`;
-        const res = await this.rt.run(key, () => patchGraph(cfg, exp, layer, hook, hShape, S), {
+        const feeds: Record<string, Feed> = {
           resid: f32(cache.base.get(`blocks.${layer}.hook_resid_pre`)!),
           'patch.values': f32(cache.source.get(hook)!),
           'patch.mask': { dtype: 'bool', shape: [S, 1, ...hShape], data: mask },
           ...metricFeeds(cfg, exp),
-        });
+        };
+        if (start > 0)
+          for (let l = layer; l < cfg.nLayers; l++) {
+            feeds[`past.k.${l}`] = f32(cache.base.get(`blocks.${l}.attn.hook_k`)!);
+            feeds[`past.v.${l}`] = f32(cache.base.get(`blocks.${l}.attn.hook_v`)!);
+          }
+        const key = `patch:${cfg.name}:${experimentKey(exp)}:${hook}:${start}:${S}`;
+        const res = await this.rt.run(key, () => patchGraph(cfg, exp, layer, hook, start, S), feeds);
         const rows = res.metric_rows.data;
         chunk.forEach((cellI, s) => {
           let m = 0;
@@ -166,7 +204,7 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
   const run = (role: 'base' | 'source') => {
     const tokens = g.input(`tokens.${role}`, [N, P], 'int64');
     const x = gpt2Forward(cfg, w, tokens, (name, t) => {
-      if (role === 'base' && name.endsWith('hook_resid_pre')) g.output(t, `base.${name}`);
+      if (role === 'base' && /hook_resid_pre$|attn\.hook_[kv]$/.test(name)) g.output(t, `base.${name}`);
       if (role === 'source' && wanted.has(name)) g.output(t, `source.${name}`);
       return t;
     });
@@ -179,20 +217,34 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
 
 /**
  * S patches of one hook at one layer, each applied to every pair: rows = S x nPairs (patch-major). Starts from the
- * cached residual stream at that layer; hook entries where mask[s] is true take the source run's values.
+ * cached residual stream at that layer and computes positions start.. only (earlier keys and values from the cache);
+ * hook entries where mask[s] is true take the source run's values.
  */
-function patchGraph(cfg: GPT2Config, exp: Experiment, layer: number, hook: string, hShape: number[], S: number): Graph {
+function patchGraph(cfg: GPT2Config, exp: Experiment, layer: number, hook: string, start: number, S: number): Graph {
   const g = new Graph('patch');
   const w = weightInputs(g, cfg);
-  const [N, P, D] = [exp.nPairs, exp.nPos, cfg.dModel];
-  const resid = g.input('resid', [N, P, D]);
-  const values = g.input('patch.values', [N, ...hShape]);
+  const { nHeads: H, dHead: dh, dModel: D } = cfg;
+  const [N, P] = [exp.nPairs, exp.nPos];
+  const fullShape = hookShapeOf(cfg, hook, P);
+  const hShape = hookShapeOf(cfg, hook, P, start);
+  const posAxis = hook.endsWith('hook_pattern') ? 2 : 1; // in [batch, ...hook]
+  const suffix = (t: Tensor, axis: number) => (start > 0 ? Slice(t, axis, start, P) : t);
+  const tile = (t: Tensor) => Reshape(Expand(Reshape(t, [1, ...t.shape]), [S, ...t.shape]), [S * N, ...t.shape.slice(1)]);
+
+  const resid = tile(suffix(g.input('resid', [N, P, D]), 1)); // [rows, Ps, d_model]
+  const values = suffix(g.input('patch.values', [N, ...fullShape]), posAxis);
   const mask = g.input('patch.mask', [S, 1, ...hShape], 'bool');
   const mIn = metricInputs(g, cfg, exp);
-  const tiled = Reshape(Expand(Reshape(resid, [1, N, P, D]), [S, N, P, D]), [S * N, P, D]);
-  const patched = (t: Tensor) =>
-    Reshape(Where(mask, Reshape(values, [1, N, ...hShape]), Reshape(t, [S, N, ...hShape])), t.shape);
-  const x = gpt2Forward(cfg, w, null, (name, t) => (name === hook ? patched(t) : t), { startLayer: layer, residPre: tiled });
-  g.output(metricRows(cfg, w, x, exp, mIn), 'metric_rows');
+  const past = {
+    start,
+    kv: (l: number) => {
+      const pre = (kind: 'k' | 'v') => tile(Slice(g.input(`past.${kind}.${l}`, [N, P, H, dh]), 1, 0, start)); // [rows, start, head_index, d_head]
+      return { k: pre('k'), v: pre('v') };
+    },
+  };
+  const patched = (t: Tensor) => Reshape(Where(mask, Reshape(values, [1, N, ...hShape]), Reshape(t, [S, N, ...hShape])), t.shape);
+  const x = gpt2Forward(cfg, w, null, (name, t) => (name === hook ? patched(t) : t), { startLayer: layer, residPre: resid, past });
+  const shifted = { ...exp, positions: exp.positions.map((p) => p - start) };
+  g.output(metricRows(cfg, w, x, shifted, mIn), 'metric_rows');
   return g;
 }
