@@ -111,7 +111,9 @@ export class ActivationPatcher {
       for (let first = 0; first < members.length; first += perRun) {
         if (opts.signal?.aborted) throw new DOMException('The sweep was cancelled.', 'AbortError');
         const chunk = members.slice(first, first + perRun);
-        const S = indices.length <= perRun ? chunk.length : perRun; // pad the tail: one session per size
+        // A group smaller than a run gets a run of its own size; a larger group's tail is padded to the full size,
+        // so each (layer, start) needs at most one session.
+        const S = Math.min(perRun, members.length);
         const mask = new Uint8Array(S * hSize);
         chunk.forEach((cellI, s) => {
           const { select } = cellSelector(family, indices[cellI]);

@@ -1,0 +1,130 @@
+// `npm run bench`: engine speed on a GPT-2-Small-shaped random checkpoint, 16 tokens, onnxruntime-node CPU.
+// Prints and writes bench-results/bench.json. Targets (issue #3): attribution_over_forward <= 4.5, sweep_speedup >= 10.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Graph, Reshape, Where } from '../src/engine/graph';
+import { GPT2_SMALL_CONFIG } from '../src/engine/model/checkpoint';
+import { gpt2Forward, unembed, weightInputs } from '../src/engine/model/gpt2';
+import { loadModelFromDir, writeRandomCheckpoint } from '../src/engine/model/weights-node';
+import type { GPT2Config } from '../src/engine/model/types';
+import { createNodeRuntime } from '../src/engine/runtime/node';
+import type { Feed } from '../src/engine/runtime/types';
+import { FAMILIES, PatchingEngine, cellSelector, familyShape } from '../src/engine/patching';
+import { tokenFeed } from '../src/engine/patching/attribution';
+
+const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' } } });
+const log = (m: string) => process.stderr.write(m + '\n');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function time(fn: () => Promise<unknown>, reps: number): Promise<number> {
+  const ts: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+if (!existsSync(join(args.dir!, 'model.safetensors'))) {
+  log(`writing a GPT-2-Small-shaped random checkpoint to ${args.dir} ...`);
+  await writeRandomCheckpoint(args.dir!, { ...GPT2_SMALL_CONFIG, name: 'gpt2-small-random' }, 1234);
+}
+const t0 = performance.now();
+const { config: cfg, weights } = await loadModelFromDir(args.dir!);
+const loadMs = performance.now() - t0;
+const weightBytes = [...weights.values()].reduce((s, w) => s + w.data.byteLength, 0);
+const rt = createNodeRuntime({ threads: args.threads ? Number(args.threads) : undefined });
+const engine = await PatchingEngine.create(rt, cfg, weights);
+
+// 16 tokens with BOS: an IOI-style pair differing in one name (bench prompts are fixed so figures compare).
+const exp = engine.resolve({
+  pairs: [{ clean: 'When John and Mary went to the big store, John gave a drink to', corrupted: 'When John and Mary went to the big store, Mary gave a drink to', answer: ' Mary', wrong: ' John' }],
+  metric: { name: 'logit_diff' }, direction: 'denoising', options: { freezeLayerNorm: false, freezeAttention: false }, prependBos: true,
+});
+const P = exp.nPos;
+log(`model ${cfg.name}: ${(weightBytes / 2 ** 20).toFixed(0)} MB of weights loaded in ${loadMs.toFixed(0)} ms; ${P} tokens`);
+
+// One plain forward pass, logits at every position, batch 1.
+function forwardGraph(c: GPT2Config): Graph {
+  const g = new Graph('forward');
+  const w = weightInputs(g, c);
+  g.output(unembed(c, w, gpt2Forward(c, w, g.input('tokens', [1, P], 'int64'))), 'logits');
+  return g;
+}
+const fwdFeeds = { tokens: tokenFeed([exp.corrupted[0]]) };
+await rt.run('bench-forward', () => forwardGraph(cfg), fwdFeeds);
+const forwardMs = await time(() => rt.run('bench-forward', () => forwardGraph(cfg), fwdFeeds), 7);
+log(`forward: ${forwardMs.toFixed(1)} ms`);
+
+await engine.attribute(exp, { families: FAMILIES });
+const attributionMs = await time(() => engine.attribute(exp, { families: FAMILIES }), 5);
+log(`attribution, all ${FAMILIES.length} families: ${attributionMs.toFixed(1)} ms (${(attributionMs / forwardMs).toFixed(2)} x forward)`);
+
+// Naive activation patching: one full forward pass (from the tokens, logits everywhere) per patch, on a sample.
+function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
+  const g = new Graph('naive');
+  const w = weightInputs(g, c);
+  const values = g.input('values', [1, ...hShape]);
+  const mask = g.input('mask', [1, ...hShape], 'bool');
+  const x = gpt2Forward(c, w, g.input('tokens', [1, P], 'int64'), (n, t) => (n === hook ? Reshape(Where(mask, values, t), t.shape) : t));
+  g.output(unembed(c, w, x), 'logits');
+  return g;
+}
+const shape = familyShape('head_out', cfg, P);
+const nPatches = shape.reduce((a, b) => a * b, 1);
+const samples = Number(args.samples);
+const hShape = [P, cfg.nHeads, cfg.dHead];
+const naiveTimes: number[] = [];
+for (let s = 0; s < samples; s++) {
+  const idx = [s % cfg.nLayers, (s * 5) % cfg.nHeads, (s * 7) % P];
+  const { hook, select } = cellSelector('head_out', idx);
+  const mask = new Uint8Array(P * cfg.nHeads * cfg.dHead);
+  let e = 0;
+  for (let p = 0; p < P; p++) for (let h = 0; h < cfg.nHeads; h++) for (let d = 0; d < cfg.dHead; d++) mask[e++] = select([p, h, d]) ? 1 : 0;
+  const feeds: Record<string, Feed> = {
+    tokens: tokenFeed([exp.corrupted[0]]),
+    values: { dtype: 'float32', shape: [1, ...hShape], data: new Float32Array(mask.length).fill(0.5) },
+    mask: { dtype: 'bool', shape: [1, ...hShape], data: mask },
+  };
+  const key = `naive-${hook}`;
+  await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds); // session creation outside the timing
+  const t = performance.now();
+  await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds);
+  naiveTimes.push(performance.now() - t);
+}
+const naivePerPatch = naiveTimes.reduce((a, b) => a + b, 0) / naiveTimes.length;
+const naiveSweepMs = naivePerPatch * nPatches;
+log(`naive: ${naivePerPatch.toFixed(1)} ms per patch (sample of ${samples}) -> ${(naiveSweepMs / 1000).toFixed(1)} s for ${nPatches} patches`);
+
+let last = 0;
+const tSweep = performance.now();
+await engine.sweep(exp, 'head_out', {
+  onProgress: (done, total) => {
+    if (done - last >= total / 10 || done === total) {
+      log(`  sweep ${done}/${total}`);
+      last = done;
+    }
+  },
+});
+const sweepMs = performance.now() - tSweep;
+log(`sweep over every (layer, head, pos) of hook_z: ${(sweepMs / 1000).toFixed(1)} s (${(naiveSweepMs / sweepMs).toFixed(1)} x faster than naive)`);
+
+const result = {
+  model: cfg.name, tokens: P, threads: args.threads ? Number(args.threads) : 'all',
+  load_ms: Math.round(loadMs), weights_mb: Math.round(weightBytes / 2 ** 20),
+  forward_ms: +forwardMs.toFixed(1),
+  attribution_ms: +attributionMs.toFixed(1),
+  attribution_over_forward: +(attributionMs / forwardMs).toFixed(2),
+  sweep_head_pos_ms: Math.round(sweepMs),
+  naive_sweep_head_pos_ms: Math.round(naiveSweepMs),
+  naive_sample_patches: samples,
+  sweep_speedup: +(naiveSweepMs / sweepMs).toFixed(1),
+  peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  targets: { attribution_over_forward: 4.5, sweep_speedup: 10 },
+};
+console.log(JSON.stringify(result, null, 2));
+mkdirSync('bench-results', { recursive: true });
+writeFileSync('bench-results/bench.json', JSON.stringify(result, null, 2) + '\n');
+await engine.dispose();
