@@ -1,0 +1,205 @@
+// The whole experiment in the URL fragment: `#v1.<base64url(deflate(canonical JSON))>`.
+//
+// The fragment is untrusted input (anyone can craft a link), so decoding is: size check -> version -> base64url ->
+// bounded inflate (zip bombs) -> strict UTF-8 -> JSON.parse -> strict zod schema. Nothing in it is ever evaluated
+// or rendered as HTML; strings come back as plain data. A model URL in a link is never fetched without asking the
+// user first (needsConfirmation).
+import { deflateSync, inflateSync } from 'fflate';
+import { z } from 'zod';
+import { FAMILY_AXES, type ExperimentSpec, type Family } from '../engine/patching/types';
+
+export const PERMALINK_VERSION = 1;
+/** Longest fragment accepted (characters after '#'). Real experiments are far below: 8 IOI pairs are ~600. */
+export const MAX_FRAGMENT_CHARS = 16 * 1024;
+/** Largest decompressed JSON accepted; above any schema-valid state (16 pairs x 2 x 2000 chars, escaped). */
+export const MAX_JSON_BYTES = 1024 * 1024;
+
+export const BUILTIN_MODEL_IDS = ['toy-induction', 'gpt2', 'distilgpt2', 'gpt2-medium'] as const;
+export const VIEW_TABS = ['residual', 'heads', 'scatter', 'attention'] as const;
+export const FAMILIES = Object.keys(FAMILY_AXES) as [Family, ...Family[]];
+export const MAX_PAIRS = 16;
+export const MAX_PROMPT_CHARS = 2000;
+const MAX_TOKEN_TEXT_CHARS = 200;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** https: anywhere, or http: on this machine (a local model server); no credentials in the URL. */
+export function isAllowedModelUrl(s: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return false;
+  }
+  if (u.username || u.password) return false;
+  return u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname));
+}
+
+const int = (max: number) => z.number().int().min(0).max(max);
+const tokenText = z.string().max(MAX_TOKEN_TEXT_CHARS);
+const family = z.enum(FAMILIES);
+
+const modelSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('builtin'), id: z.enum(BUILTIN_MODEL_IDS) }),
+  z.strictObject({
+    kind: z.literal('url'),
+    url: z.string().max(2048).refine(isAllowedModelUrl, {
+      message: 'only https:// URLs (or http://localhost) can be loaded',
+    }),
+  }),
+]);
+
+export const experimentSchema = z.strictObject({
+  pairs: z.array(z.strictObject({
+    clean: z.string().max(MAX_PROMPT_CHARS),
+    corrupted: z.string().max(MAX_PROMPT_CHARS),
+    answer: tokenText,
+    wrong: tokenText,
+  })).min(1).max(MAX_PAIRS),
+  metric: z.strictObject({
+    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob']),
+    basket: z.array(tokenText).max(64).optional(),
+    positions: z.array(int(8192)).max(2048).optional(),
+  }),
+  direction: z.enum(['denoising', 'noising']),
+  options: z.strictObject({ freezeLayerNorm: z.boolean(), freezeAttention: z.boolean() }),
+  prependBos: z.boolean(),
+});
+
+const headRef = z.strictObject({ layer: int(255), head: int(255) });
+
+export const permalinkSchema = z.strictObject({
+  model: modelSchema,
+  experiment: experimentSchema,
+  view: z.strictObject({
+    tab: z.enum(VIEW_TABS),
+    family,
+    normalised: z.boolean(),
+    head: headRef.optional(),
+  }),
+  selected: z.strictObject({ family, index: z.array(int(1 << 20)).min(1).max(4) }).optional(),
+});
+
+export type PermalinkState = z.infer<typeof permalinkSchema>;
+export type ModelRef = PermalinkState['model'];
+export type BuiltinModelId = (typeof BUILTIN_MODEL_IDS)[number];
+
+// Compile-time proof that the schema and the engine's ExperimentSpec describe the same thing, both ways.
+const _specFromSchema = (s: z.infer<typeof experimentSchema>): ExperimentSpec => s;
+const _schemaFromSpec = (s: ExperimentSpec): z.input<typeof experimentSchema> => s;
+void _specFromSchema;
+void _schemaFromSpec;
+
+export type DecodeResult = { ok: true; state: PermalinkState } | { ok: false; error: string };
+
+/** JSON with object keys sorted at every level, so equal states give byte-equal links. */
+export function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_key, value: unknown) => {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const src = value as Record<string, unknown>;
+      return Object.fromEntries(Object.keys(src).sort().map((k) => [k, src[k]]));
+    }
+    return value;
+  });
+}
+
+export function bytesToBase64Url(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** null when `s` is not canonical unpadded base64url. */
+export function base64UrlToBytes(s: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return null;
+  let bin: string;
+  try {
+    bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
+  } catch {
+    return null;
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}
+
+/**
+ * `#v1.<data>`. Throws if the state is invalid (a programming error: the link would not open) or if the link would
+ * be longer than MAX_FRAGMENT_CHARS (the UI should offer the JSON export instead).
+ */
+export function encodePermalink(state: PermalinkState): string {
+  const parsed = permalinkSchema.safeParse(state);
+  if (!parsed.success) throw new Error(`Cannot make a link: ${describeIssue(parsed.error.issues[0])}`);
+  const json = new TextEncoder().encode(canonicalJson(parsed.data));
+  const body = `v${PERMALINK_VERSION}.${bytesToBase64Url(deflateSync(json, { level: 9 }))}`;
+  if (body.length > MAX_FRAGMENT_CHARS) {
+    throw new Error(`This experiment is too large for a link (${body.length} characters; the limit is ${MAX_FRAGMENT_CHARS})`);
+  }
+  return `#${body}`;
+}
+
+const damaged = (why: string): DecodeResult => ({ ok: false, error: `This link is damaged: ${why}` });
+
+/** Accepts `location.hash` as is (with or without '#'). Never throws. */
+export function decodePermalink(fragment: string): DecodeResult {
+  let body = fragment.startsWith('#') ? fragment.slice(1) : fragment;
+  if (body.length > MAX_FRAGMENT_CHARS * 3) return { ok: false, error: 'This link is too large' }; // before any work
+  // Some chat apps and mail clients percent-encode fragments; our alphabet never needs it.
+  if (body.includes('%')) {
+    try {
+      body = decodeURIComponent(body);
+    } catch {
+      return damaged('it contains a broken %-escape');
+    }
+  }
+  body = body.trim();
+  if (body === '') return { ok: false, error: 'This link has no experiment in it' };
+  if (body.length > MAX_FRAGMENT_CHARS) {
+    return { ok: false, error: `This link is too large (${body.length} characters; the limit is ${MAX_FRAGMENT_CHARS})` };
+  }
+  const m = /^v(\d{1,6})\.(.*)$/s.exec(body);
+  if (!m) return damaged('it does not start with a version such as "v1."');
+  const version = Number(m[1]);
+  if (version > PERMALINK_VERSION) return { ok: false, error: `This link was made by a newer Patchwork (version v${version})` };
+  if (version !== PERMALINK_VERSION) return damaged(`unknown version v${m[1]}`);
+
+  const compressed = base64UrlToBytes(m[2]);
+  if (!compressed || compressed.length === 0) return damaged('the data is not valid base64url');
+
+  // Inflate into a fixed buffer one byte larger than the limit: fflate does not grow a caller-given buffer, so a
+  // bomb fills it and stops growing; a full buffer means "too large".
+  let json: Uint8Array;
+  try {
+    json = inflateSync(compressed, { out: new Uint8Array(MAX_JSON_BYTES + 1) });
+  } catch (e) {
+    if (e instanceof RangeError) return { ok: false, error: 'This link is too large: it expands to more than 1 MiB' };
+    return damaged('the compressed data is corrupt');
+  }
+  if (json.length > MAX_JSON_BYTES) return { ok: false, error: 'This link is too large: it expands to more than 1 MiB' };
+
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+  } catch {
+    return damaged('the data is not valid UTF-8 text');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return damaged('the data is not valid JSON');
+  }
+  const parsed = permalinkSchema.safeParse(value);
+  if (!parsed.success) return damaged(describeIssue(parsed.error.issues[0]));
+  return { ok: true, state: parsed.data };
+}
+
+/** A link that names a model by URL makes the browser download from that host: ask before doing it. */
+export function needsConfirmation(state: PermalinkState): boolean {
+  return state.model.kind === 'url';
+}

@@ -1,0 +1,75 @@
+// Diverging colour for signed patching effects.
+//
+// Convention: positive = blue, negative = red, 0 = near-white. This is what TransformerLens users see in the
+// notebooks (plotly `color_continuous_scale="RdBu", color_continuous_midpoint=0`, as in Neel Nanda's attribution
+// patching demo), so a Patchwork heatmap reads the same as the notebook it replaces. ColorBrewer RdBu is
+// colour-blind safe (red/blue differ in lightness and hue for deuteranopes and protanopes).
+// The domain is always symmetric, [-m, m], so equal colours mean equal magnitudes on both sides of 0.
+import { color as d3colour, interpolateRdBu } from 'd3';
+import { formatTick } from './format';
+import { maxAbs as finiteMaxAbs } from './labelled';
+
+/** NaN (not computed / undefined) cells. Mid grey, clearly apart from RdBu's warm near-white centre (#f2efee). */
+export const NOT_COMPUTED_COLOUR = '#b4b4b4';
+
+export interface DivergingScale {
+  (v: number): string;
+  /** Half-width of the symmetric domain; 0 when every value is 0 or NaN. */
+  readonly maxAbs: number;
+  readonly domain: readonly [number, number];
+  /** Position of v on the scale in [0, 1]: 0 = -maxAbs (red), 0.5 = zero, 1 = +maxAbs (blue). */
+  position(v: number): number;
+}
+
+/** A scale over [-maxAbs, maxAbs]; values outside are clamped, NaN is grey. */
+export function divergingScale(maxAbs: number): DivergingScale {
+  const m = Number.isFinite(maxAbs) && maxAbs > 0 ? maxAbs : 0;
+  const position = (v: number) => (m === 0 ? 0.5 : Math.min(1, Math.max(0, (v / m + 1) / 2)));
+  const scale = ((v: number) => (Number.isNaN(v) ? NOT_COMPUTED_COLOUR : interpolateRdBu(position(v)))) as DivergingScale;
+  return Object.assign(scale, { maxAbs: m, domain: [-m, m] as const, position });
+}
+
+/** The symmetric scale that fits these values (NaN and infinities ignored), unless the caller fixes maxAbs. */
+export function scaleFor(values: ArrayLike<number>, fixedMaxAbs?: number): DivergingScale {
+  return divergingScale(fixedMaxAbs ?? finiteMaxAbs(values));
+}
+
+export interface LegendModel {
+  /** Gradient stops, left (negative) to right (positive), for an SVG linearGradient. */
+  stops: { offset: number; colour: string }[];
+  /** Tick marks at [0, 1] positions along the bar. */
+  ticks: { value: number; position: number; label: string }[];
+}
+
+/** Everything a colour bar needs, with no DOM: `ticks` is odd so 0 is always a tick. */
+export function legendModel(scale: DivergingScale, opts: { stops?: number; ticks?: number } = {}): LegendModel {
+  const nStops = Math.max(2, opts.stops ?? 11);
+  let nTicks = Math.max(3, opts.ticks ?? 5);
+  if (nTicks % 2 === 0) nTicks += 1;
+  const m = scale.maxAbs;
+  const stops = Array.from({ length: nStops }, (_, i) => {
+    const offset = i / (nStops - 1);
+    return { offset, colour: interpolateRdBu(offset) };
+  });
+  const ticks = m === 0
+    ? [{ value: 0, position: 0.5, label: '0' }]
+    : Array.from({ length: nTicks }, (_, i) => {
+      const position = i / (nTicks - 1);
+      const value = (position * 2 - 1) * m;
+      return { value, position, label: formatTick(Math.abs(value) < m * 1e-12 ? 0 : value) };
+    });
+  return { stops, ticks };
+}
+
+/** Black or white, whichever reads better on `background` (WCAG relative luminance). */
+export function contrastInk(background: string): '#000' | '#fff' {
+  const c = d3colour(background)?.rgb();
+  if (!c) return '#000';
+  const lin = (u: number) => {
+    const s = u / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  const L = 0.2126 * lin(c.r) + 0.7152 * lin(c.g) + 0.0722 * lin(c.b);
+  // Contrast with black (L + 0.05) / 0.05 vs with white 1.05 / (L + 0.05): black wins above L ~ 0.179.
+  return L > 0.179 ? '#000' : '#fff';
+}

@@ -1,0 +1,61 @@
+// A colour bar for the symmetric diverging scale, drawn as an SVG <g> so it lives inside the chart's own <svg>
+// and comes along when the chart is exported.
+import { useId } from 'react';
+import { NOT_COMPUTED_COLOUR, legendModel, type DivergingScale } from '../colour';
+
+export interface ColourLegendProps {
+  scale: DivergingScale;
+  x: number;
+  y: number;
+  width?: number;
+  /** Caption after the bar, e.g. "attribution (logit diff)". */
+  caption?: string;
+  /** Add the grey "not computed" swatch and the computed-cell dot to the key. */
+  showNotComputed?: boolean;
+  showComputedDot?: boolean;
+}
+
+export const LEGEND_HEIGHT = 42;
+
+/** Ids from useId() contain characters that break url(#...) references in some serialisers. */
+export function svgSafeId(id: string): string {
+  return 'pw' + id.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+export function ColourLegend({ scale, x, y, width = 180, caption, showNotComputed, showComputedDot }: ColourLegendProps) {
+  const gid = svgSafeId(useId());
+  const { stops, ticks } = legendModel(scale);
+  const barH = 10;
+  const naX = width + 16;
+  const dotX = naX + (showNotComputed ? 44 : 0);
+  return (
+    <g className="pw-legend" transform={`translate(${x},${y})`} fontSize={10} fill="currentColor">
+      <defs>
+        <linearGradient id={gid} x1="0" x2="1" y1="0" y2="0">
+          {stops.map((s) => <stop key={s.offset} offset={s.offset} stopColor={s.colour} />)}
+        </linearGradient>
+      </defs>
+      {caption ? <text x={0} y={-4}>{caption}</text> : null}
+      <rect x={0} y={0} width={width} height={barH} fill={`url(#${gid})`} stroke="#999" strokeWidth={0.5} />
+      {ticks.map((t) => (
+        <g key={t.position} transform={`translate(${t.position * width},0)`}>
+          <line y1={barH} y2={barH + 3} stroke="currentColor" strokeWidth={0.75} />
+          <text y={barH + 13} textAnchor="middle">{t.label}</text>
+        </g>
+      ))}
+      {showNotComputed ? (
+        <g transform={`translate(${naX},0)`}>
+          <rect width={barH} height={barH} fill={NOT_COMPUTED_COLOUR} stroke="#999" strokeWidth={0.5} />
+          <text x={barH + 4} y={barH - 1}>n/a</text>
+        </g>
+      ) : null}
+      {showComputedDot ? (
+        <g transform={`translate(${dotX},0)`}>
+          <rect width={barH} height={barH} fill={scale(0)} stroke="#999" strokeWidth={0.5} />
+          <circle cx={barH / 2} cy={barH / 2} r={2} fill="#000" />
+          <text x={barH + 4} y={barH - 1}>activation patch computed</text>
+        </g>
+      ) : null}
+    </g>
+  );
+}
