@@ -1,0 +1,38 @@
+// Browser entry for the runtime: imports onnxruntime-web's WebGPU build (which also carries the wasm provider) and
+// points it at the wasm binary Vite emits. Meant for the engine worker; only engine/runtime may import onnxruntime.
+//
+// The WebGPU bundle loads ort-wasm-simd-threaded.asyncify.wasm (checked in dist/ort.webgpu.bundle.min.mjs); `?url`
+// makes Vite copy it into the build and give us its hashed URL, so nothing is fetched from a CDN.
+import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+import type { OrtModule } from './ort-runtime';
+import type { Runtime } from './types';
+import { createWebRuntime, webgpuAvailable, type WebBackendChoice } from './web';
+
+export { OutOfMemoryError } from './web';
+export type { WebBackendChoice };
+
+export interface BrowserRuntimeOptions {
+  backend?: WebBackendChoice;
+  onDeviceLost?: (message: string) => void;
+}
+
+let ortModule: Promise<OrtModule> | null = null;
+
+function loadOrt(): Promise<OrtModule> {
+  ortModule ??= import('onnxruntime-web/webgpu').then((m) => {
+    const ort = ((m as { default?: unknown }).default ?? m) as OrtModule;
+    ort.env.wasm.wasmPaths = { wasm: wasmUrl };
+    // Threads need SharedArrayBuffer, i.e. a cross-origin-isolated page; without it onnxruntime would try and warn.
+    ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    ort.env.logLevel = 'error';
+    return ort;
+  });
+  return ortModule;
+}
+
+/** A runtime on WebGPU when asked or available ('auto'), else wasm; see web.ts for the fallback rules. */
+export async function createBrowserRuntime(opts: BrowserRuntimeOptions = {}): Promise<Runtime> {
+  return createWebRuntime(await loadOrt(), { backend: opts.backend ?? 'auto', onDeviceLost: opts.onDeviceLost });
+}
+
+export { webgpuAvailable };

@@ -1,0 +1,102 @@
+// The app's side of permalinks: the store <-> PermalinkState, the URL fragment kept in step, and opening a link
+// (which reproduces and recomputes the experiment). The codec itself is permalink.ts.
+import { loadModel, run } from './actions';
+import { DEFAULT_MODEL, modelKey, type ModelChoice } from './models';
+import { decodePermalink, encodePermalink, needsConfirmation, type PermalinkState } from './permalink';
+import { getState, setState } from './store';
+
+export interface LinkBuild {
+  state: PermalinkState;
+  /** Set when something could not go into the link. */
+  warning?: string;
+}
+
+export function currentLinkState(): LinkBuild {
+  const s = getState();
+  const m = s.model.choice;
+  let warning: string | undefined;
+  let model: PermalinkState['model'];
+  if (m.kind === 'builtin') model = { kind: 'builtin', id: m.id };
+  else if (m.kind === 'url') model = { kind: 'url', url: m.url };
+  else {
+    model = { kind: 'builtin', id: DEFAULT_MODEL };
+    warning = 'A model loaded from your disk cannot travel in a link: the link names the offline toy model instead.';
+  }
+  const { tab, family, normalised, head } = s.view;
+  const state: PermalinkState = {
+    model,
+    experiment: s.spec,
+    view: { tab, family, normalised, ...(head ? { head } : {}) },
+    ...(s.selected ? { selected: s.selected } : {}),
+  };
+  return { state, warning };
+}
+
+/** `#v1....` for the current state, or an error message. */
+export function currentFragment(): { fragment?: string; error?: string; warning?: string } {
+  const { state, warning } = currentLinkState();
+  try {
+    return { fragment: encodePermalink(state), warning };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/** Keep the address bar's fragment on the current experiment, without a history entry per change. */
+export function syncFragment(): void {
+  const { fragment } = currentFragment();
+  if (!fragment || fragment === location.hash) return;
+  try {
+    history.replaceState(history.state, '', fragment);
+  } catch {
+    /* some embedders forbid it; the copy button still works */
+  }
+}
+
+export function linkModelChoice(state: PermalinkState): ModelChoice {
+  return state.model.kind === 'builtin' ? { kind: 'builtin', id: state.model.id } : { kind: 'url', url: state.model.url };
+}
+
+/**
+ * Opens a decoded link. A model named by URL waits for the user's confirmation (pendingLink); a built-in loads
+ * at once. Returns false when nothing was applied yet.
+ */
+export async function openLink(state: PermalinkState, confirmed = false): Promise<boolean> {
+  if (needsConfirmation(state) && !confirmed) {
+    setState({ pendingLink: state });
+    return false;
+  }
+  setState({ pendingLink: null });
+  const choice = linkModelChoice(state);
+  const { view } = getState();
+  setState({
+    spec: state.experiment,
+    presetId: null,
+    issues: [],
+    view: { ...view, ...state.view, head: state.view.head },
+    selected: state.selected ?? null,
+  });
+  const current = getState().model;
+  const ok = modelKey(current.choice) === modelKey(choice) && current.status === 'ready' ? true : await loadModel(choice, { keepRun: false });
+  // loadModel clears the selection when the model changes; the link's selection is restored for the rerun.
+  setState({ selected: state.selected ?? null });
+  if (!ok) return false;
+  await run();
+  return true;
+}
+
+/** A fragment from the address bar; an invalid one leaves everything as it was and says why. */
+export async function openFragment(hash: string): Promise<'none' | 'opened' | 'pending' | 'invalid'> {
+  if (!hash || hash === '#') return 'none';
+  const decoded = decodePermalink(hash);
+  if (!decoded.ok) {
+    setState({ notice: { kind: 'error', text: `${decoded.error}. Nothing was loaded from it.` } });
+    return 'invalid';
+  }
+  const opened = await openLink(decoded.state);
+  return opened ? 'opened' : getState().pendingLink ? 'pending' : 'invalid';
+}
+
+export function declinePendingLink(): void {
+  setState({ pendingLink: null, notice: { kind: 'info', text: 'The link\'s model was not loaded.' } });
+}

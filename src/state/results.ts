@@ -1,0 +1,65 @@
+// Results live here, outside reactive state: the store holds a run id and a version number, the Float64Arrays sit
+// in this cache keyed by run id (STYLE.md: keep big arrays out of the store).
+import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
+
+export interface RunResult {
+  id: number;
+  /** The exact spec the numbers belong to (clicks and sweeps patch with this, not with the live editor). */
+  spec: ExperimentSpec;
+  modelKey: string;
+  metric: { clean: number; corrupted: number };
+  /** Token labels for position axes (pair 1's clean prompt) and each prompt's tokens for the editor. */
+  tokens: string[];
+  corruptedTokens: string[];
+  attribution: Partial<Record<Family, Labelled>>;
+  /** Exact activation patches, same layouts as `attribution`, NaN where not computed yet. */
+  patched: Partial<Record<Family, Labelled>>;
+  /** Clean-only attention attribution (pattern * grad on the clean prompt), computed on demand. */
+  cleanAttention?: Labelled;
+  elapsedMs: number;
+}
+
+const runs = new Map<number, RunResult>();
+let nextId = 1;
+const KEEP = 4;
+
+export function newRunId(): number {
+  return nextId++;
+}
+
+export function putRun(r: RunResult): void {
+  runs.set(r.id, r);
+  // Older runs are only needed while the UI still shows them; keep the last few.
+  while (runs.size > KEEP) runs.delete(runs.keys().next().value!);
+}
+
+export function getRun(id: number | null | undefined): RunResult | undefined {
+  return id == null ? undefined : runs.get(id);
+}
+
+export function emptyLike(l: Labelled): Labelled {
+  return { axes: [...l.axes], shape: [...l.shape], data: new Float64Array(l.data.length).fill(NaN) };
+}
+
+/** The patched array of a family, created (all NaN) on first use. */
+export function patchedFor(r: RunResult, family: Family): Labelled | undefined {
+  const a = r.attribution[family];
+  if (!a) return undefined;
+  return (r.patched[family] ??= emptyLike(a));
+}
+
+/** Writes values into the patched array by replacing it (new object), so memoised views see a change. */
+export function writePatched(r: RunResult, family: Family, flat: number[], values: ArrayLike<number>): void {
+  const old = patchedFor(r, family);
+  if (!old) return;
+  const data = new Float64Array(old.data);
+  flat.forEach((f, i) => { data[f] = values[i]; });
+  r.patched[family] = { axes: old.axes, shape: old.shape, data };
+}
+
+export function scaled(l: Labelled, k: number): Labelled {
+  if (k === 1) return l;
+  const data = new Float64Array(l.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = l.data[i] * k;
+  return { axes: l.axes, shape: l.shape, data };
+}

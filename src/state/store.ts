@@ -1,0 +1,105 @@
+// The app's reactive state: ids, parameters and status only. Arrays live in results.ts.
+import { create } from 'zustand';
+import type { GPT2Config } from '../engine/model/types';
+import type { InputIssue } from '../engine/patching/experiment';
+import type { ExperimentSpec, Family } from '../engine/patching/types';
+import type { BackendName } from '../engine/runtime/types';
+import type { BackendChoice, LoadPhase } from '../worker/protocol';
+import type { ModelChoice } from './models';
+import type { PermalinkState } from './permalink';
+
+export type ViewTab = PermalinkState['view']['tab'];
+
+export interface LoadState {
+  phase: LoadPhase;
+  loaded: number;
+  total?: number;
+  /** Bytes per second over the last second or so. */
+  speed?: number;
+}
+
+export interface ModelState {
+  choice: ModelChoice;
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  progress: LoadState | null;
+  error: string | null;
+  config: GPT2Config | null;
+  fromCache: boolean;
+  /** Why the model loaded is not the one asked for, or a restart after a lost device. */
+  note: string | null;
+}
+
+export interface RunState {
+  id: number | null;
+  status: 'idle' | 'running' | 'done' | 'error';
+  error: string | null;
+  /** Bumped whenever patched values of the current run change, so views re-read the cache. */
+  version: number;
+}
+
+export interface SweepState {
+  label: string;
+  done: number;
+  total: number;
+}
+
+export interface Selection {
+  family: Family;
+  index: number[];
+}
+
+export interface AppState {
+  backend: { choice: BackendChoice; active: BackendName | null; webgpu: boolean | null; forced: boolean };
+  model: ModelState;
+  spec: ExperimentSpec;
+  presetId: string | null;
+  issues: InputIssue[];
+  run: RunState;
+  view: PermalinkState['view'] & { attentionMode: 'pair' | 'clean'; perPosition: boolean };
+  selected: Selection | null;
+  /** Cell patch in flight: "family:index". */
+  pendingCell: string | null;
+  cellError: string | null;
+  sweep: SweepState | null;
+  /** Banner messages: device lost, link problems, ... */
+  notice: { kind: 'info' | 'error'; text: string } | null;
+  /** A link that names a model by URL waits here until the user confirms. */
+  pendingLink: PermalinkState | null;
+  cached: Record<string, boolean>;
+}
+
+export const DEFAULT_SPEC: ExperimentSpec = {
+  pairs: [{ clean: '', corrupted: '', answer: '', wrong: '' }],
+  metric: { name: 'logit_diff' },
+  direction: 'denoising',
+  options: { freezeLayerNorm: false, freezeAttention: false },
+  prependBos: true,
+};
+
+export const useStore = create<AppState>(() => ({
+  backend: { choice: 'auto', active: null, webgpu: null, forced: false },
+  model: {
+    choice: { kind: 'builtin', id: 'toy-induction' },
+    status: 'idle',
+    progress: null,
+    error: null,
+    config: null,
+    fromCache: false,
+    note: null,
+  },
+  spec: DEFAULT_SPEC,
+  presetId: null,
+  issues: [],
+  run: { id: null, status: 'idle', error: null, version: 0 },
+  view: { tab: 'residual', family: 'resid_pre', normalised: false, attentionMode: 'pair', perPosition: false },
+  selected: null,
+  pendingCell: null,
+  cellError: null,
+  sweep: null,
+  notice: null,
+  pendingLink: null,
+  cached: {},
+}));
+
+export const getState = useStore.getState;
+export const setState = useStore.setState;

@@ -1,0 +1,199 @@
+// Layout: a header (backend, link), the model and experiment on the left, the views on the right with the
+// selected cell's details beside them.
+import { useEffect, useState } from 'react';
+import { cancelSweep, switchBackend, sweep } from '../state/actions';
+import { currentFragment, declinePendingLink, openLink, syncFragment } from '../state/link';
+import { useStore, setState, type ViewTab } from '../state/store';
+import { loadDefault } from './boot';
+import { ExperimentEditor } from './editor/ExperimentEditor';
+import { ModelPanel } from './model/ModelPanel';
+import { useRun, useScale } from './views/common';
+import { DetailsPanel } from './views/DetailsPanel';
+import { AttentionView, HeadsView, ResidualView, ScatterView, viewSweepTargets } from './views/ResultViews';
+import type { BackendChoice } from '../worker/protocol';
+import { rankHeads } from '../viz/attention/attention-model';
+import type { RunResult } from '../state/results';
+
+const TABS: { id: ViewTab; label: string }[] = [
+  { id: 'residual', label: 'Layer × position' },
+  { id: 'heads', label: 'Layer × head' },
+  { id: 'scatter', label: 'Attribution vs patch' },
+  { id: 'attention', label: 'Attention' },
+];
+
+export function App() {
+  return (
+    <div className="pw-app">
+      <Header />
+      <Notice />
+      <PendingLink />
+      <main className="pw-main">
+        <div className="pw-side">
+          <ModelPanel />
+          <ExperimentEditor />
+        </div>
+        <Results />
+      </main>
+    </div>
+  );
+}
+
+function Header() {
+  const backend = useStore((s) => s.backend);
+  const [copied, setCopied] = useState<string | null>(null);
+  const copy = async () => {
+    const { fragment, error, warning } = currentFragment();
+    if (!fragment) {
+      setCopied(error ?? 'Could not make a link.');
+      return;
+    }
+    const url = `${location.origin}${location.pathname}${location.search}${fragment}`;
+    try {
+      history.replaceState(history.state, '', fragment);
+    } catch { /* ignore */ }
+    try {
+      await navigator.clipboard.writeText(url);
+      setCopied(warning ?? 'Link copied.');
+    } catch {
+      // Clipboard permission denied (or an insecure context): the address bar holds the link.
+      setCopied(warning ?? 'The link is in the address bar (the clipboard was not available).');
+    }
+    window.setTimeout(() => setCopied(null), 6000);
+  };
+  return (
+    <header className="pw-header">
+      <h1>Patchwork</h1>
+      <span className="pw-muted pw-tagline">attribution &amp; activation patching on GPT-2, in your browser</span>
+      <span className="pw-spacer" />
+      <label className="pw-backend" title="Where the model runs. WebGPU uses the GPU; wasm runs on the CPU in every browser.">
+        <span>Backend</span>
+        <strong data-testid="backend.active">{backend.active === 'webgpu' ? 'WebGPU' : backend.active === 'wasm' ? 'wasm' : '…'}</strong>
+        <select
+          aria-label="Backend"
+          value={backend.choice}
+          onChange={(e) => void switchBackend(e.target.value as BackendChoice)}
+          data-testid="backend.switch"
+        >
+          <option value="auto">auto</option>
+          <option value="webgpu" disabled={backend.webgpu === false}>WebGPU{backend.webgpu === false ? ' (unavailable)' : ''}</option>
+          <option value="wasm">wasm</option>
+        </select>
+      </label>
+      <button type="button" onClick={() => void copy()} data-testid="permalink.copy">Copy link</button>
+      {copied ? <span className="pw-toast" role="status" data-testid="permalink.status">{copied}</span> : null}
+    </header>
+  );
+}
+
+function Notice() {
+  const notice = useStore((s) => s.notice);
+  if (!notice) return null;
+  return (
+    <div className={`pw-notice pw-notice-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="notice">
+      <span>{notice.text}</span>
+      <button type="button" className="pw-small" aria-label="Dismiss" onClick={() => setState({ notice: null })}>×</button>
+    </div>
+  );
+}
+
+function PendingLink() {
+  const pending = useStore((s) => s.pendingLink);
+  if (!pending || pending.model.kind !== 'url') return null;
+  return (
+    <div className="pw-notice pw-notice-info" role="alertdialog" aria-label="Load a model from this link?" data-testid="permalink.confirm">
+      <span>
+        This link asks to download a model from <code>{pending.model.url}</code>. Only continue if you trust that address.
+      </span>
+      <button type="button" onClick={() => void openLink(pending, true)} data-testid="permalink.confirm.yes">Download and open</button>
+      <button type="button" onClick={() => { declinePendingLink(); void loadDefault(); }} data-testid="permalink.confirm.no">Don’t load</button>
+    </div>
+  );
+}
+
+function Results() {
+  const run = useRun();
+  const scale = useScale(run);
+  const view = useStore((s) => s.view);
+  const runStatus = useStore((s) => s.run.status);
+  const sweepState = useStore((s) => s.sweep);
+  const selected = useStore((s) => s.selected);
+
+  // The fragment follows the experiment on screen, so the address bar is always a working link.
+  useEffect(() => {
+    if (run) syncFragment();
+  }, [run, view.tab, view.family, view.normalised, view.head, selected]);
+
+  const setTab = (tab: ViewTab) => setState((s) => ({ view: { ...s.view, tab } }));
+  const targets = run ? viewSweepTargets(run, view.tab, view.perPosition, view.head ?? rankedHead(run)) : [];
+
+  return (
+    <section className="pw-results" aria-label="Results">
+      <div className="pw-toolbar">
+        <div role="tablist" aria-label="Views" className="pw-tabs">
+          {TABS.map((t) => (
+            <button key={t.id} type="button" role="tab" aria-selected={view.tab === t.id} onClick={() => setTab(t.id)} data-testid={`tab.${t.id}`}>
+              {t.label}
+            </button>
+          ))}
+        </div>
+        <label className="pw-toggle" title="Divide by (clean metric − corrupted metric): 0 = corrupted, 1 = fully restored">
+          <input
+            type="checkbox"
+            checked={view.normalised}
+            onChange={(e) => setState((s) => ({ view: { ...s.view, normalised: e.target.checked } }))}
+            data-testid="view.normalised"
+          />
+          normalised
+        </label>
+        {run && targets.length ? (
+          <button type="button" disabled={!!sweepState} onClick={() => void sweep(targets, `this view (${TABS.find((t) => t.id === view.tab)!.label})`)} data-testid="sweep.start">
+            Patch every cell
+          </button>
+        ) : null}
+        {sweepState ? (
+          <div className="pw-sweep" role="status" data-testid="sweep.progress">
+            <progress max={sweepState.total} value={sweepState.done} aria-label="Activation patching sweep" />
+            <span>{sweepState.done} / {sweepState.total}</span>
+            <button type="button" className="pw-small" onClick={cancelSweep} data-testid="sweep.cancel">Cancel</button>
+          </div>
+        ) : null}
+        {run ? (
+          <span className="pw-muted pw-metric" data-testid="run.metric">
+            {run.spec.metric.name}: clean {run.metric.clean.toFixed(3)} · corrupted {run.metric.corrupted.toFixed(3)} · {run.spec.direction}
+          </span>
+        ) : null}
+      </div>
+      {scale.warning && view.normalised ? <p className="pw-warning" role="alert" data-testid="view.normaliser.warning">{scale.warning}</p> : null}
+      {!run ? (
+        <div className="pw-empty-state" data-testid="results.empty">
+          {runStatus === 'running' ? <p>Computing attribution…</p> : (
+            <>
+              <p>Pick a preset or type a clean and a corrupted prompt, then press <strong>Run</strong>.</p>
+              <p className="pw-muted">
+                Attribution patching estimates every activation patch at once from two forward passes and one backward
+                pass; click any cell to run the real patch beside it.
+              </p>
+            </>
+          )}
+        </div>
+      ) : (
+        <div className={`pw-view-row${runStatus === 'running' ? ' pw-stale' : ''}`}>
+          <div className="pw-view" role="tabpanel">
+            {view.tab === 'residual' ? <ResidualView run={run} scale={scale} /> : null}
+            {view.tab === 'heads' ? <HeadsView run={run} scale={scale} /> : null}
+            {view.tab === 'scatter' ? <ScatterView run={run} scale={scale} /> : null}
+            {view.tab === 'attention' ? <AttentionView run={run} scale={scale} /> : null}
+          </div>
+          <DetailsPanel run={run} scale={scale} />
+        </div>
+      )}
+    </section>
+  );
+}
+
+function rankedHead(run: RunResult): { layer: number; head: number } | null {
+  const l = run.attribution.pattern_by_pos;
+  if (!l) return null;
+  const top = rankHeads(l)[0];
+  return top ? { layer: top.layer, head: top.head } : null;
+}

@@ -1,0 +1,38 @@
+// Start-up: the engine (on the backend a `?backend=` query forces, else the best available), then either the
+// experiment in the URL fragment or the default: the remembered hub model when it is cached, else the offline one.
+import { applyDefaultPreset } from './editor/preset-switch';
+import { isHubCached } from '../worker/model-loader';
+import { loadModel, refreshCached, startEngine } from '../state/actions';
+import { openFragment } from '../state/link';
+import { builtin, DEFAULT_MODEL, rememberedModel, type ModelChoice } from '../state/models';
+import { getState } from '../state/store';
+
+export function forcedBackend(search: string): 'wasm' | 'webgpu' | null {
+  const b = new URLSearchParams(search).get('backend');
+  return b === 'wasm' || b === 'webgpu' ? b : null;
+}
+
+export async function boot(): Promise<void> {
+  const forced = forcedBackend(location.search);
+  await startEngine(forced ?? 'auto', forced !== null);
+  void refreshCached();
+  window.addEventListener('hashchange', () => {
+    // Our own replaceState never fires this: it is a link pasted or edited by hand.
+    void openFragment(location.hash);
+  });
+  const outcome = await openFragment(location.hash);
+  if (outcome === 'opened' || outcome === 'pending') return;
+  if (outcome === 'invalid' && getState().model.status !== 'idle') return;
+  await loadDefault();
+}
+
+/** The remembered hub model when it is in the cache, else the offline model; with its first preset. */
+export async function loadDefault(): Promise<void> {
+  let choice: ModelChoice = { kind: 'builtin', id: DEFAULT_MODEL };
+  const remembered = rememberedModel();
+  const hub = remembered ? builtin(remembered).hub : undefined;
+  if (remembered && hub && (await isHubCached(hub))) choice = { kind: 'builtin', id: remembered };
+  applyDefaultPreset(choice);
+  await loadModel(choice);
+}
+

@@ -1,0 +1,123 @@
+// Presets that teach: each sets up a classic experiment and says in one line what to look for.
+import type { ExperimentSpec, PromptPair } from '../engine/patching/types';
+import type { PermalinkState } from '../state/permalink';
+
+export interface Preset {
+  id: string;
+  label: string;
+  /** 'gpt2': for GPT-2-family models; 'toy': for the bundled toy induction model. */
+  kind: 'gpt2' | 'toy';
+  lookFor: string;
+  spec: ExperimentSpec;
+  view: Pick<PermalinkState['view'], 'tab' | 'family'>;
+}
+
+const base = {
+  metric: { name: 'logit_diff' as const },
+  direction: 'denoising' as const,
+  options: { freezeLayerNorm: false, freezeAttention: false },
+  prependBos: true,
+};
+
+// TransformerLens's Exploratory_Analysis_Demo / Main_Demo IOI set: four sentence templates, each used with the
+// names in both orders; the corrupted prompt of each pair is its neighbour (the other name as subject), so the
+// answer (indirect object) and wrong answer (subject) swap.
+const IOI_FORMATS = [
+  'When John and Mary went to the shops,{} gave the bag to',
+  'When Tom and James went to the park,{} gave the ball to',
+  'When Dan and Sid went to the shops,{} gave an apple to',
+  'After Martin and Amy went to the park,{} gave a drink to',
+];
+const IOI_NAMES: [string, string][] = [[' Mary', ' John'], [' Tom', ' James'], [' Dan', ' Sid'], [' Martin', ' Amy']];
+
+export function ioiPairs(): PromptPair[] {
+  const pairs: PromptPair[] = [];
+  IOI_FORMATS.forEach((format, i) => {
+    const [a, b] = IOI_NAMES[i];
+    // prompts = [format(b), format(a)], answers = [(a, b), (b, a)]: the subject is the wrong answer.
+    const withSubject = (s: string) => format.replace('{}', s);
+    pairs.push({ clean: withSubject(b), corrupted: withSubject(a), answer: a, wrong: b });
+    pairs.push({ clean: withSubject(a), corrupted: withSubject(b), answer: b, wrong: a });
+  });
+  return pairs;
+}
+
+/**
+ * Repeated sequence: the words once, then again up to the cue. The answer is the word after the cue's first
+ * occurrence; the corrupted prompt replaces that word in the first half, so only induction can tell them apart.
+ */
+export function repeatedPair(words: string[], cueIndex: number, replacement: string): PromptPair {
+  const text = (ws: string[]) => ws.map((w) => ` ${w}`).join('');
+  const prefix = words.slice(0, cueIndex + 1);
+  const answer = words[cueIndex + 1];
+  const corruptedWords = words.map((w, i) => (i === cueIndex + 1 ? replacement : w));
+  return {
+    clean: text([...words, ...prefix]),
+    corrupted: text([...corruptedWords, ...prefix]),
+    answer: ` ${answer}`,
+    wrong: ` ${replacement}`,
+  };
+}
+
+// Every word is one GPT-2 token with its leading space; the toy model's words come from its vocab_subset.json.
+const TOY_WORDS = ['cat', 'river', 'gold', 'king', 'bread', 'moon', 'chair', 'snow', 'lion', 'boat'];
+const GPT2_WORDS = ['violin', 'crater', 'saddle', 'mirror', 'thunder', 'basket', 'velvet', 'pepper', 'glacier', 'harbor', 'lantern', 'candle'];
+
+export const PRESETS: readonly Preset[] = [
+  {
+    id: 'toy-induction',
+    label: 'Induction (repeated words)',
+    kind: 'toy',
+    lookFor:
+      'The answer is only predictable by copying: look for one layer-1 head (the induction head) in head output and k/v, '
+      + 'and in the Attention tab for its pattern from the final " bread" to the first " moon".',
+    spec: { ...base, pairs: [repeatedPair(TOY_WORDS, 4, 'tea')] },
+    view: { tab: 'heads', family: 'head_out_all_pos' },
+  },
+  {
+    id: 'ioi',
+    label: 'IOI (8 pairs)',
+    kind: 'gpt2',
+    lookFor:
+      'Name movers 9.9, 9.6, 10.0 carry the answer at the final position; S-inhibition heads 7.3, 7.9, 8.6, 8.10 '
+      + 'feed them; the residual stream moves from the S2 name to the end around layers 7-8.',
+    spec: { ...base, pairs: ioiPairs() },
+    view: { tab: 'residual', family: 'resid_pre' },
+  },
+  {
+    id: 'factual',
+    label: 'Factual recall (Eiffel Tower)',
+    kind: 'gpt2',
+    lookFor:
+      'Early MLPs at the subject\'s last token (" Tower") store the fact; later attention moves it to the final '
+      + 'position. Compare attribution and activation patching for mlp_out: big activations are where they disagree.',
+    spec: {
+      ...base,
+      pairs: [{
+        clean: 'The Eiffel Tower is located in the city of',
+        corrupted: 'The Colosseum is located in the city of',
+        answer: ' Paris',
+        wrong: ' Rome',
+      }],
+    },
+    view: { tab: 'residual', family: 'mlp_out' },
+  },
+  {
+    id: 'gpt2-induction',
+    label: 'Induction (repeated tokens)',
+    kind: 'gpt2',
+    lookFor:
+      'Induction heads 5.5, 5.8, 5.9, 6.9 attend from the repeated " pepper" to the token after its first '
+      + 'occurrence; previous-token heads (2.2, 4.11) prepare that in the first half.',
+    spec: { ...base, pairs: [repeatedPair(GPT2_WORDS, 7, 'marble')] },
+    view: { tab: 'heads', family: 'head_out_all_pos' },
+  },
+];
+
+export function presetsFor(kind: 'gpt2' | 'toy'): Preset[] {
+  return PRESETS.filter((p) => p.kind === kind);
+}
+
+export function presetById(id: string): Preset | undefined {
+  return PRESETS.find((p) => p.id === id);
+}

@@ -1,0 +1,73 @@
+// A small typed API on window for end-to-end tests and scripts: ask for state instead of scraping pixels.
+import type { Family } from '../engine/patching/types';
+import { currentRun, exactPatch } from '../state/actions';
+import { getState } from '../state/store';
+
+export interface PlainLabelled {
+  axes: string[];
+  shape: number[];
+  data: (number | null)[];
+}
+
+export interface PatchworkTestApi {
+  /** True once a model is loaded and the engine is idle enough to take a run. */
+  ready(): boolean;
+  /** The last run's attribution arrays (and computed activation patches) as plain numbers, plus its metric. */
+  lastResult(): {
+    runId: number;
+    metric: { clean: number; corrupted: number };
+    tokens: string[];
+    attribution: Record<string, PlainLabelled>;
+    patched: Record<string, PlainLabelled>;
+    elapsedMs: number;
+  } | null;
+  /** Asks the worker for the exact activation patch of one cell of the last run. */
+  patchValue(family: Family, index: number[]): Promise<number>;
+  backend(): string | null;
+  state(): unknown;
+}
+
+const plain = (l: { axes: string[]; shape: number[]; data: Float64Array }): PlainLabelled => ({
+  axes: [...l.axes],
+  shape: [...l.shape],
+  data: Array.from(l.data, (v) => (Number.isNaN(v) ? null : v)),
+});
+
+declare global {
+  interface Window {
+    patchwork?: PatchworkTestApi;
+  }
+}
+
+export function installTestApi(): void {
+  window.patchwork = {
+    ready: () => getState().model.status === 'ready',
+    lastResult: () => {
+      const r = currentRun();
+      if (!r) return null;
+      const map = (o: Record<string, { axes: string[]; shape: number[]; data: Float64Array } | undefined>) =>
+        Object.fromEntries(Object.entries(o).filter(([, v]) => v).map(([k, v]) => [k, plain(v!)]));
+      return { runId: r.id, metric: { ...r.metric }, tokens: [...r.tokens], attribution: map(r.attribution), patched: map(r.patched), elapsedMs: r.elapsedMs };
+    },
+    patchValue: (family, index) => exactPatch(family, index),
+    backend: () => getState().backend.active,
+    state: () => {
+      const s = getState();
+      return JSON.parse(JSON.stringify({
+        backend: s.backend,
+        model: { ...s.model, choice: s.model.choice.kind === 'local' ? { kind: 'local', name: s.model.choice.name } : s.model.choice },
+        spec: s.spec,
+        presetId: s.presetId,
+        issues: s.issues,
+        run: s.run,
+        view: s.view,
+        selected: s.selected,
+        pendingCell: s.pendingCell,
+        sweep: s.sweep,
+        notice: s.notice,
+        pendingLink: s.pendingLink,
+        cached: s.cached,
+      }));
+    },
+  };
+}

@@ -1,0 +1,203 @@
+// The four result views. Each says which families it shows, so "Patch every cell" sweeps exactly what is on screen.
+import { useEffect, useMemo } from 'react';
+import type { Family } from '../../engine/patching/types';
+import { computeCleanAttention, selectCell, sweep, type SweepTarget } from '../../state/actions';
+import { scaled, type RunResult } from '../../state/results';
+import { setState, useStore } from '../../state/store';
+import { AttentionGrid } from '../../viz/attention/AttentionGrid';
+import { rankHeads } from '../../viz/attention/attention-model';
+import { maxAbs } from '../../viz/labelled';
+import { Scatter } from '../../viz/scatter/Scatter';
+import { FAMILY_TITLE, Figure, useSvgRef, type Scale } from './common';
+import { FamilyHeatmap } from './FamilyHeatmap';
+
+export const RESIDUAL_FAMILIES: Family[] = ['resid_pre', 'attn_out', 'mlp_out'];
+export const HEAD_FAMILIES: Family[] = ['head_out_all_pos', 'q', 'k', 'v', 'pattern'];
+export const SCATTER_FAMILIES: Family[] = [...RESIDUAL_FAMILIES, ...HEAD_FAMILIES, 'head_out', 'pattern_by_pos'];
+
+/** What "Patch every cell" covers in the current view. */
+export function viewSweepTargets(run: RunResult, tab: string, perPosition: boolean, head: { layer: number; head: number } | null): SweepTarget[] {
+  if (tab === 'residual') return RESIDUAL_FAMILIES.map((family) => ({ family }));
+  if (tab === 'heads') return [...HEAD_FAMILIES, ...(perPosition ? (['head_out'] as Family[]) : [])].map((family) => ({ family }));
+  if (tab === 'attention' && head) {
+    const n = run.tokens.length;
+    const indices: number[][] = [];
+    for (let q = 0; q < n; q++) for (let k = 0; k <= q; k++) indices.push([head.layer, head.head, q, k]);
+    return [{ family: 'pattern_by_pos', indices }];
+  }
+  return [];
+}
+
+export function ResidualView({ run, scale }: { run: RunResult; scale: Scale }) {
+  return (
+    <div className="pw-grid" data-testid="view.residual">
+      {RESIDUAL_FAMILIES.map((f) => <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × position" />)}
+    </div>
+  );
+}
+
+export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
+  const perPosition = useStore((s) => s.view.perPosition);
+  const headOut = run.attribution.head_out;
+  const shared = useMemo(() => (headOut ? maxAbs(headOut.data) * Math.abs(scale.k) : undefined), [headOut, scale.k]);
+  return (
+    <div data-testid="view.heads">
+      <div className="pw-grid">
+        {HEAD_FAMILIES.map((f) => <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × head" />)}
+      </div>
+      <label className="pw-toggle">
+        <input
+          type="checkbox"
+          checked={perPosition}
+          onChange={(e) => setState((s) => ({ view: { ...s.view, perPosition: e.target.checked } }))}
+          data-testid="view.perPosition"
+        />
+        Head output per position (hook_z at each position; one panel per layer, one colour scale for all)
+      </label>
+      {perPosition && headOut ? (
+        <div className="pw-grid" data-testid="view.heads.perPosition">
+          {Array.from({ length: headOut.shape[0] }, (_, layer) => (
+            <FamilyHeatmap
+              key={layer}
+              run={run}
+              family="head_out"
+              scale={scale}
+              rowAxis="head"
+              colAxis="pos"
+              fixed={{ layer }}
+              title={`Layer ${layer} head output`}
+              subtitle="head × position"
+              maxAbs={shared}
+              cell={16}
+              testid={`figure.head_out.L${layer}`}
+            />
+          ))}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
+  const selected = useStore((s) => s.selected);
+  const sweeping = useStore((s) => s.sweep !== null);
+  const computed = SCATTER_FAMILIES.map((f) => {
+    const p = run.patched[f];
+    let n = 0;
+    if (p) for (const v of p.data) if (!Number.isNaN(v)) n++;
+    return { family: f, n, total: run.attribution[f]?.data.length ?? 0 };
+  });
+  const shown = computed.filter((c) => c.n >= 1);
+  const missing = computed.filter((c) => c.n < c.total && c.family !== 'pattern_by_pos' && c.family !== 'head_out');
+  return (
+    <div data-testid="view.scatter">
+      <p className="pw-muted">
+        Attribution (x) against the exact activation patch (y), one point per target. On the dashed y = x line the linear
+        estimate is exact; points off it are where attribution patching misleads (big activations, saturated softmaxes).
+      </p>
+      {missing.length ? (
+        <div className="pw-row pw-wrap">
+          <span>Compute activation patches:</span>
+          {missing.map((c) => (
+            <button
+              key={c.family}
+              type="button"
+              disabled={sweeping}
+              onClick={() => void sweep([{ family: c.family }], FAMILY_TITLE[c.family])}
+              data-testid={`scatter.compute.${c.family}`}
+            >
+              {c.family} ({c.n}/{c.total})
+            </button>
+          ))}
+        </div>
+      ) : null}
+      <div className="pw-grid">
+        {shown.map(({ family }) => (
+          <Figure key={family} title={FAMILY_TITLE[family]} run={run} family={family} scale={scale} testid={`figure.scatter.${family}`}>
+            <ScatterOf run={run} family={family} scale={scale} selected={selected?.family === family ? selected.index : null} />
+          </Figure>
+        ))}
+      </div>
+      {!shown.length ? <p className="pw-empty">No activation patches yet: click cells in the other views, or compute a family above.</p> : null}
+    </div>
+  );
+}
+
+function ScatterOf({ run, family, scale, selected }: { run: RunResult; family: Family; scale: Scale; selected: number[] | null }) {
+  const x = useMemo(() => scaled(run.attribution[family]!, scale.k), [run.attribution, family, scale.k]);
+  const py = run.patched[family]!;
+  const y = useMemo(() => scaled(py, scale.k), [py, scale.k]);
+  return (
+    <Scatter
+      x={x}
+      y={y}
+      options={{ family, tokens: run.tokens, unit: scale.unit, height: 340, filename: `patchwork-scatter-${family}` }}
+      selected={selected}
+      onSelect={(index) => void selectCell(family, index)}
+    />
+  );
+}
+
+export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) {
+  const mode = useStore((s) => s.view.attentionMode);
+  const head = useStore((s) => s.view.head ?? null);
+  const selected = useStore((s) => (s.selected?.family === 'pattern_by_pos' ? s.selected.index : null));
+  const svg = useSvgRef();
+  useEffect(() => {
+    if (mode === 'clean') void computeCleanAttention();
+  }, [mode, run]);
+  const raw = mode === 'clean' ? run.cleanAttention : run.attribution.pattern_by_pos;
+  // Clean-only attention attribution is sum(pattern * grad) on one prompt: not a change between two runs, so
+  // the clean - corrupted normaliser does not apply; it stays in the metric's units.
+  const k = mode === 'clean' ? 1 : scale.k;
+  const data = useMemo(() => (raw ? scaled(raw, k) : undefined), [raw, k]);
+  const p = run.patched.pattern_by_pos;
+  const patched = useMemo(() => (p && mode === 'pair' ? scaled(p, k) : undefined), [p, k, mode]);
+  const ranked = useMemo(() => (data ? rankHeads(data) : []), [data]);
+  const shown = head ?? (ranked[0] ? { layer: ranked[0].layer, head: ranked[0].head } : null);
+  const unit = mode === 'clean' ? `${scale.unit === 'normalised' ? 'metric' : scale.unit}, clean only` : scale.unit;
+
+  return (
+    <div data-testid="view.attention">
+      <div className="pw-row pw-wrap" role="radiogroup" aria-label="Attention attribution mode">
+        <label>
+          <input type="radio" checked={mode === 'pair'} onChange={() => setState((s) => ({ view: { ...s.view, attentionMode: 'pair' } }))} data-testid="attention.mode.pair" />
+          Pattern attribution (clean vs corrupted): (clean − corrupted pattern) × grad
+        </label>
+        <label>
+          <input type="radio" checked={mode === 'clean'} onChange={() => setState((s) => ({ view: { ...s.view, attentionMode: 'clean' } }))} data-testid="attention.mode.clean" />
+          Attention attribution, clean prompt only: pattern × grad (no corrupted prompt)
+        </label>
+      </div>
+      {!data ? <p className="pw-empty">Computing attention attribution on the clean prompt…</p> : (
+        <Figure
+          title={mode === 'clean' ? 'Attention attribution (clean prompt only)' : 'Attention pattern attribution'}
+          subtitle={shown ? `L${shown.layer}H${shown.head}, query × key` : undefined}
+          run={run}
+          family="pattern_by_pos"
+          scale={{ ...scale, k, unit }}
+          svg={svg.get}
+          testid="figure.attention"
+          data={() => ({ [mode === 'clean' ? 'attention_attribution' : 'attribution']: data, ...(patched ? { activation_patch: patched } : {}) })}
+        >
+          <AttentionGrid
+            data={data}
+            patched={patched}
+            options={{ tokens: run.tokens, unit }}
+            head={shown}
+            onSelectHead={(h) => setState((s) => ({ view: { ...s.view, head: h } }))}
+            selected={mode === 'pair' ? selected : null}
+            onSelect={mode === 'pair' ? (index) => void selectCell('pattern_by_pos', index) : undefined}
+            svgRef={svg.ref}
+          />
+          {mode === 'clean' ? (
+            <p className="pw-muted">
+              Each entry is pattern × ∂metric/∂pattern on the clean run: how much the metric leans on that attention
+              weight (the negated zero-ablation estimate). No activation patch exists for it, so cells do not patch.
+            </p>
+          ) : null}
+        </Figure>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,137 @@
+// Pieces every view shares: the current run, the raw/normalised scale, family names, and a figure with exports.
+import { useMemo, useRef, type ReactNode } from 'react';
+import { normaliser } from '../../engine/patching';
+import type { AxisName, Family, Labelled } from '../../engine/patching/types';
+import { modelKey } from '../../state/models';
+import { getRun, scaled, type RunResult } from '../../state/results';
+import { getState, useStore } from '../../state/store';
+import { toCsv, toJson, type AxisLabels } from '../../viz/export/tabular';
+import { ExportButtons } from '../../viz/export/ExportButtons';
+import { defaultAxisLabels } from '../../viz/labelled';
+
+export const FAMILY_TITLE: Record<Family, string> = {
+  resid_pre: 'Residual stream (resid_pre)',
+  resid_mid: 'Residual stream (resid_mid)',
+  resid_post: 'Residual stream (resid_post)',
+  attn_out: 'Attention output (attn_out)',
+  mlp_out: 'MLP output (mlp_out)',
+  head_out: 'Head output by position (z)',
+  head_out_all_pos: 'Head output, all positions (z)',
+  q: 'Queries (q)',
+  k: 'Keys (k)',
+  v: 'Values (v)',
+  q_by_pos: 'Queries by position',
+  k_by_pos: 'Keys by position',
+  v_by_pos: 'Values by position',
+  pattern: 'Attention pattern',
+  pattern_by_pos: 'Attention pattern by position',
+  mlp_post: 'MLP neurons',
+};
+
+export const METRIC_UNIT: Record<string, string> = {
+  logit_diff: 'logit diff',
+  logprob: 'log prob',
+  prob: 'prob',
+  logit: 'logit',
+  basket: 'basket logit diff',
+  mean_logprob: 'mean log prob',
+};
+
+/** The run on screen; re-renders when its patched values change. */
+export function useRun(): RunResult | undefined {
+  const id = useStore((s) => s.run.id);
+  const version = useStore((s) => s.run.version);
+  return useMemo(() => getRun(id), [id, version]);
+}
+
+export interface Scale {
+  /** Multiply raw values by k. */
+  k: number;
+  unit: string;
+  normalised: boolean;
+  warning?: string;
+}
+
+export function useScale(run: RunResult | undefined): Scale {
+  const normalised = useStore((s) => s.view.normalised);
+  return useMemo(() => scaleFor(run, normalised), [run, normalised]);
+}
+
+export function scaleFor(run: RunResult | undefined, normalised: boolean): Scale {
+  const unit = METRIC_UNIT[run?.spec.metric.name ?? 'logit_diff'] ?? 'metric';
+  if (!run || !normalised) return { k: 1, unit, normalised: false };
+  const n = normaliser(run.metric);
+  if (!Number.isFinite(n.scale)) return { k: 1, unit, normalised: false, warning: n.warning };
+  return { k: n.scale, unit: 'normalised', normalised: true };
+}
+
+export function axisLabelsFor(run: RunResult, l: Labelled): AxisLabels {
+  const labels: AxisLabels = {};
+  l.axes.forEach((axis: AxisName, i) => {
+    labels[axis] = axis === 'pos' || axis === 'query_pos' || axis === 'key_pos' ? run.tokens : defaultAxisLabels(axis, l.shape[i]);
+  });
+  return labels;
+}
+
+function exportMeta(run: RunResult, family: Family, s: Scale) {
+  const m = getState().model;
+  return {
+    family,
+    model: modelKey(m.choice),
+    spec: run.spec,
+    metric: run.metric,
+    unit: s.unit,
+    normalised: s.normalised,
+    note: 'attribution: linear estimate; activation_patch: exact patch (null = not computed). Values are changes of the metric relative to the patched run.',
+  };
+}
+
+/** Attribution and activation-patch columns of one family, scaled. */
+export function familyColumns(run: RunResult, family: Family, s: Scale): { attribution: Labelled; activation_patch?: Labelled } | null {
+  const a = run.attribution[family];
+  if (!a) return null;
+  const p = run.patched[family];
+  return { attribution: scaled(a, s.k), ...(p ? { activation_patch: scaled(p, s.k) } : {}) };
+}
+
+export function Figure({ title, subtitle, run, family, scale, svg, children, testid, data }: {
+  title: string;
+  subtitle?: ReactNode;
+  run: RunResult;
+  family: Family;
+  scale: Scale;
+  svg?: () => SVGSVGElement | null;
+  children: ReactNode;
+  testid?: string;
+  /** What CSV/JSON export; defaults to the family's attribution and activation patch. */
+  data?: () => Record<string, Labelled>;
+}) {
+  const stem = `patchwork-${family}${scale.normalised ? '-normalised' : ''}`;
+  const columns = () => {
+    if (data) return data();
+    const c = familyColumns(run, family, scale);
+    if (!c) throw new Error('nothing to export');
+    return c as Record<string, Labelled>;
+  };
+  const first = () => Object.values(columns())[0];
+  return (
+    <figure className="pw-figure" data-testid={testid ?? `figure.${family}`}>
+      <figcaption>
+        <span className="pw-figure-title">{title}</span>
+        {subtitle ? <span className="pw-muted"> {subtitle}</span> : null}
+        <ExportButtons
+          filename={stem}
+          svg={svg}
+          csv={() => toCsv(columns(), axisLabelsFor(run, first()))}
+          json={() => toJson(columns(), axisLabelsFor(run, first()), exportMeta(run, family, scale))}
+        />
+      </figcaption>
+      {children}
+    </figure>
+  );
+}
+
+export function useSvgRef() {
+  const ref = useRef<SVGSVGElement | null>(null);
+  return { ref, get: () => ref.current };
+}

@@ -1,0 +1,118 @@
+// The page's side of the engine worker: promises for requests, callbacks for progress, AbortSignals for cancel.
+// The worker is a module worker, so it code-splits and imports onnxruntime-web lazily.
+import type { ExperimentSpec, Family } from '../engine/patching';
+import type { AttributionMode } from '../engine/patching';
+import {
+  WorkerError, type BackendChoice, type LoadProgress, type ModelSource, type ProgressOf, type Request, type ResultOf,
+  type WorkerMessage,
+} from './protocol';
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  onProgress?: (p: ProgressOf) => void;
+}
+
+export interface CallOptions<P> {
+  onProgress?: (p: P) => void;
+  signal?: AbortSignal;
+}
+
+export class EngineClient {
+  private worker: Worker;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+
+  /** `onDeviceLost` is called when the worker's GPU device goes away; the caller restarts (see restart()). */
+  constructor(private readonly events: { onDeviceLost?: (message: string) => void; onCrash?: (message: string) => void } = {}) {
+    this.worker = this.spawn();
+  }
+
+  private spawn(): Worker {
+    const w = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'patchwork-engine' });
+    w.onmessage = (ev: MessageEvent<WorkerMessage>) => this.receive(ev.data);
+    w.onerror = (ev) => {
+      const message = ev.message || 'the engine worker failed to start';
+      this.failAll(new Error(message));
+      this.events.onCrash?.(message);
+    };
+    return w;
+  }
+
+  private receive(m: WorkerMessage) {
+    if (m.kind === 'deviceLost') {
+      this.events.onDeviceLost?.(m.message);
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.kind === 'progress') {
+      p.onProgress?.(m.progress);
+      return;
+    }
+    this.pending.delete(m.id);
+    if (m.kind === 'result') p.resolve(m.value);
+    else p.reject(new WorkerError(m.error));
+  }
+
+  private failAll(e: Error) {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  private call<T extends Request['type']>(
+    req: Extract<Request, { type: T }>, opts: CallOptions<ProgressOf> = {},
+  ): Promise<ResultOf[T]> {
+    const id = this.nextId++;
+    const { signal } = opts;
+    if (signal?.aborted) return Promise.reject(new DOMException('Cancelled.', 'AbortError'));
+    return new Promise<ResultOf[T]>((resolve, reject) => {
+      const onAbort = () => this.worker.postMessage({ id: this.nextId++, type: 'cancel', target: id });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, {
+        resolve: (v) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(v as ResultOf[T]);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+        onProgress: opts.onProgress,
+      });
+      this.worker.postMessage({ id, ...req });
+    });
+  }
+
+  init(backend: BackendChoice): Promise<ResultOf['init']> {
+    return this.call({ type: 'init', backend });
+  }
+
+  load(source: ModelSource, opts: CallOptions<LoadProgress> = {}): Promise<ResultOf['load']> {
+    return this.call({ type: 'load', source }, opts as CallOptions<ProgressOf>);
+  }
+
+  attribute(spec: ExperimentSpec, families: Family[], mode: AttributionMode = 'patch', signal?: AbortSignal): Promise<ResultOf['attribute']> {
+    return this.call({ type: 'attribute', spec, families, mode }, { signal });
+  }
+
+  patch(spec: ExperimentSpec, family: Family, index: number[]): Promise<number> {
+    return this.call({ type: 'patch', spec, family, index });
+  }
+
+  patchCells(spec: ExperimentSpec, family: Family, indices: number[][], opts: CallOptions<{ done: number; total: number }> = {}): Promise<Float64Array> {
+    return this.call({ type: 'patchCells', spec, family, indices }, opts as CallOptions<ProgressOf>);
+  }
+
+  /** A fresh worker (and so a fresh onnxruntime and GPU device); every request in flight fails. */
+  restart(): void {
+    this.worker.terminate();
+    this.failAll(new Error('The engine was restarted.'));
+    this.worker = this.spawn();
+  }
+
+  dispose(): void {
+    this.worker.terminate();
+    this.failAll(new Error('The engine was stopped.'));
+  }
+}

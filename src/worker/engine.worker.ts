@@ -1,0 +1,119 @@
+/// <reference lib="webworker" />
+// The engine worker: owns the onnxruntime runtime, the loaded model and the patching engine, so the page never
+// blocks on computation. One request at a time reaches the runtime (its queue), but cancels and progress flow freely.
+import { PatchingEngine, type Experiment, type ExperimentSpec, type Labelled } from '../engine/patching';
+import { createBrowserRuntime } from '../engine/runtime/browser';
+import { webgpuAvailable } from '../engine/runtime/web';
+import type { Runtime } from '../engine/runtime/types';
+import { loadSource } from './model-loader';
+import type { ProgressOf, RequestMessage, ResultOf, SerializedError, WorkerMessage } from './protocol';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let runtime: Runtime | null = null;
+let engine: PatchingEngine | null = null;
+const controllers = new Map<number, AbortController>();
+const experiments = new Map<string, Experiment>();
+
+const post = (m: WorkerMessage, transfer: Transferable[] = []) => self.postMessage(m, transfer);
+
+function serialize(e: unknown): SerializedError {
+  if (e instanceof Error) {
+    const issues = (e as { issues?: SerializedError['issues'] }).issues;
+    // DOMException AbortError keeps its name; a plain abort reason string becomes one.
+    return { name: e.name || 'Error', message: e.message, ...(issues ? { issues } : {}) };
+  }
+  if (e instanceof DOMException) return { name: e.name, message: e.message };
+  return { name: 'Error', message: String(e) };
+}
+
+function needEngine(): PatchingEngine {
+  if (!engine) throw new Error('No model is loaded yet.');
+  return engine;
+}
+
+/** Resolving tokenizes every prompt; the same spec comes back for every cell click, so keep a few. */
+function experiment(spec: ExperimentSpec): Experiment {
+  const key = JSON.stringify(spec);
+  let exp = experiments.get(key);
+  if (!exp) {
+    exp = needEngine().resolve(spec);
+    experiments.set(key, exp);
+    if (experiments.size > 16) experiments.delete(experiments.keys().next().value!);
+  }
+  return exp;
+}
+
+function transferables(values: Partial<Record<string, Labelled>>): Transferable[] {
+  return Object.values(values).map((l) => l!.data.buffer as ArrayBuffer);
+}
+
+async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: ProgressOf) => void): Promise<[unknown, Transferable[]]> {
+  switch (msg.type) {
+    case 'init': {
+      const webgpu = await webgpuAvailable();
+      await engine?.dispose().catch(() => undefined);
+      engine = null;
+      experiments.clear();
+      runtime = await createBrowserRuntime({
+        backend: msg.backend,
+        onDeviceLost: (message) => post({ id: -1, kind: 'deviceLost', message }),
+      });
+      const value: ResultOf['init'] = { backend: runtime.backend, webgpu };
+      return [value, []];
+    }
+    case 'load': {
+      if (!runtime) throw new Error('The runtime is not started.');
+      const { model, bytes, fromCache, sha256, tofu } = await loadSource(msg.source, { signal, onProgress: progress });
+      if (signal.aborted) throw signal.reason;
+      progress({ phase: 'upload', loaded: 0 });
+      // Drop the previous model's sessions and weights before holding the new ones (a GPU holds one at a time).
+      engine = null;
+      experiments.clear();
+      await runtime.clearSessions();
+      engine = await PatchingEngine.create(runtime, model.config, model.weights);
+      const value: ResultOf['load'] = { config: model.config, bytes, fromCache, sha256, tofu };
+      return [value, []];
+    }
+    case 'attribute': {
+      const eng = needEngine();
+      const exp = experiment(msg.spec);
+      const r = await eng.attribute(exp, { families: msg.families, mode: msg.mode });
+      const value: ResultOf['attribute'] = { metric: r.metric, values: r.values };
+      return [value, transferables(r.values)];
+    }
+    case 'patch': {
+      const value: ResultOf['patch'] = await needEngine().patch(experiment(msg.spec), msg.family, msg.index);
+      return [value, []];
+    }
+    case 'patchCells': {
+      const value: ResultOf['patchCells'] = await needEngine().patchCells(experiment(msg.spec), msg.family, msg.indices, {
+        signal,
+        onProgress: (done, total) => progress({ done, total }),
+      });
+      return [value, [value.buffer as ArrayBuffer]];
+    }
+    case 'cancel':
+      controllers.get(msg.target)?.abort(new DOMException('Cancelled.', 'AbortError'));
+      return [null, []];
+  }
+}
+
+self.onmessage = (ev: MessageEvent<RequestMessage>) => {
+  const msg = ev.data;
+  const controller = new AbortController();
+  if (msg.type !== 'cancel') controllers.set(msg.id, controller);
+  let last = 0;
+  const progress = (p: ProgressOf) => {
+    // At most ~20 progress messages a second; the final one (done === total) always goes.
+    const now = performance.now();
+    const final = 'done' in p ? p.done === p.total : p.total !== undefined && p.loaded === p.total;
+    if (!final && now - last < 50) return;
+    last = now;
+    post({ id: msg.id, kind: 'progress', progress: p });
+  };
+  handle(msg, controller.signal, progress)
+    .then(([value, transfer]) => post({ id: msg.id, kind: 'result', value }, transfer))
+    .catch((e: unknown) => post({ id: msg.id, kind: 'error', error: serialize(controller.signal.aborted ? controller.signal.reason ?? e : e) }))
+    .finally(() => controllers.delete(msg.id));
+};

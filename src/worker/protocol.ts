@@ -1,0 +1,108 @@
+// The typed message protocol between the page and the engine worker.
+//
+// Every request carries an id; the worker answers with progress messages (zero or more) and then exactly one
+// `result` or `error` for that id. `cancel` aborts the request with that id (an AbortController in the worker).
+// Float64Arrays travel as transferables, so results cost no copy.
+import type { GPT2Config } from '../engine/model/types';
+import type { AttributionMode, ExperimentSpec, Family, InputIssue, Labelled } from '../engine/patching';
+import type { BackendName } from '../engine/runtime/types';
+
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
+
+/** Where a model's files come from. The page resolves registry entries to one of these. */
+export type ModelSource =
+  /** A pinned Hugging Face hub revision: streamed, verified (size + sha256) and kept in the Cache API. */
+  | {
+    kind: 'hub';
+    id: string;
+    repo: string;
+    commit: string;
+    /** Known ahead (pinned); absent means trust on first use: the hash seen at the first download is recorded. */
+    sha256?: string;
+    size?: number;
+  }
+  /** A Hugging-Face-layout folder over HTTP (the bundled offline model, or a custom URL). */
+  | { kind: 'url'; id: string; baseUrl: string }
+  /** config.json + model.safetensors picked from the user's disk. */
+  | { kind: 'files'; id: string; config: File; weights: File };
+
+export type LoadPhase = 'config' | 'cache' | 'download' | 'verify' | 'store' | 'parse' | 'upload';
+
+export interface LoadProgress {
+  phase: LoadPhase;
+  loaded: number;
+  total?: number;
+}
+
+export interface LoadedInfo {
+  config: GPT2Config;
+  /** Bytes of model.safetensors. */
+  bytes: number;
+  fromCache: boolean;
+  /** sha256 of model.safetensors when it was computed (hub downloads). */
+  sha256?: string;
+  /** Present when a hash was recorded on first use rather than checked against a pin. */
+  tofu?: boolean;
+}
+
+export interface AttributionPayload {
+  metric: { clean: number; corrupted: number };
+  values: Partial<Record<Family, Labelled>>;
+}
+
+export type Request =
+  | { type: 'init'; backend: BackendChoice }
+  | { type: 'load'; source: ModelSource }
+  | { type: 'attribute'; spec: ExperimentSpec; families: Family[]; mode: AttributionMode }
+  | { type: 'patch'; spec: ExperimentSpec; family: Family; index: number[] }
+  | { type: 'patchCells'; spec: ExperimentSpec; family: Family; indices: number[][] }
+  | { type: 'cancel'; target: number };
+
+export interface ResultOf {
+  init: { backend: BackendName; webgpu: boolean };
+  load: LoadedInfo;
+  attribute: AttributionPayload;
+  patch: number;
+  patchCells: Float64Array;
+  cancel: null;
+}
+
+export interface SerializedError {
+  /** The error's class name: ExperimentError, OutOfMemoryError, WeightsError, AbortError, ... */
+  name: string;
+  message: string;
+  issues?: InputIssue[];
+}
+
+export type ProgressOf = LoadProgress | { done: number; total: number };
+
+export type WorkerMessage =
+  | { id: number; kind: 'result'; value: unknown }
+  | { id: number; kind: 'error'; error: SerializedError }
+  | { id: number; kind: 'progress'; progress: ProgressOf }
+  /** Not tied to a request: the GPU device went away; the worker is unusable and must be replaced. */
+  | { id: -1; kind: 'deviceLost'; message: string };
+
+export type RequestMessage = { id: number } & Request;
+
+/** An Error rebuilt on the page side from its serialised form; `name` keeps the worker-side class name. */
+export class WorkerError extends Error {
+  readonly issues?: InputIssue[];
+  constructor(e: SerializedError) {
+    super(e.message);
+    this.name = e.name;
+    this.issues = e.issues;
+  }
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof Error && e.name === 'AbortError';
+}
+
+/** The user-facing text of an error from the worker. Out-of-memory is named as such. */
+export function describeError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  if (e.name === 'OutOfMemoryError') return `Out of memory: ${e.message}`;
+  if (e.name === 'AbortError') return 'Cancelled.';
+  return e.message;
+}
