@@ -206,7 +206,7 @@ const flatIndex = (shape: number[], index: number[]) => index.reduce((acc, v, i)
 
 /** Select a cell and run its exact activation patch (unless already computed). */
 export async function selectCell(family: Family, index: number[]): Promise<void> {
-  setState({ selected: { family, index }, cellError: null });
+  setState((s) => ({ selected: { family, index }, cellError: null, view: { ...s.view, family } }));
   await patchCell(family, index);
 }
 

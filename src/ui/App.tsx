@@ -124,7 +124,10 @@ function Results() {
   }, [run, view.tab, view.family, view.normalised, view.head, selected]);
 
   const setTab = (tab: ViewTab) => setState((s) => ({ view: { ...s.view, tab } }));
-  const targets = run ? viewSweepTargets(run, view.tab, view.perPosition, view.head ?? rankedHead(run)) : [];
+  const sweepHead = run ? view.head ?? rankedHead(run) : null;
+  const targets = run && !(view.tab === 'attention' && view.attentionMode === 'clean')
+    ? viewSweepTargets(run, view.tab, view.perPosition, sweepHead) : [];
+  const sweepLabel = view.tab === 'attention' && sweepHead ? `Patch every cell of L${sweepHead.layer}H${sweepHead.head}` : 'Patch every cell';
 
   return (
     <section className="pw-results" aria-label="Results">
@@ -147,7 +150,7 @@ function Results() {
         </label>
         {run && targets.length ? (
           <button type="button" disabled={!!sweepState} onClick={() => void sweep(targets, `this view (${TABS.find((t) => t.id === view.tab)!.label})`)} data-testid="sweep.start">
-            Patch every cell
+            {sweepLabel}
           </button>
         ) : null}
         {sweepState ? (

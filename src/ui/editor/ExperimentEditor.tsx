@@ -52,7 +52,8 @@ export function ExperimentEditor() {
     return s;
   });
 
-  const preset = presetById(presetId ?? '');
+  // A link or a hand edit back to a preset's prompts still shows that preset's "look for" line.
+  const preset = presetById(presetId ?? '') ?? PRESETS.find((p) => isPresetSpec(spec, p.id));
   const kind = presetKind(modelChoice);
   const presets = presetsFor(kind);
   const others = PRESETS.filter((p) => p.kind !== kind);
@@ -107,7 +108,7 @@ export function ExperimentEditor() {
 
       <div className="pw-presets" role="group" aria-label="Presets">
         {presets.map((p) => (
-          <button key={p.id} type="button" aria-pressed={presetId === p.id} onClick={() => { setPairIndex(0); setAttempted(false); applyPreset(p); }} data-testid={`preset.${p.id}`}>
+          <button key={p.id} type="button" aria-pressed={preset?.id === p.id} onClick={() => { setPairIndex(0); setAttempted(false); applyPreset(p); }} data-testid={`preset.${p.id}`}>
             {p.label}
           </button>
         ))}

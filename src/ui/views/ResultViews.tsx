@@ -113,7 +113,16 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
       ) : null}
       <div className="pw-grid">
         {shown.map(({ family }) => (
-          <Figure key={family} title={FAMILY_TITLE[family]} run={run} family={family} scale={scale} testid={`figure.scatter.${family}`}>
+          <Figure
+            key={family}
+            title={FAMILY_TITLE[family]}
+            run={run}
+            family={family}
+            scale={scale}
+            testid={`figure.scatter.${family}`}
+            className="pw-figure-scatter"
+            image={(format, el) => plotlyImage(el, format, `patchwork-scatter-${family}`)}
+          >
             <ScatterOf run={run} family={family} scale={scale} selected={selected?.family === family ? selected.index : null} />
           </Figure>
         ))}
@@ -121,6 +130,14 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
       {!shown.length ? <p className="pw-empty">No activation patches yet: click cells in the other views, or compute a family above.</p> : null}
     </div>
   );
+}
+
+/** PNG / SVG of a plotly chart through plotly's own exporter (the chart is not one of our SVGs). */
+async function plotlyImage(figure: HTMLElement, format: 'png' | 'svg', filename: string): Promise<void> {
+  const plot = figure.querySelector<HTMLElement>('[data-testid="scatter.plot"] .js-plotly-plot') ?? figure.querySelector<HTMLElement>('.js-plotly-plot');
+  if (!plot) throw new Error('the plot is not drawn yet');
+  const Plotly = (await import('plotly.js-dist-min')).default;
+  await Plotly.downloadImage(plot, { format, filename, width: plot.clientWidth, height: plot.clientHeight, scale: format === 'png' ? 2 : 1 } as never);
 }
 
 function ScatterOf({ run, family, scale, selected }: { run: RunResult; family: Family; scale: Scale; selected: number[] | null }) {
@@ -159,7 +176,7 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
 
   return (
     <div data-testid="view.attention">
-      <div className="pw-row pw-wrap" role="radiogroup" aria-label="Attention attribution mode">
+      <div className="pw-segmented" role="radiogroup" aria-label="Attention attribution mode">
         <label>
           <input type="radio" checked={mode === 'pair'} onChange={() => setState((s) => ({ view: { ...s.view, attentionMode: 'pair' } }))} data-testid="attention.mode.pair" />
           Pattern attribution (clean vs corrupted): (clean − corrupted pattern) × grad

@@ -1,5 +1,5 @@
 // Pieces every view shares: the current run, the raw/normalised scale, family names, and a figure with exports.
-import { useMemo, useRef, type ReactNode } from 'react';
+import { useMemo, useRef, useState, type ReactNode } from 'react';
 import { normaliser } from '../../engine/patching';
 import type { AxisName, Family, Labelled } from '../../engine/patching/types';
 import { modelKey } from '../../state/models';
@@ -94,7 +94,7 @@ export function familyColumns(run: RunResult, family: Family, s: Scale): { attri
   return { attribution: scaled(a, s.k), ...(p ? { activation_patch: scaled(p, s.k) } : {}) };
 }
 
-export function Figure({ title, subtitle, run, family, scale, svg, children, testid, data }: {
+export function Figure({ title, subtitle, run, family, scale, svg, children, testid, data, className, image }: {
   title: string;
   subtitle?: ReactNode;
   run: RunResult;
@@ -105,7 +105,16 @@ export function Figure({ title, subtitle, run, family, scale, svg, children, tes
   testid?: string;
   /** What CSV/JSON export; defaults to the family's attribution and activation patch. */
   data?: () => Record<string, Labelled>;
+  className?: string;
+  /** PNG/SVG for charts that are not our own SVG (plotly). */
+  image?: (format: 'png' | 'svg', figure: HTMLElement) => Promise<void>;
 }) {
+  const figureRef = useRef<HTMLElement>(null);
+  const [imageError, setImageError] = useState<string | null>(null);
+  const exportImage = (format: 'png' | 'svg') => () => {
+    setImageError(null);
+    if (figureRef.current && image) image(format, figureRef.current).catch((e: Error) => setImageError(e.message));
+  };
   const stem = `patchwork-${family}${scale.normalised ? '-normalised' : ''}`;
   const columns = () => {
     if (data) return data();
@@ -115,10 +124,17 @@ export function Figure({ title, subtitle, run, family, scale, svg, children, tes
   };
   const first = () => Object.values(columns())[0];
   return (
-    <figure className="pw-figure" data-testid={testid ?? `figure.${family}`}>
+    <figure ref={figureRef} className={`pw-figure${className ? ` ${className}` : ''}`} data-testid={testid ?? `figure.${family}`}>
       <figcaption>
         <span className="pw-figure-title">{title}</span>
         {subtitle ? <span className="pw-muted"> {subtitle}</span> : null}
+        {image ? (
+          <span className="pw-export pw-export-image" role="group" aria-label="Export image">
+            <button type="button" data-testid="export.svg" onClick={exportImage('svg')}>SVG</button>
+            <button type="button" data-testid="export.png" onClick={exportImage('png')}>PNG</button>
+            {imageError ? <span role="alert" className="pw-muted">Export failed: {imageError}</span> : null}
+          </span>
+        ) : null}
         <ExportButtons
           filename={stem}
           svg={svg}
