@@ -99,6 +99,7 @@ async function loadHub(source: Extract<ModelSource, { kind: 'hub' }>, opts: Load
   onProgress?.({ phase: 'config', loaded: 0 });
   const configBytes = await fetchBytes(urls.config, { signal });
   const bytes = await fetchBytes(urls.weights, { signal, onProgress: (loaded, total) => onProgress?.({ phase: 'download', loaded, total: total ?? source.size }) });
+  if (signal?.aborted) throw signal.reason;
   if (source.size !== undefined && bytes.length !== source.size) {
     throw new WeightsError(`model.safetensors of ${source.repo} is ${bytes.length} bytes, expected ${source.size}: the download is incomplete or damaged. Retry.`);
   }
