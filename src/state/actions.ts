@@ -63,15 +63,28 @@ async function reloadModel(): Promise<void> {
 }
 
 /** The worker posts deviceLost when WebGPU's device goes away: a fresh worker gets a fresh device. */
+const deviceLosses: number[] = [];
+
 export async function recoverFromDeviceLoss(message: string): Promise<void> {
   if (recovering) return;
   recovering = true;
-  setState({ notice: { kind: 'info', text: `The GPU device was lost (${message}). Restarting the engine and reloading the model…` } });
+  // A device that keeps dying (driver resets, a GPU that cannot hold the model) would restart forever: after the
+  // third loss in two minutes, fall back to wasm and say so.
+  const now = Date.now();
+  deviceLosses.push(now);
+  while (deviceLosses.length && now - deviceLosses[0] > 120_000) deviceLosses.shift();
+  const giveUp = deviceLosses.length >= 3;
+  setState({ notice: { kind: 'info', text: `The GPU device was lost (${message}). Restarting the engine${giveUp ? ' on wasm' : ''} and reloading the model…` } });
   try {
     cancelSweep();
-    await startEngine(getState().backend.choice, getState().backend.forced);
+    await startEngine(giveUp ? 'wasm' : getState().backend.choice, getState().backend.forced);
     await reloadModel();
-    setState({ notice: { kind: 'info', text: `The GPU device was lost (${message}); the engine restarted and the model was reloaded.` } });
+    setState({
+      notice: {
+        kind: 'info',
+        text: `The GPU device was lost (${message}); the engine restarted${giveUp ? ' on wasm (the GPU was lost three times)' : ''} and the model was reloaded.`,
+      },
+    });
   } finally {
     recovering = false;
   }
