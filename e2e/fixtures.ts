@@ -21,6 +21,7 @@ export const test = base.extend<E2EOptions & { app: AppPage }, { reference: Patc
     await use(new AppPage(page, backend));
     expect(errors, 'uncaught errors in the page').toEqual([]);
   },
+  // eslint-disable-next-line no-empty-pattern -- Playwright reads a fixture's dependencies from this pattern: none
   reference: [async ({}, use) => {
     const { config, weights } = await loadModelFromDir(TOY_DIR, 'toy-induction');
     const engine = await PatchingEngine.create(createNodeRuntime({ threads: 1 }), config, weights);
