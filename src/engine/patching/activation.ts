@@ -22,7 +22,7 @@ export interface SweepOptions {
   /** Patches per run (default: about 1024 token rows per run). */
   patchesPerRun?: number;
   /**
-   * Suffix starts are rounded down to a multiple of this (default: about P / 4), trading recomputed positions for
+   * Suffix starts are rounded down to a multiple of this (default: about P / 8), trading recomputed positions for
    * fewer distinct graphs (each costs a session). 1 = exact.
    */
   positionBucket?: number;
@@ -88,7 +88,7 @@ export class ActivationPatcher {
     const [N, P] = [exp.nPairs, exp.nPos];
     const cache = await this.cache(exp, family);
     const perRun = opts.patchesPerRun ?? Math.max(1, Math.min(64, Math.floor(1024 / (N * P))));
-    const bucket = opts.positionBucket ?? Math.max(1, Math.ceil(P / 4));
+    const bucket = opts.positionBucket ?? Math.max(1, Math.ceil(P / 8));
     const minMetricPos = Math.min(...exp.positions);
     const out = new Float64Array(indices.length);
     // Group cells by (layer, first computed position): each group starts from that layer's cached residual stream

@@ -12,6 +12,11 @@ export interface OrtRuntimeOptions {
   sessionOptions: Ort.InferenceSession.SessionOptions;
   /** Wraps host weights as device tensors once (WebGPU: GPU buffers; CPU: the Float32Array itself). */
   wrapWeights?: (weights: Weights) => Promise<Map<string, Ort.Tensor>>;
+  /**
+   * Sessions kept alive, least recently used released first (default 24). Each session keeps its own activation
+   * memory; a sweep touches one graph per (layer, start position) group, and creating a session costs ~40 ms.
+   */
+  maxSessions?: number;
 }
 
 export class OrtRuntime implements Runtime {
@@ -60,13 +65,22 @@ export class OrtRuntime implements Runtime {
     });
   }
 
-  private session(key: string, build: () => Graph): Promise<Ort.InferenceSession> {
+  private async session(key: string, build: () => Graph): Promise<Ort.InferenceSession> {
     let s = this.sessions.get(key);
-    if (!s) {
-      s = this.ort.InferenceSession.create(toOnnx(build()), this.opts.sessionOptions);
+    if (s) {
+      this.sessions.delete(key); // re-insert: most recently used last
       this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
+      return s;
     }
+    const max = this.opts.maxSessions ?? 24;
+    while (this.sessions.size >= max) {
+      const [oldKey, old] = this.sessions.entries().next().value!;
+      this.sessions.delete(oldKey);
+      await (await old.catch(() => null))?.release();
+    }
+    s = this.ort.InferenceSession.create(toOnnx(build()), this.opts.sessionOptions);
+    this.sessions.set(key, s);
+    s.catch(() => this.sessions.delete(key));
     return s;
   }
 
