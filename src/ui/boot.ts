@@ -3,7 +3,7 @@
 import { applyDefaultPreset } from './editor/preset-switch';
 import { isHubCached } from '../worker/model-loader';
 import { loadModel, refreshCached, startEngine } from '../state/actions';
-import { openFragment } from '../state/link';
+import { openFragment, syncFragment } from '../state/link';
 import { builtin, DEFAULT_MODEL, rememberedModel, type ModelChoice } from '../state/models';
 import { getState } from '../state/store';
 
@@ -17,8 +17,9 @@ export async function boot(): Promise<void> {
   await startEngine(forced ?? 'auto', forced !== null);
   void refreshCached();
   window.addEventListener('hashchange', () => {
-    // Our own replaceState never fires this: it is a link pasted or edited by hand.
-    void openFragment(location.hash);
+    // Our own replaceState never fires this: it is a link pasted or edited by hand. A bad one leaves the
+    // experiment as it was, and the address bar goes back to the experiment's own link.
+    void openFragment(location.hash).then((outcome) => { if (outcome === 'invalid') syncFragment(); });
   });
   const outcome = await openFragment(location.hash);
   if (outcome === 'opened' || outcome === 'pending') return;

@@ -148,7 +148,7 @@ function ScatterOf({ run, family, scale, selected }: { run: RunResult; family: F
     <Scatter
       x={x}
       y={y}
-      options={{ family, tokens: run.tokens, unit: scale.unit, height: 340, filename: `patchwork-scatter-${family}` }}
+      options={{ family, tokens: run.tokens, unit: scale.unit, height: 320, filename: `patchwork-scatter-${family}` }}
       selected={selected}
       onSelect={(index) => void selectCell(family, index)}
     />
