@@ -89,7 +89,7 @@ export function ModelPanel() {
           {model.status === 'ready' ? (model.fromCache ? 'ready · from cache' : 'ready') : model.status === 'loading' ? 'loading…' : model.status === 'error' ? 'failed' : ''}
         </span>
       </div>
-      <ModelNote choice={current} config={model.config} />
+      <ModelNote choice={current} config={model.status === 'ready' ? model.config : null} />
 
       {model.status === 'loading' && p ? (
         <div className="pw-progress" data-testid="model.progress" role="status" aria-live="polite">
@@ -116,10 +116,10 @@ export function ModelPanel() {
 
       <details className="pw-more" open={current.kind !== 'builtin' || undefined}>
         <summary>Local files or a URL</summary>
-        <div className="pw-row">
+        <div className="pw-row pw-wrap">
           <button type="button" onClick={() => folderInput.current?.click()} data-testid="model.folder">Open folder…</button>
           <button type="button" onClick={() => filesInput.current?.click()} data-testid="model.files">Open files…</button>
-          <span className="pw-muted">or drop config.json + model.safetensors here</span>
+          <span className="pw-muted pw-small-text">or drop config.json + model.safetensors (or their folder) here</span>
           <input
             ref={folderInput}
             type="file"
