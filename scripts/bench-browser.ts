@@ -1,0 +1,141 @@
+// `npx tsx scripts/bench-browser.ts`: time from pressing Run to the first heatmap on screen, in headless Chromium
+// on the wasm backend, for the offline toy model and for a GPT-2-Small-shaped random checkpoint (loaded through
+// the app's custom-URL path from a local server). Prints a table and writes bench-results/browser.json.
+//
+// Cold = the first Run after the model loads (includes building and compiling the attribution graph's session);
+// warm = the same Run again (session cached). The build in dist/ is used; pass --build to rebuild first.
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium, type Page } from 'playwright-core';
+import { serveModels } from '../e2e/model-server';
+import { GPT2_SMALL_CONFIG } from '../src/engine/model/checkpoint';
+import { writeRandomCheckpoint } from '../src/engine/model/weights-node';
+
+const { values: args } = parseArgs({
+  options: {
+    build: { type: 'boolean', default: false },
+    port: { type: 'string', default: '4174' },
+    warm: { type: 'string', default: '3' },
+    dir: { type: 'string', default: '.cache/bench/gpt2-small-random' },
+    out: { type: 'string', default: 'bench-results/browser.json' },
+  },
+});
+const log = (m: string) => process.stderr.write(m + '\n');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+interface Case {
+  model: string;
+  preset: string;
+  tokens: number;
+  pairs: number;
+  loadMs: number;
+  coldMs: number;
+  warmMs: number[];
+  warmMedianMs: number;
+}
+
+async function waitForServer(url: string, ms = 30_000): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+/** Clicks Run inside the page and measures, with the page's clock, until a heatmap cell is in the DOM and painted. */
+async function runToHeatmap(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const before = window.patchwork!.lastResult()?.runId ?? 0;
+    const button = document.querySelector<HTMLButtonElement>('[data-testid="patching.run"]')!;
+    const t0 = performance.now();
+    button.click();
+    for (;;) {
+      await new Promise((r) => requestAnimationFrame(r));
+      const r = window.patchwork!.lastResult();
+      if (r && r.runId > before && document.querySelector('[data-testid="heatmap.cell"]')) break;
+      if (performance.now() - t0 > 600_000) throw new Error('no heatmap after 10 minutes');
+    }
+    await new Promise((r) => requestAnimationFrame(r)); // the frame that paints it
+    return performance.now() - t0;
+  });
+}
+
+async function bench(page: Page, model: string, preset: string, load: () => Promise<number>): Promise<Case> {
+  const loadMs = await load();
+  await page.getByTestId(`preset.${preset}`).click();
+  const coldMs = await runToHeatmap(page);
+  const warmMs: number[] = [];
+  for (let i = 0; i < Number(args.warm); i++) warmMs.push(await runToHeatmap(page));
+  const r = (await page.evaluate(() => window.patchwork!.lastResult()))!;
+  const spec = (await page.evaluate(() => (window.patchwork!.state() as { spec: { pairs: unknown[] } }).spec));
+  const c: Case = { model, preset, tokens: r.tokens.length, pairs: spec.pairs.length, loadMs, coldMs, warmMs, warmMedianMs: median(warmMs) };
+  log(`${model} / ${preset} (${c.pairs} pair(s) x ${c.tokens} tokens): load ${c.loadMs.toFixed(0)} ms, Run -> heatmap cold ${c.coldMs.toFixed(0)} ms, warm ${c.warmMedianMs.toFixed(0)} ms`);
+  return c;
+}
+
+async function main() {
+  if (args.build || !existsSync('dist/index.html')) execSync('npx vite build', { stdio: 'inherit' });
+  const dir = resolve(args.dir!);
+  if (!existsSync(join(dir, 'model.safetensors'))) {
+    log(`writing a GPT-2-Small-shaped random checkpoint to ${dir} ...`);
+    await writeRandomCheckpoint(dir, GPT2_SMALL_CONFIG, 0);
+  }
+  const models = await serveModels(resolve(dir, '..'));
+  const base = `http://localhost:${args.port}`;
+  const preview: ChildProcess = spawn('npx', ['vite', 'preview', '--port', args.port!, '--strictPort'], { stdio: 'ignore', detached: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const cases: Case[] = [];
+  try {
+    await waitForServer(base);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const t0 = performance.now();
+    await page.goto(`${base}/?backend=wasm`);
+    await page.waitForFunction(() => window.patchwork?.ready(), null, { timeout: 120_000 });
+    const toyLoad = performance.now() - t0;
+    cases.push(await bench(page, 'toy-induction', 'toy-induction', async () => toyLoad));
+
+    const loadGpt2 = async () => {
+      const t = performance.now();
+      await page.getByText('Local files or a URL').click();
+      await page.getByTestId('model.url').fill(`${models.url}/${dir.split('/').pop()}/`);
+      await page.getByTestId('model.url.load').click();
+      await page.waitForFunction(() => window.patchwork!.ready() && (window.patchwork!.state() as { model: { config: { nLayers: number } } }).model.config.nLayers === 12, null, { timeout: 300_000 });
+      return performance.now() - t;
+    };
+    cases.push(await bench(page, 'gpt2-small-shaped (random)', 'factual', loadGpt2));
+    cases.push(await bench(page, 'gpt2-small-shaped (random)', 'ioi', async () => 0));
+  } finally {
+    await browser.close();
+    await models.close();
+    if (preview.pid) process.kill(-preview.pid);
+  }
+
+  const out = {
+    date: new Date().toISOString(),
+    what: 'Time from pressing Run to the first heatmap painted, headless Chromium, wasm backend (1 thread), built app',
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
+    chromium: execSync(`${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} --version 2>/dev/null`).toString().trim(),
+    cases,
+  };
+  mkdirSync('bench-results', { recursive: true });
+  writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
+  console.log('\nmodel                         preset          pairs x tokens   load      Run->heatmap cold   warm (median)');
+  for (const c of cases) {
+    console.log(`${c.model.padEnd(30)}${c.preset.padEnd(16)}${`${c.pairs} x ${c.tokens}`.padEnd(17)}${`${(c.loadMs / 1000).toFixed(1)} s`.padEnd(10)}${`${c.coldMs.toFixed(0)} ms`.padEnd(20)}${c.warmMedianMs.toFixed(0)} ms`);
+  }
+  console.log(`\nwrote ${args.out}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
