@@ -19,9 +19,11 @@ export interface FamilyHeatmapProps {
   maxAbs?: number;
   cell?: number;
   testid?: string;
+  /** Small multiples that share one scale draw the colour bar once. */
+  legend?: boolean;
 }
 
-export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, title, subtitle, maxAbs, cell, testid }: FamilyHeatmapProps) {
+export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, title, subtitle, maxAbs, cell, testid, legend = true }: FamilyHeatmapProps) {
   const selected = useStore((s) => (s.selected?.family === family ? s.selected.index : null));
   const svg = useSvgRef();
   const a = run.attribution[family];
@@ -41,6 +43,7 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
     tokens: run.tokens,
     unit: scale.unit,
     maxAbs,
+    legend,
     ariaLabel: `${title ?? FAMILY_TITLE[family]} attribution heatmap`,
     ...cellSize(cell, data.shape[data.axes.indexOf(colAxis ?? data.axes[1])]),
   };

@@ -69,6 +69,7 @@ export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
               subtitle="head × position"
               maxAbs={shared}
               cell={16}
+              legend={layer === 0}
               testid={`figure.head_out.L${layer}`}
             />
           ))}
