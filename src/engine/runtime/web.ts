@@ -66,9 +66,10 @@ async function webgpuRuntime(ort: OrtModule, opts: WebRuntimeOptions): Promise<R
   const g = new Graph('warmup');
   g.output(Identity(g.input('x', [1])), 'y');
   const { toOnnx } = await import('../graph');
+  // It is never released: onnxruntime-web destroys its GPUDevice when the last WebGPU session goes, which would
+  // kill the shared weight buffers whenever the session cache evicts everything.
   const warm = await ort.InferenceSession.create(toOnnx(g), sessionOptions);
   await warm.run({ x: new ort.Tensor('float32', new Float32Array([1]), [1]) });
-  await warm.release();
   const device = (await ort.env.webgpu.device) as unknown as GpuLike;
   let lost = false;
   device.lost.then((info) => {
