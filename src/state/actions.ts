@@ -346,3 +346,8 @@ export async function exactPatch(family: Family, index: number[]): Promise<numbe
   if (index.length !== FAMILY_AXES[family].length) throw new Error(`${family} takes ${FAMILY_AXES[family].length} indices`);
   return engine().patch(r.spec, family, index);
 }
+
+/** Tests only: lose the GPU device; recovery then runs as for a real loss. */
+export function simulateDeviceLoss(): Promise<boolean> {
+  return engine().debugLoseDevice();
+}

@@ -1,6 +1,6 @@
 // A small typed API on window for end-to-end tests and scripts: ask for state instead of scraping pixels.
 import type { Family } from '../engine/patching/types';
-import { currentRun, exactPatch } from '../state/actions';
+import { currentRun, exactPatch, simulateDeviceLoss } from '../state/actions';
 import { getState } from '../state/store';
 
 export interface PlainLabelled {
@@ -25,6 +25,8 @@ export interface PatchworkTestApi {
   patchValue(family: Family, index: number[]): Promise<number>;
   backend(): string | null;
   state(): unknown;
+  /** Destroys the WebGPU device as a driver reset would (false on wasm); the app then recovers by itself. */
+  loseDevice(): Promise<boolean>;
 }
 
 const plain = (l: { axes: string[]; shape: number[]; data: Float64Array }): PlainLabelled => ({
@@ -51,6 +53,7 @@ export function installTestApi(): void {
     },
     patchValue: (family, index) => exactPatch(family, index),
     backend: () => getState().backend.active,
+    loseDevice: () => simulateDeviceLoss(),
     state: () => {
       const s = getState();
       return JSON.parse(JSON.stringify({

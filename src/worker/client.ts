@@ -104,6 +104,11 @@ export class EngineClient {
     return this.call({ type: 'patchCells', spec, family, indices }, opts as CallOptions<ProgressOf>);
   }
 
+  /** Tests only: makes the worker lose its GPU device (resolves false on wasm). */
+  debugLoseDevice(): Promise<boolean> {
+    return this.call({ type: 'debugLoseDevice' });
+  }
+
   /** A fresh worker (and so a fresh onnxruntime and GPU device); every request in flight fails. */
   restart(): void {
     this.worker.terminate();

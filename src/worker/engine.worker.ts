@@ -2,7 +2,7 @@
 // The engine worker: owns the onnxruntime runtime, the loaded model and the patching engine, so the page never
 // blocks on computation. One request at a time reaches the runtime (its queue), but cancels and progress flow freely.
 import { PatchingEngine, type Experiment, type ExperimentSpec, type Labelled } from '../engine/patching';
-import { createBrowserRuntime } from '../engine/runtime/browser';
+import { createBrowserRuntime, destroyWebGpuDeviceForTesting } from '../engine/runtime/browser';
 import { webgpuAvailable } from '../engine/runtime/web';
 import type { Runtime } from '../engine/runtime/types';
 import { loadSource } from './model-loader';
@@ -93,6 +93,8 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       });
       return [value, [value.buffer as ArrayBuffer]];
     }
+    case 'debugLoseDevice':
+      return [runtime?.backend === 'webgpu' ? await destroyWebGpuDeviceForTesting() : false, []];
     case 'cancel':
       controllers.get(msg.target)?.abort(new DOMException('Cancelled.', 'AbortError'));
       return [null, []];

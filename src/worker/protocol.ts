@@ -56,7 +56,9 @@ export type Request =
   | { type: 'attribute'; spec: ExperimentSpec; families: Family[]; mode: AttributionMode }
   | { type: 'patch'; spec: ExperimentSpec; family: Family; index: number[] }
   | { type: 'patchCells'; spec: ExperimentSpec; family: Family; indices: number[][] }
-  | { type: 'cancel'; target: number };
+  | { type: 'cancel'; target: number }
+  /** Tests only: lose the GPU device as a driver reset would. */
+  | { type: 'debugLoseDevice' };
 
 export interface ResultOf {
   init: { backend: BackendName; webgpu: boolean };
@@ -65,6 +67,7 @@ export interface ResultOf {
   patch: number;
   patchCells: Float64Array;
   cancel: null;
+  debugLoseDevice: boolean;
 }
 
 export interface SerializedError {

@@ -61,3 +61,20 @@ function keepWebGpuDeviceAlive(ort: OrtModule): Promise<unknown> {
 }
 
 export { webgpuAvailable };
+
+/**
+ * Tests only: destroys onnxruntime's GPUDevice, which fires its 'lost' promise exactly as a driver reset or a
+ * GPU process crash would. Returns false when no WebGPU device exists.
+ */
+export async function destroyWebGpuDeviceForTesting(): Promise<boolean> {
+  if (!ortModule) return false;
+  const ort = await ortModule;
+  try {
+    const device = (await ort.env.webgpu.device) as unknown as { destroy(): void } | undefined;
+    if (!device) return false;
+    device.destroy();
+    return true;
+  } catch {
+    return false;
+  }
+}
