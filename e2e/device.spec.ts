@@ -22,3 +22,15 @@ test('the app recovers from a lost WebGPU device', async ({ app, backend }, test
   expect(after.metric.clean).toBeCloseTo(before.metric.clean, 5);
   expect(after.attribution.resid_pre.data).toEqual(before.attribution.resid_pre.data);
 });
+
+test('the backend switch in the header restarts the engine on the other backend', async ({ app, backend }) => {
+  test.skip(backend !== 'webgpu', 'starts on WebGPU and switches to wasm');
+  await app.open();
+  await app.ready();
+  await app.page.getByTestId('backend.switch').selectOption('wasm');
+  await expect(app.page.getByTestId('backend.active')).toHaveText('wasm');
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await app.editor.run();
+  expect(await app.page.evaluate(() => window.patchwork!.backend())).toBe('wasm');
+});

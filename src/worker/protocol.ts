@@ -103,9 +103,14 @@ export function isAbort(e: unknown): boolean {
 }
 
 /** The user-facing text of an error from the worker. Out-of-memory is named as such. */
+// How allocation failures read when they do not come as OutOfMemoryError: wasm's heap limit ("Aborted(OOM)"),
+// V8's ArrayBuffer allocation, allocators' own words.
+const OOM = /out of memory|\bOOM\b|Array buffer allocation failed|Cannot allocate|could not allocate/i;
+
 export function describeError(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
   if (e.name === 'OutOfMemoryError') return `Out of memory: ${e.message}`;
+  if (OOM.test(e.message)) return `Out of memory: ${e.message}. Try a smaller model, fewer or shorter prompts, or the other backend.`;
   if (e.name === 'AbortError') return 'Cancelled.';
   return e.message;
 }

@@ -76,6 +76,7 @@ export function ExperimentEditor() {
         <textarea
           id={ids[field]}
           rows={2}
+          onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); onRun(); } }}
           value={pair[field]}
           onChange={(e) => setField(field, e.target.value)}
           aria-invalid={fieldIssues(field).length > 0}
@@ -190,6 +191,7 @@ export function ExperimentEditor() {
           onClick={onRun}
           disabled={!modelReady || runState.status === 'running'}
           data-testid="patching.run"
+          title="Run (Ctrl+Enter in a prompt)"
         >
           Run
         </button>
