@@ -3,7 +3,7 @@
 import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from '../engine/patching/experiment';
 import { FAMILY_AXES, type ExperimentSpec, type Family } from '../engine/patching/types';
 import { EngineClient } from '../worker/client';
-import { describeError, isAbort, type BackendChoice, type LoadProgress } from '../worker/protocol';
+import { describeError, isAbort, type BackendChoice, type LoadProgress, type ModelSource } from '../worker/protocol';
 import { isHubCached } from '../worker/model-loader';
 import { BUILTIN_MODELS, modelKey, rememberModel, sourceFor, type ModelChoice } from './models';
 import { getRun, newRunId, patchedFor, putRun, writePatched, type RunResult } from './results';
@@ -350,4 +350,11 @@ export async function exactPatch(family: Family, index: number[]): Promise<numbe
 /** Tests only: lose the GPU device; recovery then runs as for a real loss. */
 export function simulateDeviceLoss(): Promise<boolean> {
   return engine().debugLoseDevice();
+}
+
+/** Tests only: load a hub revision that is not in the registry (the download, verify and cache path, for real). */
+export async function loadHubForTesting(source: Extract<ModelSource, { kind: 'hub' }>): Promise<{ fromCache: boolean; sha256?: string }> {
+  const info = await engine().load(source);
+  setState((s) => ({ model: { ...s.model, status: 'ready', config: info.config, fromCache: info.fromCache, error: null } }));
+  return { fromCache: info.fromCache, sha256: info.sha256 };
 }

@@ -1,6 +1,7 @@
 // A small typed API on window for end-to-end tests and scripts: ask for state instead of scraping pixels.
 import type { Family } from '../engine/patching/types';
-import { currentRun, exactPatch, simulateDeviceLoss } from '../state/actions';
+import { currentRun, exactPatch, loadHubForTesting, simulateDeviceLoss } from '../state/actions';
+import type { ModelSource } from '../worker/protocol';
 import { getState } from '../state/store';
 
 export interface PlainLabelled {
@@ -27,6 +28,8 @@ export interface PatchworkTestApi {
   state(): unknown;
   /** Destroys the WebGPU device as a driver reset would (false on wasm); the app then recovers by itself. */
   loseDevice(): Promise<boolean>;
+  /** Loads a hub revision through the worker's download / verify / Cache API path (tests route the hub). */
+  loadHub(source: Extract<ModelSource, { kind: 'hub' }>): Promise<{ fromCache: boolean; sha256?: string }>;
 }
 
 const plain = (l: { axes: string[]; shape: number[]; data: Float64Array }): PlainLabelled => ({
@@ -54,6 +57,7 @@ export function installTestApi(): void {
     patchValue: (family, index) => exactPatch(family, index),
     backend: () => getState().backend.active,
     loseDevice: () => simulateDeviceLoss(),
+    loadHub: (source) => loadHubForTesting(source),
     state: () => {
       const s = getState();
       return JSON.parse(JSON.stringify({
