@@ -4,7 +4,6 @@
 // The WebGPU bundle loads ort-wasm-simd-threaded.asyncify.wasm (checked in dist/ort.webgpu.bundle.min.mjs); `?url`
 // makes Vite copy it into the build and give us its hashed URL, so nothing is fetched from a CDN.
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import { Graph, Identity, toOnnx } from '../graph';
 import type { OrtModule } from './ort-runtime';
 import type { Runtime } from './types';
 import { createWebRuntime, webgpuAvailable, type WebBackendChoice } from './web';
@@ -33,31 +32,7 @@ function loadOrt(): Promise<OrtModule> {
 
 /** A runtime on WebGPU when asked or available ('auto'), else wasm; see web.ts for the fallback rules. */
 export async function createBrowserRuntime(opts: BrowserRuntimeOptions = {}): Promise<Runtime> {
-  const ort = await loadOrt();
-  const backend = opts.backend ?? 'auto';
-  if (backend !== 'wasm' && (await webgpuAvailable())) await keepWebGpuDeviceAlive(ort);
-  return createWebRuntime(ort, { backend, onDeviceLost: opts.onDeviceLost });
-}
-
-let keepAlive: Promise<unknown> | null = null;
-
-/**
- * onnxruntime-web 1.30's WebGPU provider destroys its GPUDevice when the last WebGPU session is released, and
- * web.ts releases its warm-up session right after reading `ort.env.webgpu.device`: the weights would then be
- * uploaded to a dead device (and 'lost' fires with "Device was destroyed."). One tiny session that lives as long
- * as the worker keeps the device, so every later session shares it.
- */
-function keepWebGpuDeviceAlive(ort: OrtModule): Promise<unknown> {
-  keepAlive ??= (async () => {
-    const g = new Graph('keepalive');
-    g.output(Identity(g.input('x', [1])), 'y');
-    try {
-      return await ort.InferenceSession.create(toOnnx(g), { executionProviders: ['webgpu'] });
-    } catch {
-      return null; // no WebGPU after all: createWebRuntime falls back or reports it
-    }
-  })();
-  return keepAlive;
+  return createWebRuntime(await loadOrt(), { backend: opts.backend ?? 'auto', onDeviceLost: opts.onDeviceLost });
 }
 
 export { webgpuAvailable };
