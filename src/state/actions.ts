@@ -40,6 +40,8 @@ export async function startEngine(choice: BackendChoice, forced = false): Promis
     onCrash: (message) => setState({ notice: { kind: 'error', text: `The engine stopped: ${message}. Reload the page.` } }),
   });
   patch('backend', { choice, forced, active: null });
+  // A loaded model is gone with the old worker: nothing may run until reloadModel() has put it back.
+  if (getState().model.status === 'ready') patch('model', { status: 'loading', progress: { phase: 'config', loaded: 0 } });
   try {
     const r = await client.init(choice);
     patch('backend', { active: r.backend, webgpu: r.webgpu });
@@ -204,6 +206,18 @@ export async function run(): Promise<RunResult | null> {
     setState((s) => ({ run: { ...s.run, status: 'error', error: describeError(e) } }));
     return null;
   }
+}
+
+/**
+ * Stops a running attribution. The engine cannot interrupt a graph mid-run, so this restarts the worker (a fresh
+ * onnxruntime) and reloads the model, which comes back from the browser's caches; the previous result stays.
+ */
+export async function cancelRun(): Promise<void> {
+  if (getState().run.status !== 'running') return;
+  runSeq++;
+  setState((s) => ({ run: { ...s.run, status: s.run.id === null ? 'idle' : 'done', error: null } }));
+  await startEngine(getState().backend.choice, getState().backend.forced);
+  await reloadModel();
 }
 
 function fits(r: RunResult, sel: Selection): boolean {

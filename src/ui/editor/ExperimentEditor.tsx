@@ -3,7 +3,7 @@
 import { useId, useMemo, useState } from 'react';
 import type { InputIssue } from '../../engine/patching/experiment';
 import type { ExperimentSpec, MetricName } from '../../engine/patching/types';
-import { run, setSpec, validate } from '../../state/actions';
+import { cancelRun, run, setSpec, validate } from '../../state/actions';
 import { getRun } from '../../state/results';
 import { presetKind } from '../../state/models';
 import { useStore } from '../../state/store';
@@ -198,6 +198,17 @@ export function ExperimentEditor() {
         <span className="pw-muted" role="status" data-testid="run.status">
           {!modelReady ? 'waiting for the model' : runState.status === 'running' ? 'computing attribution…' : runState.status === 'error' ? '' : ''}
         </span>
+        {runState.status === 'running' ? (
+          <button
+            type="button"
+            className="pw-small"
+            onClick={() => void cancelRun()}
+            title="Stops the computation by restarting the engine; the model reloads from the browser's cache"
+            data-testid="run.cancel"
+          >
+            Cancel
+          </button>
+        ) : null}
         {runState.status === 'error' && runState.error ? <span className="pw-error" role="alert" data-testid="run.error">{runState.error}</span> : null}
       </div>
       <RunSummary />
