@@ -1,7 +1,7 @@
 // The selected cell: its target in TransformerLens names, the attribution estimate beside the exact activation
 // patch, and how far apart they are.
 import { describeTarget } from '../../viz/target';
-import { formatValue } from '../../viz/format';
+import { formatPrecise } from '../format';
 import { patchedFor, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { FAMILY_TITLE, type Scale } from './common';
@@ -35,15 +35,15 @@ export function DetailsPanel({ run, scale }: { run: RunResult; scale: Scale }) {
       <p className="pw-target" data-testid="details.target">{describeTarget(a.axes, index, { family, tokens: run.tokens })}</p>
       <dl>
         <dt>Attribution (estimate)</dt>
-        <dd data-testid="details.attribution" data-value={attr}>{formatValue(attr)} <span className="pw-unit">{scale.unit}</span></dd>
+        <dd data-testid="details.attribution" data-value={attr}>{formatPrecise(attr)} <span className="pw-unit">{scale.unit}</span></dd>
         <dt>Activation patch (exact)</dt>
         <dd data-testid="details.activation" data-value={computed ? act : ''} aria-busy={isPending}>
-          {computed ? <>{formatValue(act)} <span className="pw-unit">{scale.unit}</span></> : isPending ? 'computing…' : 'not computed'}
+          {computed ? <>{formatPrecise(act)} <span className="pw-unit">{scale.unit}</span></> : isPending ? 'computing…' : 'not computed'}
         </dd>
         {computed ? (
           <>
             <dt>Estimate − exact</dt>
-            <dd data-testid="details.error">{formatValue(attr - act)}</dd>
+            <dd data-testid="details.error">{formatPrecise(attr - act)}</dd>
           </>
         ) : null}
       </dl>
