@@ -21,7 +21,7 @@ function layer(files, forbidden, message, extraGlobals = []) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'public/**', 'bin/**'] },
+  { ignores: ['dist/**', '.cache/**', 'bench-results/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'public/**', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -29,9 +29,12 @@ export default defineConfig<E2EOptions>({
     // Playwright launches each browser with a fresh temporary profile (user-data dir).
     launchOptions: { executablePath, args },
   },
+  // Every test runs on wasm except those tagged @webgpu-only; the WebGPU project runs only tests tagged @webgpu
+  // (SwiftShader is slow: the toy model's main flow, permalinks, device loss and the backend switch). Backend-
+  // independent behaviour (validation, codecs, model loading, storage) is checked once, on wasm.
   projects: [
-    { name: 'wasm', use: { backend: 'wasm' } },
-    { name: 'webgpu', use: { backend: 'webgpu' } },
+    { name: 'wasm', use: { backend: 'wasm' }, grepInvert: /@webgpu-only/ },
+    { name: 'webgpu', use: { backend: 'webgpu' }, grep: /@webgpu/ },
   ],
   webServer: {
     command: `npx vite preview --port ${PORT} --strictPort`,

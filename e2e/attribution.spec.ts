@@ -14,7 +14,7 @@ function argmaxAbs(data: (number | null)[], from = 0, to = data.length): number 
   return best;
 }
 
-test('run the toy induction preset: heatmaps, numbers equal onnxruntime-node, click and Enter run exact patches', async ({ app, reference, backend }, testInfo) => {
+test('run the toy induction preset: heatmaps, numbers equal onnxruntime-node, click and Enter run exact patches @webgpu', async ({ app, reference, backend }, testInfo) => {
   await app.open();
   await app.ready();
   expect(await app.page.evaluate(() => window.patchwork!.backend())).toBe(backend);

@@ -2,8 +2,7 @@
 // reloaded, the user told; the numbers afterwards are the same.
 import { expect, test } from './fixtures';
 
-test('the app recovers from a lost WebGPU device', async ({ app, backend }, testInfo) => {
-  test.skip(backend !== 'webgpu', 'only WebGPU has a device to lose');
+test('the app recovers from a lost WebGPU device @webgpu-only', async ({ app }, testInfo) => {
   await app.open();
   await app.ready();
   await app.editor.preset('toy-induction');
@@ -23,8 +22,7 @@ test('the app recovers from a lost WebGPU device', async ({ app, backend }, test
   expect(after.attribution.resid_pre.data).toEqual(before.attribution.resid_pre.data);
 });
 
-test('the backend switch in the header restarts the engine on the other backend', async ({ app, backend }) => {
-  test.skip(backend !== 'webgpu', 'starts on WebGPU and switches to wasm');
+test('the backend switch in the header restarts the engine on the other backend @webgpu-only', async ({ app }) => {
   await app.open();
   await app.ready();
   await app.page.getByTestId('backend.switch').selectOption('wasm');

@@ -12,7 +12,6 @@ const sha256 = createHash('sha256').update(weights).digest('hex');
 const source = { kind: 'hub' as const, id: 'tiny', repo: 'patchwork-test/tiny', commit: 'a'.repeat(40), sha256, size: weights.length };
 
 test('a verified hub download is cached and the next visit loads it offline', async ({ app, context, backend }) => {
-  test.skip(backend !== 'wasm', 'storage does not depend on the backend');
   const hits: string[] = [];
   let offline = false;
   await context.route('https://huggingface.co/**', async (route) => {

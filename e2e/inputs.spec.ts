@@ -1,7 +1,6 @@
 // Bad inputs show specific messages next to the field, before anything runs, and nothing runs.
 import { expect, test } from './fixtures';
 
-test.beforeEach(({ backend }) => test.skip(backend !== 'wasm', 'validation does not depend on the backend'));
 
 test('unequal token counts, multi-token answers, too long, empty: each says what is wrong', async ({ app }, testInfo) => {
   await app.open();

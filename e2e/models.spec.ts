@@ -26,7 +26,6 @@ test.afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-test.beforeEach(({ backend }) => test.skip(backend !== 'wasm', 'model loading does not depend on the backend; WebGPU keeps to the toy model'));
 
 test('load a model from a URL served by the test: progress, cancel, retry, run; numbers equal onnxruntime-node', async ({ app }, testInfo) => {
   await app.open();

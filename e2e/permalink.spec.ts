@@ -7,7 +7,7 @@ import type { ExperimentSpec } from '../src/engine/patching/types';
 import { AppPage } from './pages';
 import { expect, test } from './fixtures';
 
-test('copy a link, reopen it in a fresh page: same experiment, view and selected cell, recomputed', async ({ app, browser, backend }, testInfo) => {
+test('copy a link, reopen it in a fresh page: same experiment, view and selected cell, recomputed @webgpu', async ({ app, browser, backend }, testInfo) => {
   await app.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
   await app.open();
   await app.ready();
@@ -47,8 +47,7 @@ test('copy a link, reopen it in a fresh page: same experiment, view and selected
   }
 });
 
-test('a damaged link says so and keeps what the user had', async ({ app, backend }) => {
-  test.skip(backend !== 'wasm', 'codec behaviour does not depend on the backend');
+test('a damaged link says so and keeps what the user had', async ({ app }) => {
   await app.open();
   await app.ready();
   await app.editor.preset('toy-induction');
@@ -68,8 +67,7 @@ test('a damaged link says so and keeps what the user had', async ({ app, backend
   await expect(app.model.picker).toHaveValue('toy-induction');
 });
 
-test('a link that names a model URL asks before downloading anything', async ({ app, backend }) => {
-  test.skip(backend !== 'wasm', 'no computation involved');
+test('a link that names a model URL asks before downloading anything', async ({ app }) => {
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(req.url ?? '');

@@ -4,7 +4,6 @@ import { readFile } from 'node:fs/promises';
 import type { ExperimentSpec } from '../src/engine/patching/types';
 import { compareArrays, expect, test } from './fixtures';
 
-test.beforeEach(({ backend }) => test.skip(backend !== 'wasm', 'sweeps and plots are checked on wasm; WebGPU (SwiftShader) keeps to a few runs'));
 
 test('patch every cell of a view, then compare in scatter plots; exports', async ({ app, reference }, testInfo) => {
   await app.open();

@@ -24,7 +24,10 @@ const ioi: PermalinkState = {
 
 /** A fragment carrying arbitrary JSON text, as an attacker would build it. */
 const craft = (json: string, version = 'v1') => `#${version}.${bytesToBase64Url(deflateSync(new TextEncoder().encode(json)))}`;
+// Attacker-shaped states are untyped JSON on purpose.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const withState = (patch: (s: any) => void) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const s = structuredClone(ioi) as any;
   patch(s);
   return craft(JSON.stringify(s));
