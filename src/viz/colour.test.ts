@@ -51,7 +51,7 @@ describe('divergingScale', () => {
 
 describe('legendModel', () => {
   it('has stops from red to blue and an odd number of ticks with 0 in the middle', () => {
-    const m = legendModel(divergingScale(0.42), { ticks: 4 });
+    const m = legendModel(divergingScale(0.42), { ticks: 4, width: 300 });
     expect(m.stops[0].colour).toBe(interpolateRdBu(0));
     expect(m.stops.at(-1)!.colour).toBe(interpolateRdBu(1));
     expect(m.ticks).toHaveLength(5);
@@ -59,8 +59,12 @@ describe('legendModel', () => {
     expect(m.ticks[2].position).toBe(0.5);
   });
 
+  it('thins the ticks of a 180 px bar rather than run labels together', () => {
+    expect(legendModel(divergingScale(0.00296)).ticks.map((t) => t.label)).toEqual(['-3.0e-3', '0', '3.0e-3']);
+  });
+
   it('has a single 0 tick for an all-zero scale', () => {
-    expect(legendModel(divergingScale(0)).ticks).toEqual([{ value: 0, position: 0.5, label: '0' }]);
+    expect(legendModel(divergingScale(0)).ticks).toEqual([{ value: 0, position: 0.5, label: '0', anchor: 'middle' }]);
   });
 });
 

@@ -6,7 +6,7 @@
 // colour-blind safe (red/blue differ in lightness and hue for deuteranopes and protanopes).
 // The domain is always symmetric, [-m, m], so equal colours mean equal magnitudes on both sides of 0.
 import { color as d3colour, interpolateRdBu } from 'd3';
-import { formatTick } from './format';
+import { legendTicks, type LegendTick } from './legend/legend-ticks';
 import { maxAbs as finiteMaxAbs } from './labelled';
 
 /** NaN (not computed / undefined) cells. Mid grey, clearly apart from RdBu's warm near-white centre (#f2efee). */
@@ -37,27 +37,19 @@ export function scaleFor(values: ArrayLike<number>, fixedMaxAbs?: number): Diver
 export interface LegendModel {
   /** Gradient stops, left (negative) to right (positive), for an SVG linearGradient. */
   stops: { offset: number; colour: string }[];
-  /** Tick marks at [0, 1] positions along the bar. */
-  ticks: { value: number; position: number; label: string }[];
+  /** Tick marks at [0, 1] positions along the bar, symmetric about 0, thinned so labels do not overlap. */
+  ticks: LegendTick[];
 }
 
-/** Everything a colour bar needs, with no DOM: `ticks` is odd so 0 is always a tick. */
-export function legendModel(scale: DivergingScale, opts: { stops?: number; ticks?: number } = {}): LegendModel {
+/** Everything a colour bar `width` px wide needs, with no DOM: at most `ticks` ticks (odd, so 0 is a tick). */
+export function legendModel(scale: DivergingScale,
+  opts: { stops?: number; ticks?: number; width?: number; charWidth?: number } = {}): LegendModel {
   const nStops = Math.max(2, opts.stops ?? 11);
-  let nTicks = Math.max(3, opts.ticks ?? 5);
-  if (nTicks % 2 === 0) nTicks += 1;
-  const m = scale.maxAbs;
   const stops = Array.from({ length: nStops }, (_, i) => {
     const offset = i / (nStops - 1);
     return { offset, colour: interpolateRdBu(offset) };
   });
-  const ticks = m === 0
-    ? [{ value: 0, position: 0.5, label: '0' }]
-    : Array.from({ length: nTicks }, (_, i) => {
-      const position = i / (nTicks - 1);
-      const value = (position * 2 - 1) * m;
-      return { value, position, label: formatTick(Math.abs(value) < m * 1e-12 ? 0 : value) };
-    });
+  const ticks = legendTicks(scale.maxAbs, opts.width ?? 180, { maxTicks: opts.ticks, charWidth: opts.charWidth });
   return { stops, ticks };
 }
 

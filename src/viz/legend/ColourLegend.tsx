@@ -24,7 +24,7 @@ export function svgSafeId(id: string): string {
 
 export function ColourLegend({ scale, x, y, width = 180, caption, showNotComputed, showComputedDot }: ColourLegendProps) {
   const gid = svgSafeId(useId());
-  const { stops, ticks } = legendModel(scale);
+  const { stops, ticks } = legendModel(scale, { width });
   const barH = 10;
   const naX = width + 16;
   const dotX = naX + (showNotComputed ? 44 : 0);
@@ -40,7 +40,7 @@ export function ColourLegend({ scale, x, y, width = 180, caption, showNotCompute
       {ticks.map((t) => (
         <g key={t.position} transform={`translate(${t.position * width},0)`}>
           <line y1={barH} y2={barH + 3} stroke="currentColor" strokeWidth={0.75} />
-          <text y={barH + 13} textAnchor="middle">{t.label}</text>
+          <text y={barH + 13} textAnchor={t.anchor}>{t.label}</text>
         </g>
       ))}
       {showNotComputed ? (
