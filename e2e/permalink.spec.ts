@@ -47,6 +47,31 @@ test('copy a link, reopen it in a fresh page: same experiment, view and selected
   }
 });
 
+test('the attention view\'s mode survives reopening the page\'s link', async ({ app, browser, backend }) => {
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await app.editor.run();
+  await app.results.tab('attention').click();
+  const before = app.page.url();
+  await app.page.getByTestId('attention.mode.clean').check();
+  // The address bar follows the view, so it is the link to reopen.
+  await expect.poll(() => app.page.url()).not.toBe(before);
+
+  const context = await browser.newContext();
+  try {
+    const other = new AppPage(await context.newPage(), backend);
+    await other.page.goto(app.page.url());
+    await other.ready();
+    await expect(other.page.getByTestId('attention.mode.clean')).toBeChecked({ timeout: 60_000 });
+    await expect(other.page.getByTestId('tab.attention')).toHaveAttribute('aria-selected', 'true');
+    const view = await other.page.evaluate(() => (window.patchwork!.state() as { view: unknown }).view);
+    expect(view).toMatchObject({ tab: 'attention', attentionMode: 'clean', perPosition: false });
+  } finally {
+    await context.close();
+  }
+});
+
 test('a damaged link says so and keeps what the user had', async ({ app }) => {
   await app.open();
   await app.ready();

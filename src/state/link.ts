@@ -3,7 +3,7 @@
 import { loadModel, run } from './actions';
 import { DEFAULT_MODEL, modelKey, type ModelChoice } from './models';
 import { decodePermalink, encodePermalink, needsConfirmation, type PermalinkState } from './permalink';
-import { getState, setState } from './store';
+import { DEFAULT_VIEW, getState, setState, type ViewState } from './store';
 
 export interface LinkBuild {
   state: PermalinkState;
@@ -22,11 +22,11 @@ export function currentLinkState(): LinkBuild {
     model = { kind: 'builtin', id: DEFAULT_MODEL };
     warning = 'A model loaded from your disk cannot travel in a link: the link names the offline toy model instead.';
   }
-  const { tab, family, normalised, head } = s.view;
+  const { tab, family, normalised, head, attentionMode, perPosition } = s.view;
   const state: PermalinkState = {
     model,
     experiment: s.spec,
-    view: { tab, family, normalised, ...(head ? { head } : {}) },
+    view: { tab, family, normalised, ...(head ? { head } : {}), attentionMode, perPosition },
     ...(s.selected ? { selected: s.selected } : {}),
   };
   return { state, warning };
@@ -53,6 +53,18 @@ export function syncFragment(): void {
   }
 }
 
+/**
+ * The view a link asks for. Every field comes from the link; one it leaves out (an older link, or no head picked)
+ * takes its default rather than whatever the page showed before, so a link opens the same everywhere.
+ */
+export function viewFromLink(view: PermalinkState['view']): ViewState {
+  return {
+    ...view,
+    attentionMode: view.attentionMode ?? DEFAULT_VIEW.attentionMode,
+    perPosition: view.perPosition ?? DEFAULT_VIEW.perPosition,
+  };
+}
+
 export function linkModelChoice(state: PermalinkState): ModelChoice {
   return state.model.kind === 'builtin' ? { kind: 'builtin', id: state.model.id } : { kind: 'url', url: state.model.url };
 }
@@ -68,12 +80,11 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
   }
   setState({ pendingLink: null });
   const choice = linkModelChoice(state);
-  const { view } = getState();
   setState({
     spec: state.experiment,
     presetId: null,
     issues: [],
-    view: { ...view, ...state.view, head: state.view.head },
+    view: viewFromLink(state.view),
     selected: state.selected ?? null,
   });
   const current = getState().model;

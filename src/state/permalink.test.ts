@@ -58,6 +58,23 @@ describe('permalink round trip', () => {
     expect(decodePermalink(encodePermalink(s))).toEqual({ ok: true, state: s });
   });
 
+  it('round-trips the attention mode and the per-position toggle', () => {
+    for (const attentionMode of ['pair', 'clean'] as const) {
+      for (const perPosition of [false, true]) {
+        const s: PermalinkState = { ...ioi, view: { ...ioi.view, tab: 'attention', attentionMode, perPosition } };
+        expect(decodePermalink(encodePermalink(s))).toEqual({ ok: true, state: s });
+      }
+    }
+  });
+
+  it('still opens a link made before the view had an attention mode or per-position toggle', () => {
+    const old = craft(JSON.stringify(ioi));
+    const r = decodePermalink(old);
+    expect(r).toEqual({ ok: true, state: ioi });
+    expect(r.ok && 'attentionMode' in r.state.view).toBe(false);
+    expect(r.ok && 'perPosition' in r.state.view).toBe(false);
+  });
+
   it('is deterministic: equal states give identical links whatever the key order', () => {
     const reordered: PermalinkState = {
       selected: { index: [9, 9, 14], family: 'head_out' },
@@ -175,6 +192,11 @@ describe('permalink decoding of untrusted fragments', () => {
       expect(errorOf(withState((s) => { s.view.head.layer = -1; }))).toMatch(/view\.head\.layer: /);
       expect(errorOf(withState((s) => { s.selected.index = [1.5]; }))).toMatch(/selected\.index\[0\]: /);
       expect(errorOf(withState((s) => { s.view.normalised = 'yes'; }))).toMatch(/view\.normalised: /);
+      expect(errorOf(withState((s) => { s.view.attentionMode = 'corrupted'; })))
+        .toBe('This link is damaged: view.attentionMode: must be "pair" (clean vs corrupted pattern attribution) or "clean" (clean prompt only)');
+      expect(errorOf(withState((s) => { s.view.attentionMode = null; }))).toMatch(/^This link is damaged: view\.attentionMode: must be "pair"/);
+      expect(errorOf(withState((s) => { s.view.perPosition = 'yes'; })))
+        .toBe('This link is damaged: view.perPosition: Invalid input: expected boolean, received string');
       expect(errorOf(craft('[]'))).toMatch(/^This link is damaged: /);
       expect(errorOf(craft('null'))).toMatch(/^This link is damaged: /);
     });

@@ -16,6 +16,8 @@ export const MAX_JSON_BYTES = 1024 * 1024;
 
 export const BUILTIN_MODEL_IDS = ['toy-induction', 'gpt2', 'distilgpt2', 'gpt2-medium'] as const;
 export const VIEW_TABS = ['residual', 'heads', 'scatter', 'attention'] as const;
+/** 'pair': pattern attribution, (clean - corrupted pattern) x grad; 'clean': pattern x grad on the clean prompt only. */
+export const ATTENTION_MODES = ['pair', 'clean'] as const;
 export const FAMILIES = Object.keys(FAMILY_AXES) as [Family, ...Family[]];
 export const MAX_PAIRS = 16;
 export const MAX_PROMPT_CHARS = 2000;
@@ -76,6 +78,12 @@ export const permalinkSchema = z.strictObject({
     family,
     normalised: z.boolean(),
     head: headRef.optional(),
+    // Optional so that links made before these existed still open (they mean 'pair' and false).
+    attentionMode: z.enum(ATTENTION_MODES, {
+      error: 'must be "pair" (clean vs corrupted pattern attribution) or "clean" (clean prompt only)',
+    }).optional(),
+    /** The heads view's "head output per position" toggle. */
+    perPosition: z.boolean().optional(),
   }),
   selected: z.strictObject({ family, index: z.array(int(1 << 20)).min(1).max(4) }).optional(),
 });
@@ -83,6 +91,7 @@ export const permalinkSchema = z.strictObject({
 export type PermalinkState = z.infer<typeof permalinkSchema>;
 export type ModelRef = PermalinkState['model'];
 export type BuiltinModelId = (typeof BUILTIN_MODEL_IDS)[number];
+export type AttentionMode = (typeof ATTENTION_MODES)[number];
 
 // Compile-time proof that the schema and the engine's ExperimentSpec describe the same thing, both ways.
 const _specFromSchema = (s: z.infer<typeof experimentSchema>): ExperimentSpec => s;

@@ -6,7 +6,7 @@ import type { ExperimentSpec, Family } from '../engine/patching/types';
 import type { BackendName } from '../engine/runtime/types';
 import type { BackendChoice, LoadPhase } from '../worker/protocol';
 import type { ModelChoice } from './models';
-import type { PermalinkState } from './permalink';
+import type { AttentionMode, PermalinkState } from './permalink';
 
 export type ViewTab = PermalinkState['view']['tab'];
 
@@ -48,6 +48,13 @@ export interface Selection {
   index: number[];
 }
 
+/** The link's view with its optional fields filled in. */
+export type ViewState = PermalinkState['view'] & { attentionMode: AttentionMode; perPosition: boolean };
+
+export const DEFAULT_VIEW: ViewState = {
+  tab: 'residual', family: 'resid_pre', normalised: false, attentionMode: 'pair', perPosition: false,
+};
+
 export interface AppState {
   backend: { choice: BackendChoice; active: BackendName | null; webgpu: boolean | null; forced: boolean };
   model: ModelState;
@@ -55,7 +62,7 @@ export interface AppState {
   presetId: string | null;
   issues: InputIssue[];
   run: RunState;
-  view: PermalinkState['view'] & { attentionMode: 'pair' | 'clean'; perPosition: boolean };
+  view: ViewState;
   selected: Selection | null;
   /** Cell patch in flight: "family:index". */
   pendingCell: string | null;
@@ -91,7 +98,7 @@ export const useStore = create<AppState>(() => ({
   presetId: null,
   issues: [],
   run: { id: null, status: 'idle', error: null, version: 0 },
-  view: { tab: 'residual', family: 'resid_pre', normalised: false, attentionMode: 'pair', perPosition: false },
+  view: DEFAULT_VIEW,
   selected: null,
   pendingCell: null,
   cellError: null,

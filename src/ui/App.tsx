@@ -121,7 +121,7 @@ function Results() {
   // The fragment follows the experiment on screen, so the address bar is always a working link.
   useEffect(() => {
     if (run) syncFragment();
-  }, [run, view.tab, view.family, view.normalised, view.head, selected]);
+  }, [run, view.tab, view.family, view.normalised, view.head, view.attentionMode, view.perPosition, selected]);
 
   const setTab = (tab: ViewTab) => setState((s) => ({ view: { ...s.view, tab } }));
   const sweepHead = run ? view.head ?? rankedHead(run) : null;
