@@ -29,6 +29,13 @@ export interface ForwardOptions {
    * head_index, d_head] each. Hooks then see the suffix only (attention hooks: [.., query_pos >= start, key_pos]).
    */
   past?: { start: number; kv: (layer: number) => { k: Tensor; v: Tensor } };
+  /**
+   * Rows (indices into the computed positions) that the caller reads from the output. The last layer then computes
+   * keys and values for every row but queries, attention output and MLP for these rows only, and the output has
+   * just these rows: nothing after the last layer's attention mixes positions. Hooks of the last layer from q on
+   * see these rows only.
+   */
+  finalRows?: number[];
 }
 
 /** Returns ln_final's output [batch, pos, d_model]; see `unembed` for logits. */
@@ -47,24 +54,25 @@ export function gpt2Forward(cfg: GPT2Config, w: WeightInputs, tokens: Tensor | n
     if (!opts.residPre) throw new Error('gpt2Forward: residPre is required when startLayer > 0');
     resid = opts.residPre;
   }
-  for (let l = start; l < cfg.nLayers; l++) resid = block(cfg, W, l, resid, hook, opts.past);
+  for (let l = start; l < cfg.nLayers; l++) resid = block(cfg, W, l, resid, hook, opts.past, l === cfg.nLayers - 1 ? opts.finalRows : undefined);
   const lnf = layerNorm(resid, W('ln_f.weight'), W('ln_f.bias'), cfg.layerNormEps,
     (t) => hook('ln_final.hook_scale', t), (t) => hook('ln_final.hook_normalized', t));
   return lnf.out;
 }
 
-function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past?: ForwardOptions['past']): Tensor {
+function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past?: ForwardOptions['past'], rows?: number[]): Tensor {
   const p = `h.${l}.`;
   const b = `blocks.${l}.`;
-  const [batch, pos, d] = residIn.shape;
+  const [batch, nIn, d] = residIn.shape;
+  const pos = rows ? rows.length : nIn; // query positions computed past the key/value projection
   const { nHeads: H, dHead: dh } = cfg;
   const residPre = hook(b + 'hook_resid_pre', residIn);
 
   const ln1 = layerNorm(residPre, W(p + 'ln_1.weight'), W(p + 'ln_1.bias'), cfg.layerNormEps,
     (t) => hook(b + 'ln1.hook_scale', t), (t) => hook(b + 'ln1.hook_normalized', t));
   const qkv = Add(MatMul(ln1.out, W(p + 'attn.c_attn.weight')), W(p + 'attn.c_attn.bias')); // [batch, pos, 3 * d_model]
-  const heads = (i: number) => Reshape(Slice(qkv, 2, i * d, (i + 1) * d), [batch, pos, H, dh]); // [batch, pos, head_index, d_head]
-  const q = hook(b + 'attn.hook_q', heads(0));
+  const heads = (i: number) => Reshape(Slice(qkv, 2, i * d, (i + 1) * d), [batch, nIn, H, dh]); // [batch, pos, head_index, d_head]
+  const q = hook(b + 'attn.hook_q', rows ? atPositions(heads(0), rows) : heads(0));
   const k = hook(b + 'attn.hook_k', heads(1));
   const v = hook(b + 'attn.hook_v', heads(2));
 
@@ -75,13 +83,14 @@ function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Te
   const qh = Transpose(q, [0, 2, 1, 3]); // [batch, head_index, query_pos, d_head]
   const kh = Transpose(kAll, [0, 2, 3, 1]); // [batch, head_index, d_head, key_pos]
   const raw = Div(MatMul(qh, kh), Math.sqrt(dh)); // [batch, head_index, query_pos, key_pos]
-  const scores = hook(b + 'attn.hook_attn_scores', Where(causalMask(residIn.graph, pos, start), raw, -Infinity));
+  const queryPos = (rows ?? [...Array(nIn).keys()]).map((r) => start + r);
+  const scores = hook(b + 'attn.hook_attn_scores', Where(causalMask(residIn.graph, queryPos, start + nIn), raw, -Infinity));
   const pattern = hook(b + 'attn.hook_pattern', softmax(scores));
   const vh = Transpose(vAll, [0, 2, 1, 3]); // [batch, head_index, key_pos, d_head]
   const z = hook(b + 'attn.hook_z', Transpose(MatMul(pattern, vh), [0, 2, 1, 3])); // [batch, pos, head_index, d_head]
   const attnOut = hook(b + 'hook_attn_out',
     Add(MatMul(Reshape(z, [batch, pos, H * dh]), W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias')));
-  const residMid = hook(b + 'hook_resid_mid', Add(residPre, attnOut));
+  const residMid = hook(b + 'hook_resid_mid', Add(rows ? atPositions(residPre, rows) : residPre, attnOut));
 
   const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps,
     (t) => hook(b + 'ln2.hook_scale', t), (t) => hook(b + 'ln2.hook_normalized', t));
@@ -91,12 +100,11 @@ function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Te
   return hook(b + 'hook_resid_post', Add(residMid, mlpOut));
 }
 
-/** [query_pos, key_pos] for queries start..start+nQuery-1 over keys 0..start+nQuery-1: true where key <= query. */
-function causalMask(g: Graph, nQuery: number, start = 0): Tensor {
-  const nKey = start + nQuery;
+/** [query_pos, key_pos] for the given absolute query positions over keys 0..nKey-1: true where key <= query. */
+function causalMask(g: Graph, queryPos: number[], nKey: number): Tensor {
   const m: number[] = [];
-  for (let i = 0; i < nQuery; i++) for (let j = 0; j < nKey; j++) m.push(j <= start + i ? 1 : 0);
-  return g.constant(m, [nQuery, nKey], 'bool');
+  for (const q of queryPos) for (let j = 0; j < nKey; j++) m.push(j <= q ? 1 : 0);
+  return g.constant(m, [queryPos.length, nKey], 'bool');
 }
 
 /** Tied unembedding: x [batch, n, d_model] -> logits [batch, n, d_vocab] = x @ W_E^T. */

@@ -245,8 +245,13 @@ function patchGraph(cfg: GPT2Config, exp: Experiment, layer: number, hook: strin
     },
   };
   const patched = (t: Tensor) => Reshape(Where(mask, Reshape(values, [1, N, ...hShape]), Reshape(t, [S, N, ...hShape])), t.shape);
-  const x = gpt2Forward(cfg, w, null, (name, t) => (name === hook ? patched(t) : t), { startLayer: layer, residPre: resid, past });
-  const shifted = { ...exp, positions: exp.positions.map((p) => p - start) };
-  g.output(metricRows(cfg, w, x, shifted, mIn), 'metric_rows');
+  // Below the last layer, the last layer needs only the metric positions (unless the patch is in it).
+  const rows = [...new Set(exp.positions)].sort((a, b) => a - b);
+  const trim = layer < cfg.nLayers - 1;
+  const x = gpt2Forward(cfg, w, null, (name, t) => (name === hook ? patched(t) : t), {
+    startLayer: layer, residPre: resid, past, finalRows: trim ? rows.map((p) => p - start) : undefined,
+  });
+  const at = { ...exp, positions: exp.positions.map((p) => (trim ? rows.indexOf(p) : p - start)) };
+  g.output(metricRows(cfg, w, x, at, mIn), 'metric_rows');
   return g;
 }

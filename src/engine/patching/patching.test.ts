@@ -169,3 +169,32 @@ describe.each(['denoising', 'noising'] as const)('activation patching, %s', (dir
     await expect(run).rejects.toThrow(/cancelled/);
   });
 });
+
+describe('activation patching with other metrics', () => {
+  it.each(['mean_logprob', 'basket', 'prob'] as const)('%s on resid_mid and head_out matches the reference', async (metric) => {
+    await rt.setWeights(weights);
+    const exp = makeExp(metric, 'denoising');
+    const patcher = new ActivationPatcher(rt, cfg);
+    for (const family of ['resid_mid', 'head_out'] as const) {
+      const got = await patcher.sweep(exp, family, { positionBucket: 1 });
+      const want: number[] = [];
+      for (const cell of cells(familyShape(family, cfg, P))) {
+        const { hook, select } = cellSelector(family, cell);
+        const flat: number[] = [];
+        let e = 0;
+        for (const coord of cells(hookShape(cfg, hook, P))) {
+          if (select(coord)) flat.push(e);
+          e++;
+        }
+        let m = 0;
+        for (let b = 0; b < 2; b++) {
+          const f = refMetric(metric, b, exp);
+          m += referencePatch(cfg, weights, { target: corrupted[b], source: clean[b], hook, mask: flat, metric: f }) - f(referenceForward(cfg, weights, corrupted[b]).logits, P, cfg.dVocab);
+        }
+        want.push(m / 2);
+      }
+      expectClose(`${metric} ${family}`, got.data, want, 1e-4, 1e-4);
+    }
+  });
+});
+
