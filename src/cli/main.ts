@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import { createNodeRuntime } from '../engine/runtime/node';
 import {
-  CONTRACT_FAMILIES, ExperimentError, METRICS, PatchingEngine, parseFamilies,
+  CONTRACT_FAMILIES, ExperimentError, FAMILY_AXES, METRICS, PatchingEngine, named, parseFamilies, topK,
   type Experiment, type ExperimentSpec, type Family, type Labelled, type MetricName,
 } from '../engine/patching';
 
@@ -83,14 +83,16 @@ function emit(o: CommonOpts, result: object) {
   } else process.stdout.write(text + '\n');
 }
 
-async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean' }) {
+async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number }) {
   const { engine, exp } = await setup(o);
   try {
     const families = o.families ?? CONTRACT_FAMILIES;
     const t0 = performance.now();
     const res = await engine.attribute(exp, { families, mode: o.mode });
     log(`attribution (${families.length} families, 2 forward + 1 backward) in ${(performance.now() - t0).toFixed(0)} ms`);
-    const values = Object.fromEntries(families.map((f) => [f, nested(res.values[f]!)]));
+    const values: Record<string, unknown> = Object.fromEntries(families.map((f) => [f, nested(res.values[f]!)]));
+    // MLP neurons are many: also list the strongest by |attribution|.
+    if (res.values.mlp_post) values.mlp_post_top = topK(res.values.mlp_post, o.topK).map((e) => named(FAMILY_AXES.mlp_post, e));
     emit(o, { ...header(exp, res.metric), attribution: values });
   } finally {
     await engine.dispose();
@@ -146,6 +148,7 @@ export function program(): Command {
     .addOption(new Option('--mode <mode>', 'what replaces each activation').choices(['patch', 'zero', 'mean']).default('patch'))
     .option('--freeze-ln', 'no gradient through LayerNorm scales')
     .option('--freeze-attn', 'no gradient through attention patterns')
+    .option('--top-k <k>', 'with mlp_post: list the k neurons with the largest |attribution| as mlp_post_top', (v) => Number.parseInt(v, 10), 20)
     .action((o) => attribute(o));
   common(p.command('patch').description('exact activation patching of every cell of the given families'))
     .option('--targets <list>', 'comma-separated families', families, CONTRACT_FAMILIES)

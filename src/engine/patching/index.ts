@@ -69,3 +69,4 @@ export { resolveExperiment, experimentFromTokens, ExperimentError, METRICS, type
 export { FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyShape, hookFor, cellSelector, isFamily } from './families';
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
+export { topK, named, type TopEntry } from './top-k';

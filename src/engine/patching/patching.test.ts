@@ -54,7 +54,7 @@ function makeExp(metric: MetricName, direction: 'denoising' | 'noising', extra: 
 const roles = (exp: Experiment) => (exp.spec.direction === 'denoising' ? { base: exp.corrupted, source: exp.clean } : { base: exp.clean, source: exp.corrupted });
 
 /** Reference attribution for every cell of `family`: sum over pairs and the cell's entries of D * FD-grad / N. */
-function referenceAttribution(exp: Experiment, family: Family, freeze?: (h: string) => boolean): Float64Array {
+function referenceAttribution(exp: Experiment, family: Family, freeze?: (h: string) => boolean, mode: 'patch' | 'zero' | 'mean' = 'patch'): Float64Array {
   const shape = familyShape(family, cfg, P);
   const out = new Float64Array(shape.reduce((a, b) => a * b, 1));
   const { base, source } = roles(exp);
@@ -66,7 +66,14 @@ function referenceAttribution(exp: Experiment, family: Family, freeze?: (h: stri
       const { hook } = cellSelector(family, [l, 0, 0, 0]);
       const hs = hookShape(cfg, hook, P);
       const grad = hookGradFD(cfg, weights, base[b], metric, hook, undefined, 1e-4, { freeze });
-      const D = srcRun.cache.get(hook)!.data.map((s, i) => s - baseRun.cache.get(hook)!.data[i]);
+      const baseAct = baseRun.cache.get(hook)!.data;
+      let D: Float64Array;
+      if (mode === 'zero') D = baseAct.map((x) => -x);
+      else if (mode === 'mean') {
+        // Mean over every prompt, clean and corrupted, entry by entry (so per position).
+        const all = [...exp.clean, ...exp.corrupted].map((t) => referenceForward(cfg, weights, t).cache.get(hook)!.data);
+        D = baseAct.map((x, i) => all.reduce((a, r) => a + r[i], 0) / all.length - x);
+      } else D = srcRun.cache.get(hook)!.data.map((s, i) => s - baseAct[i]);
       let n = 0;
       for (const cell of cells(shape)) {
         if (cell[0] === l) {
@@ -113,6 +120,14 @@ describe('attribution with other metrics and options', () => {
     const res = await runAttribution(rt, cfg, exp, { families: ['resid_pre', 'head_out', 'mlp_post'] });
     for (const f of ['resid_pre', 'head_out', 'mlp_post'] as const)
       expectClose(`${metric} ${f}`, res.values[f]!.data, referenceAttribution(exp, f), 2e-3, 1e-5);
+  });
+
+  it.each(['zero', 'mean'] as const)('%s ablation: sum((replacement - base) * grad)', async (mode) => {
+    await rt.setWeights(weights);
+    const exp = makeExp('logit_diff', 'denoising');
+    const families: Family[] = ['resid_mid', 'head_out', 'pattern', 'mlp_post'];
+    const res = await runAttribution(rt, cfg, exp, { families, mode });
+    for (const f of families) expectClose(`${mode} ${f}`, res.values[f]!.data, referenceAttribution(exp, f, undefined, mode), 2e-3, 1e-5);
   });
 
   it.each([
