@@ -72,6 +72,8 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       experiments.clear();
       await runtime.clearSessions();
       engine = await PatchingEngine.create(runtime, model.config, model.weights);
+      // Shader warm-up: WebGPU compiles its kernels now, not on the first Run.
+      if (runtime.backend === 'webgpu') await engine.warmup();
       const value: ResultOf['load'] = { config: model.config, bytes, fromCache, sha256, tofu };
       return [value, []];
     }

@@ -77,3 +77,15 @@ describe('normaliser', () => {
     expect(n.warning).toMatch(/nearly\) equal/);
   });
 });
+
+describe('PatchingEngine.warmup', () => {
+  it('runs the attribution and patch graphs on a tiny prompt without touching later results', async () => {
+    const { PatchingEngine } = await import('./index');
+    const { createNodeRuntime } = await import('../runtime/node');
+    const { randomWeights, tinyConfig } = await import('../../../test/reference/random-weights');
+    const c = tinyConfig({ nLayers: 1, dVocab: 12 });
+    const engine = await PatchingEngine.create(createNodeRuntime({ threads: 1 }), c, randomWeights(c, 1));
+    await expect(engine.warmup()).resolves.toBeUndefined();
+    await engine.dispose();
+  });
+});

@@ -3,7 +3,7 @@ import type { GPT2Config, Weights } from '../model/types';
 import type { Runtime } from '../runtime/types';
 import { ActivationPatcher, type SweepOptions } from './activation';
 import { runAttribution, type AttributionRequest, type AttributionResult } from './attribution';
-import { resolveExperiment, type Experiment } from './experiment';
+import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
 import type { ExperimentSpec, Family, Labelled } from './types';
 
 export class PatchingEngine {
@@ -20,6 +20,17 @@ export class PatchingEngine {
   static async create(rt: Runtime, cfg: GPT2Config, weights: Weights): Promise<PatchingEngine> {
     await rt.setWeights(weights);
     return new PatchingEngine(rt, cfg);
+  }
+
+  /**
+   * Runs the attribution and patch graphs once on a two-token prompt, so that a GPU backend compiles its shaders
+   * right after loading rather than on the user's first Run.
+   */
+  async warmup(): Promise<void> {
+    const bos = this.cfg.dVocab - 1;
+    const exp = experimentFromTokens({ clean: [[bos, 0]], corrupted: [[bos, 1]], answers: [0], wrongs: [1] });
+    await this.attribute(exp, { families: ['resid_pre', 'head_out', 'pattern'] });
+    await this.patch(exp, 'head_out', [0, 0, 1]);
   }
 
   resolve(spec: ExperimentSpec): Experiment {
