@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { GPT2_SMALL_CONFIG, TINY_GPT2_CONFIG } from '../engine/model/checkpoint';
 import { resolveExperiment } from '../engine/patching/experiment';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ioiPairs, PRESETS, repeatedPair } from './presets';
 
 describe('presets', () => {
@@ -39,7 +39,7 @@ describe('presets', () => {
   });
 
   const vocabFile = 'public/models/toy-induction/vocab_subset.json';
-  it.skipIf(!existsSync(vocabFile))('the toy preset uses only words from the toy model\'s training vocabulary', () => {
+  it('the toy preset uses only words from the toy model\'s training vocabulary', () => {
     const subset = new Set(JSON.parse(readFileSync(vocabFile, 'utf8')) as number[]);
     const exp = resolveExperiment(PRESETS.find((p) => p.id === 'toy-induction')!.spec, TINY_GPT2_CONFIG);
     for (const ids of [exp.clean[0].slice(1), exp.corrupted[0].slice(1), exp.answers, exp.wrongs]) {

@@ -69,8 +69,9 @@ export const PRESETS: readonly Preset[] = [
     label: 'Induction (repeated words)',
     kind: 'toy',
     lookFor:
-      'The answer is only predictable by copying: look for one layer-1 head (the induction head) in head output and k/v, '
-      + 'and in the Attention tab for its pattern from the final " bread" to the first " moon".',
+      'The answer is only predictable by copying from the first half. An induction circuit shows as one layer-1 head in '
+      + 'head output and k/v; the offline model shipped now is an early training run without a clean induction head '
+      + '(see its model card), so expect the copying spread over several heads.',
     spec: { ...base, pairs: [repeatedPair(TOY_WORDS, 4, 'tea')] },
     view: { tab: 'heads', family: 'head_out_all_pos' },
   },

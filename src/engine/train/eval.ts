@@ -1,0 +1,140 @@
+// How well a model does induction, measured with the engine: per-token loss on repeated random sequences, and the
+// two attention scores that identify the circuit (Olsson et al. 2022, "In-context learning and induction heads"):
+//   previous-token score of a head: mean attention from each position to the one before it, on random tokens;
+//   prefix-matching score: on BOS + A + A, mean attention from each second-copy token to the token after its
+//   first occurrence (query L + i -> key i + 1, 1-based positions with BOS at 0).
+
+import { Graph } from '../graph';
+import { gpt2Forward, weightInputs } from '../model/gpt2';
+import { BOS_TOKEN } from '../model/tokenizer';
+import type { GPT2Config, Weights } from '../model/types';
+import type { Fetched, Runtime } from '../runtime/types';
+import { mulberry32 } from '../model/checkpoint';
+import { repeatedSequences } from './data';
+import { tokenNll } from './loss-graph';
+
+export interface InductionEval {
+  /** Mean loss predicting the first copy of A (tokens 1..L, from positions 0..L-1): near ln|subset| if uniform. */
+  firstHalfLoss: number;
+  /** Mean loss predicting the second copy (tokens L+1..2L), including its unpredictable first token. */
+  secondHalfLoss: number;
+  /** The same without the first token of the second copy (tokens L+2..2L: the ones induction can predict). */
+  inductionLoss: number;
+  /** ln(subset size): the loss of a uniform guess over the training tokens. */
+  uniformLoss: number;
+  /** [layer][head] */
+  prevToken: number[][];
+  /** [layer][head] */
+  prefixMatching: number[][];
+}
+
+export interface EvalOptions {
+  seed: number;
+  /** Segment lengths L, one sequence each. */
+  halves: number[];
+}
+
+/** Patterns of every layer, and the next-token loss at every position but the last. */
+function evalGraph(cfg: GPT2Config, batch: number, pos: number): Graph {
+  const g = new Graph('induction-eval');
+  const tokens = g.input('tokens', [batch, pos], 'int64');
+  const rows = g.input('rows', [batch * (pos - 1)], 'int64');
+  const targets = g.input('targets', [batch * (pos - 1)], 'int64');
+  const w = weightInputs(g, cfg);
+  const x = gpt2Forward(cfg, w, tokens, (name, t) => (name.endsWith('attn.hook_pattern') ? g.output(t, name) : t));
+  g.output(tokenNll(w.get('wte.weight')!, x, rows, targets), 'nll');
+  return g;
+}
+
+interface Run {
+  pos: number;
+  nll: Float32Array; // [batch * (pos - 1)], row b * (pos - 1) + t predicts token t + 1
+  patterns: Fetched[]; // per layer, [batch, head_index, query_pos, key_pos]
+}
+
+async function run(rt: Runtime, cfg: GPT2Config, weights: Weights, seqs: number[][]): Promise<Run> {
+  const batch = seqs.length;
+  const pos = Math.max(...seqs.map((s) => s.length));
+  const tokens: number[] = [];
+  const rows: number[] = [];
+  const targets: number[] = [];
+  seqs.forEach((s, b) => {
+    const padded = [...s, ...new Array(pos - s.length).fill(BOS_TOKEN)];
+    tokens.push(...padded);
+    for (let t = 0; t < pos - 1; t++) {
+      rows.push(b * pos + t);
+      targets.push(padded[t + 1]);
+    }
+  });
+  await rt.setWeights(weights);
+  const i64 = (xs: number[], shape: number[]) => ({ dtype: 'int64' as const, shape, data: BigInt64Array.from(xs, BigInt) });
+  const out = await rt.run(`induction-eval-${cfg.name}-${batch}x${pos}`, () => evalGraph(cfg, batch, pos), {
+    tokens: i64(tokens, [batch, pos]),
+    rows: i64(rows, [rows.length]),
+    targets: i64(targets, [targets.length]),
+  });
+  const patterns = Array.from({ length: cfg.nLayers }, (_, l) => out[`blocks.${l}.attn.hook_pattern`]);
+  return { pos, nll: out.nll.data, patterns };
+}
+
+/** Mean of pattern[b][h][q][k] over the (b, q, k) triples, per layer and head. */
+function meanAttention(cfg: GPT2Config, r: Run, triples: [number, number, number][]): number[][] {
+  const { pos } = r;
+  return r.patterns.map((p) =>
+    Array.from({ length: cfg.nHeads }, (_, h) => {
+      let sum = 0;
+      for (const [b, q, k] of triples) sum += p.data[((b * cfg.nHeads + h) * pos + q) * pos + k];
+      return sum / triples.length;
+    }),
+  );
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+export async function evaluateInduction(
+  rt: Runtime,
+  cfg: GPT2Config,
+  weights: Weights,
+  subset: readonly number[],
+  o: EvalOptions,
+): Promise<InductionEval> {
+  const next = repeatedSequences(subset, o.seed);
+  const repeated = o.halves.map((l) => next(l).tokens);
+  const rep = await run(rt, cfg, weights, repeated);
+  const first: number[] = [];
+  const second: number[] = [];
+  const induction: number[] = [];
+  const prefix: [number, number, number][] = [];
+  o.halves.forEach((l, b) => {
+    const nll = (target: number) => rep.nll[b * (rep.pos - 1) + target - 1];
+    for (let t = 1; t <= l; t++) first.push(nll(t));
+    for (let t = l + 1; t <= 2 * l; t++) second.push(nll(t));
+    for (let t = l + 2; t <= 2 * l; t++) induction.push(nll(t));
+    for (let q = l + 1; q <= 2 * l; q++) prefix.push([b, q, q - l + 1]);
+  });
+
+  // Random tokens without a repeat: BOS + 2L fresh tokens, as long as the repeated sequences.
+  const rng = mulberry32(o.seed ^ 0x9e3779b9);
+  const fresh = o.halves.map((l) => [BOS_TOKEN, ...Array.from({ length: 2 * l }, () => subset[Math.floor(rng() * subset.length)])]);
+  const rnd = await run(rt, cfg, weights, fresh);
+  const prev: [number, number, number][] = [];
+  fresh.forEach((s, b) => {
+    for (let q = 1; q < s.length; q++) prev.push([b, q, q - 1]);
+  });
+
+  return {
+    firstHalfLoss: mean(first),
+    secondHalfLoss: mean(second),
+    inductionLoss: mean(induction),
+    uniformLoss: Math.log(subset.length),
+    prevToken: meanAttention(cfg, rnd, prev),
+    prefixMatching: meanAttention(cfg, rep, prefix),
+  };
+}
+
+/** The head with the highest score in `layer`, as TransformerLens's "L.H" label. */
+export function bestHead(scores: number[][], layer: number): { head: string; score: number } {
+  const row = scores[layer];
+  const h = row.indexOf(Math.max(...row));
+  return { head: `${layer}.${h}`, score: row[h] };
+}

@@ -1,0 +1,14 @@
+// The toy induction model's shape and its held-out evaluation set (docs/models/toy-induction.md).
+
+import { TINY_GPT2_CONFIG } from '../model/checkpoint';
+import type { GPT2Config } from '../model/types';
+import type { EvalOptions } from './eval';
+
+/** 2 layers, d_model 64, 4 heads of 16, d_mlp 256, GPT-2's vocabulary, 64 positions. */
+export const TOY_CONFIG: GPT2Config = { ...TINY_GPT2_CONFIG, name: 'toy-induction', nCtx: 64 };
+
+/** Where the committed checkpoint lives, relative to the repository root. */
+export const TOY_MODEL_DIR = 'public/models/toy-induction';
+
+/** Held-out evaluation: a data seed that training (data seed 1) never uses, one sequence per segment length L. */
+export const TOY_EVAL: EvalOptions = { seed: 12345, halves: [8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 31] };
