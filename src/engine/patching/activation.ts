@@ -12,7 +12,7 @@ import type { GPT2Config } from '../model/types';
 import type { Feed, Fetched, Runtime } from '../runtime/types';
 import { experimentKey, tokenFeed } from './attribution';
 import type { Experiment } from './experiment';
-import { cellSelector, cells, familyShape, hookFor } from './families';
+import { cellSelector, cells, familyShape, firstPosition, hookFor } from './families';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
 import { FAMILY_AXES, type Family, type Labelled } from './types';
 
@@ -43,20 +43,6 @@ const hookShapeOf = (cfg: GPT2Config, hook: string, P: number, start = 0): numbe
   if (hook.endsWith('mlp.hook_post')) return [Ps, dMlp];
   return [Ps, d];
 };
-
-/** The earliest position a patch of this cell changes (0 for whole-head patches). */
-function firstPosition(family: Family, index: number[]): number {
-  switch (family) {
-    case 'resid_pre': case 'resid_mid': case 'resid_post': case 'attn_out': case 'mlp_out': case 'mlp_post':
-      return index[1];
-    case 'head_out': case 'q_by_pos': case 'k_by_pos': case 'v_by_pos':
-      return index[2];
-    case 'pattern_by_pos':
-      return index[2];
-    default:
-      return 0;
-  }
-}
 
 export class ActivationPatcher {
   private caches = new Map<string, Promise<RunCache>>();

@@ -78,6 +78,20 @@ export function cellSelector(family: Family, index: number[]): { layer: number; 
   }
 }
 
+/** The earliest position a patch of this cell changes (0 for whole-head patches). */
+export function firstPosition(family: Family, index: number[]): number {
+  switch (family) {
+    case 'resid_pre': case 'resid_mid': case 'resid_post': case 'attn_out': case 'mlp_out': case 'mlp_post':
+      return index[1];
+    case 'head_out': case 'q_by_pos': case 'k_by_pos': case 'v_by_pos':
+      return index[2];
+    case 'pattern_by_pos':
+      return index[2];
+    default:
+      return 0;
+  }
+}
+
 /**
  * Attribution reduction for one layer: per-entry scores A = (source - base) * grad, [batch, ...hook], summed to
  * this family's per-layer layout (without the layer axis).

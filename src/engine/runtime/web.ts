@@ -5,7 +5,7 @@
 // same buffers feed every session (ort.Tensor.fromGpuBuffer); see docs/ARCHITECTURE.md "weights once per device".
 // wasm: weights are host Float32Arrays fed to every session.
 import type * as Ort from 'onnxruntime-common';
-import { Graph, Identity } from '../graph';
+import { Graph, Identity, toOnnx } from '../graph';
 import type { Weights } from '../model/types';
 import { OrtRuntime, type OrtModule } from './ort-runtime';
 import type { BackendName, Runtime } from './types';
@@ -65,7 +65,6 @@ async function webgpuRuntime(ort: OrtModule, opts: WebRuntimeOptions): Promise<R
   // The first WebGPU session creates the provider's device; a one-node graph is enough.
   const g = new Graph('warmup');
   g.output(Identity(g.input('x', [1])), 'y');
-  const { toOnnx } = await import('../graph');
   // It is never released: onnxruntime-web destroys its GPUDevice when the last WebGPU session goes, which would
   // kill the shared weight buffers whenever the session cache evicts everything.
   const warm = await ort.InferenceSession.create(toOnnx(g), sessionOptions);

@@ -69,31 +69,27 @@ export function ExperimentEditor() {
       && !(i.field === 'wrong' && spec.metric.name !== 'logit_diff'))
     || i.field === 'basket' || i.field === 'positions';
   const describedBy = (field: Field) => (fieldIssues(field).length ? `${ids[field]}-issues` : undefined);
+  // Props shared by the prompt textareas and the answer inputs.
+  const shared = (field: Field) => ({
+    id: ids[field],
+    value: pair[field],
+    'aria-invalid': fieldIssues(field).length > 0,
+    'aria-describedby': describedBy(field),
+    'data-testid': `experiment.${field}`,
+    spellCheck: false,
+  });
   const fieldInput = (field: Field, label: string, multiline: boolean) => (
     <div className={`pw-field pw-field-${field}`}>
       <label htmlFor={ids[field]}>{label}</label>
       {multiline ? (
         <textarea
-          id={ids[field]}
+          {...shared(field)}
           rows={2}
           onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); onRun(); } }}
-          value={pair[field]}
           onChange={(e) => setField(field, e.target.value)}
-          aria-invalid={fieldIssues(field).length > 0}
-          aria-describedby={describedBy(field)}
-          data-testid={`experiment.${field}`}
-          spellCheck={false}
         />
       ) : (
-        <input
-          id={ids[field]}
-          value={pair[field]}
-          onChange={(e) => setField(field, e.target.value)}
-          aria-invalid={fieldIssues(field).length > 0}
-          aria-describedby={describedBy(field)}
-          data-testid={`experiment.${field}`}
-          spellCheck={false}
-        />
+        <input {...shared(field)} onChange={(e) => setField(field, e.target.value)} />
       )}
       {fieldIssues(field).length ? (
         <ul className="pw-issues" id={`${ids[field]}-issues`} data-testid={`experiment.issue.${field}`}>
