@@ -1,7 +1,8 @@
 // Train the toy induction model (docs/models/toy-induction.md) and write it in the Hugging Face GPT-2 layout:
 //   npx tsx scripts/train-toy.ts [--out public/models/toy-induction] [--steps N] [--batch N] [--lr X] ...
 // Gradients come from the engine's autodiff on onnxruntime-node; Adam runs in TypeScript. Same flags, same thread
-// count -> same weights.
+// count -> same weights. Training runs on the compact vocabulary (src/engine/train/vocab.ts); the written checkpoint
+// has the full GPT-2 vocabulary, its untrained rows sealed to one logit far below every trained one.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,28 +14,33 @@ import type { Weights } from '../src/engine/model/types';
 import { loadModelFromDir } from '../src/engine/model/weights-node';
 import { createNodeRuntime } from '../src/engine/runtime/node';
 import { asciiPlot, windowMeans } from '../src/engine/train/curve';
-import { toyVocabSubset } from '../src/engine/train/data';
-import { bestHead, evaluateInduction } from '../src/engine/train/eval';
+import { mulberry32 } from '../src/engine/model/checkpoint';
+import { BOS_TOKEN } from '../src/engine/model/tokenizer';
+import { repeatedSequences, toyVocabSubset } from '../src/engine/train/data';
+import { bestHead, evaluateInduction, minLogSumExp } from '../src/engine/train/eval';
 import { TOY_CONFIG, TOY_EVAL, TOY_MODEL_DIR } from '../src/engine/train/toy';
 import { train } from '../src/engine/train/train';
+import { compactConfig, sealUntrainedRows, trainedIds } from '../src/engine/train/vocab';
 
 async function main(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args: argv,
     options: {
       out: { type: 'string', default: TOY_MODEL_DIR },
-      steps: { type: 'string', default: '2400' },
+      steps: { type: 'string', default: '8000' },
       batch: { type: 'string', default: '32' },
-      lr: { type: 'string', default: '3e-3' },
+      lr: { type: 'string', default: '1e-3' },
       warmup: { type: 'string', default: '100' },
       'min-lr-ratio': { type: 'string', default: '0.05' },
       'weight-decay': { type: 'string', default: '0' },
       'min-half': { type: 'string', default: '8' },
       'max-half': { type: 'string', default: '31' },
-      'init-seed': { type: 'string', default: '0' },
-      'embed-std': { type: 'string', default: '0.1' },
+      'max-prefix': { type: 'string', default: '0' },
+      'init-seed': { type: 'string', default: '1' },
+      'embed-std': { type: 'string', default: '0.02' },
       'data-seed': { type: 'string', default: '1' },
-      threads: { type: 'string', default: '2' },
+      'seal-margin': { type: 'string', default: '30' },
+      threads: { type: 'string', default: '1' },
       dtype: { type: 'string', default: 'F16' },
     },
   });
@@ -46,14 +52,14 @@ async function main(argv: string[]): Promise<void> {
   const dtype = String(v.dtype).toUpperCase() as FloatDtype;
   if (!['F32', 'F16', 'BF16'].includes(dtype)) throw new Error(`--dtype must be F32, F16 or BF16`);
   const steps = num('steps');
-  const data = { batch: num('batch'), minHalf: num('min-half'), maxHalf: num('max-half') };
+  const data = { batch: num('batch'), minHalf: num('min-half'), maxHalf: num('max-half'), maxPrefix: num('max-prefix') };
   const subset = toyVocabSubset();
   const threads = num('threads');
   const rt = createNodeRuntime({ threads });
   console.log(
     `toy induction model: ${TOY_CONFIG.nLayers} layers, d_model ${TOY_CONFIG.dModel}, ${TOY_CONFIG.nHeads} heads, ` +
       `d_mlp ${TOY_CONFIG.dMlp}, n_ctx ${TOY_CONFIG.nCtx}; ${subset.length} training tokens; ${steps} steps of ` +
-      `${data.batch} sequences (L ${data.minHalf}..${data.maxHalf}); ${threads} threads`,
+      `${data.batch} sequences (L ${data.minHalf}..${data.maxHalf}, prefix 0..${data.maxPrefix}); ${threads} threads`,
   );
 
   const bar = new cliProgress.SingleBar(
@@ -64,7 +70,7 @@ async function main(argv: string[]): Promise<void> {
   const started = performance.now();
   const recent: string[] = [];
   const adam = { weightDecay: num('weight-decay') };
-  const { weights, losses } = await train(
+  const { weights, compact, losses } = await train(
     rt,
     {
       cfg: TOY_CONFIG,
@@ -90,6 +96,19 @@ async function main(argv: string[]): Promise<void> {
   console.log(asciiPlot(losses).join('\n'));
   console.log(`window means (10% each): ${windows.map((x) => x.toFixed(3)).join(' ')}`);
 
+  // Seal the untrained rows: one logit, `seal-margin` nats below the smallest log-sum-exp of the trained logits seen
+  // on held-out sequences (repeated, and plain random), so together they hold a negligible share of probability.
+  const ids = trainedIds(subset);
+  const rows = new Map(ids.map((id, i) => [id, i]));
+  const probe = repeatedSequences(subset, 4242);
+  const seqs = Array.from({ length: data.maxHalf }, (_, i) => probe(i + 1, i % 2 ? 0 : data.maxPrefix).tokens);
+  const rng = mulberry32(4243);
+  seqs.push(...Array.from({ length: 8 }, () => [BOS_TOKEN, ...Array.from({ length: TOY_CONFIG.nCtx - 1 }, () => subset[Math.floor(rng() * subset.length)])]));
+  const lowest = await minLogSumExp(rt, compactConfig(TOY_CONFIG, ids), compact, seqs.map((s) => s.map((t) => rows.get(t)!)), rows.get(BOS_TOKEN)!);
+  const sealed = Math.floor(lowest - num('seal-margin'));
+  const alpha = sealUntrainedRows(weights, ids, sealed);
+  console.log(`untrained rows sealed at logit ${sealed} (lowest trained log-sum-exp seen ${lowest.toFixed(2)}; row = ${alpha.toPrecision(4)} / ln_f.weight)`);
+
   const out = String(v.out);
   await mkdir(out, { recursive: true });
   const metadata = {
@@ -99,6 +118,7 @@ async function main(argv: string[]): Promise<void> {
     steps: String(steps),
     seconds: seconds.toFixed(0),
     final_loss: windows[9].toFixed(4),
+    untrained_logit: String(sealed),
   };
   await writeFile(join(out, 'config.json'), JSON.stringify(hfConfigJson(TOY_CONFIG), null, 2) + '\n');
   await writeFile(join(out, 'model.safetensors'), encodeSafetensors(toWrite(weights, dtype), metadata));

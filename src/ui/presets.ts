@@ -1,6 +1,7 @@
 // Presets that teach: each sets up a classic experiment and says in one line what to look for.
 import type { ExperimentSpec, PromptPair } from '../engine/patching/types';
 import type { PermalinkState } from '../state/permalink';
+import { TOY_CIRCUIT } from '../engine/train/toy';
 
 export interface Preset {
   id: string;
@@ -69,9 +70,10 @@ export const PRESETS: readonly Preset[] = [
     label: 'Induction (repeated words)',
     kind: 'toy',
     lookFor:
-      'The answer is only predictable by copying from the first half. An induction circuit shows as one layer-1 head in '
-      + 'head output and k/v; the offline model shipped now is an early training run without a clean induction head '
-      + '(see its model card), so expect the copying spread over several heads.',
+      `The answer is only predictable by copying from the first half. In head output, the induction head `
+      + `${TOY_CIRCUIT.induction} comes first (every layer-1 head prefix-matches; ${TOY_CIRCUIT.induction} most), fed by the `
+      + `previous-token head ${TOY_CIRCUIT.previousToken}; ${TOY_CIRCUIT.currentToken}, which attends to the current token, ranks second because `
+      + 'the corruption changes the copied word itself.',
     spec: { ...base, pairs: [repeatedPair(TOY_WORDS, 4, 'tea')] },
     view: { tab: 'heads', family: 'head_out_all_pos' },
   },

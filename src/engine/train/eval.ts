@@ -4,8 +4,8 @@
 //   prefix-matching score: on BOS + A + A, mean attention from each second-copy token to the token after its
 //   first occurrence (query L + i -> key i + 1, 1-based positions with BOS at 0).
 
-import { Graph } from '../graph';
-import { gpt2Forward, weightInputs } from '../model/gpt2';
+import { Graph, logSumExp } from '../graph';
+import { gpt2Forward, unembed, weightInputs } from '../model/gpt2';
 import { BOS_TOKEN } from '../model/tokenizer';
 import type { GPT2Config, Weights } from '../model/types';
 import type { Fetched, Runtime } from '../runtime/types';
@@ -137,4 +137,28 @@ export function bestHead(scores: number[][], layer: number): { head: string; sco
   const row = scores[layer];
   const h = row.indexOf(Math.max(...row));
   return { head: `${layer}.${h}`, score: row[h] };
+}
+
+/**
+ * The smallest log-sum-exp of a model's logits over any position of `seqs` (BOS-padded to one length): where the
+ * untrained rows' sealed logit (vocab.ts) has to sit far below. `cfg` and `weights` are the compact model and `seqs`
+ * are in its (compact) token numbering.
+ */
+export async function minLogSumExp(rt: Runtime, cfg: GPT2Config, weights: Weights, seqs: number[][], pad: number): Promise<number> {
+  const batch = seqs.length;
+  const pos = Math.max(...seqs.map((s) => s.length));
+  const tokens = seqs.flatMap((s) => [...s, ...new Array(pos - s.length).fill(pad)]);
+  await rt.setWeights(weights);
+  const out = await rt.run(`lse-${cfg.name}-${cfg.dVocab}-${batch}x${pos}`, () => {
+    const g = new Graph('logsumexp');
+    const tok = g.input('tokens', [batch, pos], 'int64');
+    const w = weightInputs(g, cfg);
+    g.output(logSumExp(unembed(cfg, w, gpt2Forward(cfg, w, tok))), 'lse');
+    return g;
+  }, { tokens: { dtype: 'int64', shape: [batch, pos], data: BigInt64Array.from(tokens, BigInt) } });
+  let min = Infinity;
+  seqs.forEach((s, b) => {
+    for (let t = 0; t < s.length; t++) min = Math.min(min, out.lse.data[b * pos + t]);
+  });
+  return min;
 }

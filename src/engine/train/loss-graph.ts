@@ -1,4 +1,4 @@
-// The training graph: GPT-2 forward, mean next-token cross-entropy over the full vocabulary at chosen rows, and
+// The training graph: GPT-2 forward, weighted next-token cross-entropy at chosen rows, and
 // the gradient of that loss with respect to every weight input, all from the engine's own autodiff.
 
 import { Gather, GemmTransB, Graph, Mul, ReduceSum, Reshape, Sub, grad, logSumExp, type Tensor } from '../graph';
@@ -10,16 +10,19 @@ export const gradName = (name: string) => `${name}_grad`;
 
 /**
  * Inputs: `tokens` [batch, pos] int64, `rows` [n] int64 (flat indices b * pos + t of the scored positions),
- * `targets` [n] int64 (the token each row should predict), plus one input per weight.
- * Outputs: `loss` [] = mean over rows of logsumexp(logits) - logit[target], and `${weight}_grad` for every weight.
+ * `targets` [n] int64 (the token each row should predict), `row_weights` [n, 1] float32, plus one input per weight.
+ * Outputs: `loss` [] = sum over rows of weight * (logsumexp(logits) - logit[target]), and `${weight}_grad` for every
+ * weight.
  */
 export function trainingGraph(cfg: GPT2Config, batch: number, pos: number, n: number): Graph {
   const g = new Graph('train');
   const tokens = g.input('tokens', [batch, pos], 'int64');
   const rows = g.input('rows', [n], 'int64');
   const targets = g.input('targets', [n], 'int64');
+  const rowWeights = g.input('row_weights', [n, 1], 'float32');
   const w = weightInputs(g, cfg);
-  const loss = crossEntropy(w.get('wte.weight')!, gpt2Forward(cfg, w, tokens), rows, targets);
+  const nll = tokenNll(w.get('wte.weight')!, gpt2Forward(cfg, w, tokens), rows, targets);
+  const loss = ReduceSum(Mul(nll, rowWeights), [0, 1]);
   g.output(loss, 'loss');
   const names = [...w.keys()];
   grad(loss, names.map((name) => w.get(name)!)).forEach((gr, i) => {
@@ -29,20 +32,16 @@ export function trainingGraph(cfg: GPT2Config, batch: number, pos: number, n: nu
   return g;
 }
 
-/** Mean over rows of tokenNll: the training loss. */
-export function crossEntropy(wte: Tensor, x: Tensor, rows: Tensor, targets: Tensor): Tensor {
-  return Mul(ReduceSum(tokenNll(wte, x, rows, targets), [0, 1]), 1 / rows.shape[0]);
-}
-
 /**
  * Next-token cross-entropy [n, 1] of the tied-unembedding logits at `rows` of `x` [batch, pos, d_model] (ln_final's
- * output), over the full vocabulary. Only the scored rows are unembedded: the [n, d_vocab] logits are the run's
- * largest tensor. The target logit is x_row . W_E[target], read without a one-hot over the vocabulary.
+ * output), over every row of `wte` (the toy model trains on a compact vocabulary: vocab.ts). Only the scored rows
+ * are unembedded: the [n, rows] logits are the run's largest tensor. The target logit is x_row . W_E[target], read
+ * without a one-hot over the vocabulary.
  */
 export function tokenNll(wte: Tensor, x: Tensor, rows: Tensor, targets: Tensor): Tensor {
   const [batch, pos, d] = x.shape;
   const picked = Gather(Reshape(x, [batch * pos, d]), rows); // [n, d_model]
-  const logits = GemmTransB(picked, wte); // [n, d_vocab]
+  const logits = GemmTransB(picked, wte); // [n, rows of wte]
   const target = ReduceSum(Mul(picked, Gather(wte, targets)), [-1], true); // [n, 1]
   return Sub(logSumExp(logits), target);
 }

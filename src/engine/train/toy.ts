@@ -12,3 +12,10 @@ export const TOY_MODEL_DIR = 'public/models/toy-induction';
 
 /** Held-out evaluation: a data seed that training (data seed 1) never uses, one sequence per segment length L. */
 export const TOY_EVAL: EvalOptions = { seed: 12345, halves: [8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 31] };
+
+/**
+ * The circuit the committed checkpoint formed, as TransformerLens "layer.head" labels, measured on TOY_EVAL
+ * (test/toy-model.test.ts checks these are the top-scoring heads; the toy preset names them). `currentToken` attends
+ * to its own position; it ranks second by head output on the toy preset (test/toy-circuits.test.ts).
+ */
+export const TOY_CIRCUIT = { previousToken: '0.2', induction: '1.0', currentToken: '0.1' } as const;

@@ -1,12 +1,15 @@
 // The training loop: the engine computes loss and parameter gradients (trainingGraph), Adam updates the host
 // weights in place, and the runtime is handed the updated weights before the next step.
+//
+// Only the embedding rows of the tokens the data uses are trained, on a compact model (vocab.ts).
 
 import type { GPT2Config, Weights } from '../model/types';
 import type { Runtime } from '../runtime/types';
 import { Adam, learningRate, type AdamOptions, type Schedule } from './adam';
-import { rowsPerBatch, trainBatches, type RepeatSpec, type TrainBatch } from './data';
+import { sequenceLength, trainBatches, type RepeatSpec, type TrainBatch } from './data';
 import { initWeights } from './init';
 import { gradName, trainingGraph } from './loss-graph';
+import { compactBatch, compactConfig, expandVocab, trainedIds } from './vocab';
 
 export interface LossAndGrads {
   loss: number;
@@ -19,10 +22,12 @@ const int64 = (xs: number[], shape: number[]) => ({ dtype: 'int64' as const, sha
 export async function lossAndGrads(rt: Runtime, cfg: GPT2Config, weights: Weights, b: TrainBatch): Promise<LossAndGrads> {
   const n = b.rows.length;
   await rt.setWeights(weights);
-  const out = await rt.run(`train-${cfg.name}-${b.batch}x${b.pos}-${n}`, () => trainingGraph(cfg, b.batch, b.pos, n), {
+  const key = `train-${cfg.name}-${cfg.dVocab}-${b.batch}x${b.pos}-${n}`;
+  const out = await rt.run(key, () => trainingGraph(cfg, b.batch, b.pos, n), {
     tokens: int64(b.tokens, [b.batch, b.pos]),
     rows: int64(b.rows, [n]),
     targets: int64(b.targets, [n]),
+    row_weights: { dtype: 'float32', shape: [n, 1], data: Float32Array.from(b.weights ?? new Array(n).fill(1 / n)) },
   });
   const grads = new Map<string, Float32Array>();
   for (const name of weights.keys()) grads.set(name, out[gradName(name)].data);
@@ -42,7 +47,7 @@ export interface TrainOptions {
   /** Std of the embeddings at init (GPT-2: 0.02). */
   embedStd?: number;
   dataSeed: number;
-  /** Start from these weights (updated in place) instead of initWeights(cfg, initSeed). */
+  /** Start from these compact weights (updated in place) instead of initWeights(compact cfg, initSeed). */
   init?: Weights;
 }
 
@@ -53,27 +58,36 @@ export interface StepInfo {
 }
 
 export interface TrainResult {
+  /** The full model (cfg's vocabulary; untrained rows of W_E zero). */
   weights: Weights;
+  /** The compact model training updated (trainedIds(subset) as its vocabulary). */
+  compact: Weights;
   /** The loss of each step, measured on that step's batch before its update. */
   losses: number[];
 }
 
-export async function train(rt: Runtime, o: TrainOptions, onStep?: (s: StepInfo) => void): Promise<TrainResult> {
-  const weights = o.init ?? initWeights(o.cfg, o.initSeed, { embedStd: o.embedStd });
-  const maxPos = 2 * o.data.maxHalf + 1;
-  if (maxPos > o.cfg.nCtx) throw new Error(`train: sequences of ${maxPos} tokens exceed n_ctx ${o.cfg.nCtx}`);
-  if (rowsPerBatch(o.data) === 0) throw new Error('train: a batch scores no rows');
+export async function train(
+  rt: Runtime,
+  o: TrainOptions,
+  onStep?: (s: StepInfo, snapshot: () => Weights) => void | Promise<void>,
+): Promise<TrainResult> {
+  const ids = trainedIds(o.subset);
+  const cfg = compactConfig(o.cfg, ids);
+  const weights = o.init ?? initWeights(cfg, o.initSeed, { embedStd: o.embedStd });
+  const pos = sequenceLength(o.data);
+  if (pos > o.cfg.nCtx) throw new Error(`train: sequences of ${pos} tokens exceed n_ctx ${o.cfg.nCtx}`);
+  if (o.data.maxHalf < 1 || o.data.minHalf < 1) throw new Error('train: segments need at least one token');
   const next = trainBatches(o.subset, o.data, o.dataSeed);
   const adam = new Adam(weights, o.adam);
   const schedule: Schedule = { ...o.schedule, total: o.steps };
   const losses: number[] = [];
   for (let step = 0; step < o.steps; step++) {
-    const { loss, grads } = await lossAndGrads(rt, o.cfg, weights, next());
+    const { loss, grads } = await lossAndGrads(rt, cfg, weights, compactBatch(next(), ids));
     if (!Number.isFinite(loss)) throw new Error(`train: loss is ${loss} at step ${step}`);
     const lr = learningRate(step, schedule);
     adam.step(grads, lr);
     losses.push(loss);
-    onStep?.({ step, loss, lr });
+    await onStep?.({ step, loss, lr }, () => expandVocab(weights, ids, o.cfg));
   }
-  return { weights, losses };
+  return { weights: expandVocab(weights, ids, o.cfg), compact: weights, losses };
 }
