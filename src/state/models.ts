@@ -6,6 +6,9 @@
 import type { BuiltinModelId } from './permalink';
 import type { ModelSource } from '../worker/protocol';
 
+/** Which presets suit a model: GPT-2's own, or those of one of the bundled toy models. */
+export type PresetKind = 'gpt2' | 'toy' | 'toy-ioi';
+
 export interface BuiltinModel {
   id: BuiltinModelId;
   label: string;
@@ -14,7 +17,7 @@ export interface BuiltinModel {
   /** Hub revision; absent for the bundled offline model. */
   hub?: { repo: string; commit: string; sha256: string; size: number };
   /** Which preset family suits the model. */
-  presets: 'gpt2' | 'toy';
+  presets: PresetKind;
 }
 
 export const BUILTIN_MODELS: readonly BuiltinModel[] = [
@@ -23,6 +26,12 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = [
     label: 'Toy induction (offline)',
     note: '2 layers, 4 heads, d_model 64; ships with the app, trained on repeated word sequences: a previous-token head in layer 0, an induction head in layer 1',
     presets: 'toy',
+  },
+  {
+    id: 'toy-ioi',
+    label: 'Toy IOI (offline)',
+    note: '3 layers, 4 heads, d_model 64; ships with the app, trained on templated indirect-object sentences with 48 names',
+    presets: 'toy-ioi',
   },
   {
     id: 'gpt2',
@@ -84,7 +93,7 @@ export function modelLabel(m: ModelChoice): string {
   return `${m.name} (local files)`;
 }
 
-export function presetKind(m: ModelChoice): 'gpt2' | 'toy' {
+export function presetKind(m: ModelChoice): PresetKind {
   return m.kind === 'builtin' ? builtin(m.id).presets : 'gpt2';
 }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { GPT2_SMALL_CONFIG, TINY_GPT2_CONFIG } from '../engine/model/checkpoint';
 import { resolveExperiment } from '../engine/patching/experiment';
 import { readFileSync } from 'node:fs';
+import { IOI_CONFIG } from '../engine/train/toy';
 import { ioiPairs, PRESETS, repeatedPair } from './presets';
 
 describe('presets', () => {
@@ -45,6 +46,17 @@ describe('presets', () => {
     for (const ids of [exp.clean[0].slice(1), exp.corrupted[0].slice(1), exp.answers, exp.wrongs]) {
       for (const id of ids) expect(subset.has(id)).toBe(true);
     }
+  });
+
+  it('the toy IOI preset uses only the IOI model\'s training tokens, in pairs of one length', () => {
+    const subset = new Set(JSON.parse(readFileSync('public/models/toy-ioi/vocab_subset.json', 'utf8')) as number[]);
+    const exp = resolveExperiment(PRESETS.find((p) => p.id === 'toy-ioi')!.spec, IOI_CONFIG);
+    expect(exp.clean).toHaveLength(8);
+    for (const ids of [...exp.clean.map((c) => c.slice(1)), ...exp.corrupted.map((c) => c.slice(1)), exp.answers, exp.wrongs]) {
+      for (const id of ids) expect(subset.has(id)).toBe(true);
+    }
+    // Clean and corrupted differ only at the repeated name, and the answers swap.
+    exp.clean.forEach((c, i) => expect(c.filter((t, j) => t !== exp.corrupted[i][j])).toHaveLength(1));
   });
 
   it('repeatedPair: the answer follows the cue\'s first occurrence, and only the corrupted first half differs', () => {

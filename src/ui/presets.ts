@@ -1,13 +1,18 @@
 // Presets that teach: each sets up a classic experiment and says in one line what to look for.
 import type { ExperimentSpec, PromptPair } from '../engine/patching/types';
 import type { PermalinkState } from '../state/permalink';
-import { TOY_CIRCUIT } from '../engine/train/toy';
+import type { PresetKind } from '../state/models';
+import { IOI_CIRCUIT, TOY_CIRCUIT } from '../engine/train/toy';
+import { IOI_TEMPLATES, ioiSentence } from '../engine/train/ioi-data';
+
+/** 'When {A} and {B} went to the {PLACE}, {S} gave the {OBJECT} to' */
+const TOY_IOI_TEMPLATE = IOI_TEMPLATES.indexOf('When {A} and {B} went to the {PLACE}, {S} gave the {OBJECT} to');
 
 export interface Preset {
   id: string;
   label: string;
-  /** 'gpt2': for GPT-2-family models; 'toy': for the bundled toy induction model. */
-  kind: 'gpt2' | 'toy';
+  /** 'gpt2': for GPT-2-family models; 'toy' / 'toy-ioi': for the bundled toy induction / IOI model. */
+  kind: PresetKind;
   lookFor: string;
   spec: ExperimentSpec;
   view: Pick<PermalinkState['view'], 'tab' | 'family'>;
@@ -60,6 +65,23 @@ export function repeatedPair(words: string[], cueIndex: number, replacement: str
   };
 }
 
+/**
+ * IOI pairs in the toy IOI model's own template (all pairs the same length): the corrupted prompt repeats the other
+ * name, so the indirect object and the subject swap; both name orders (ABBA, BABA) occur.
+ */
+export function toyIoiPairs(): PromptPair[] {
+  const cases: [string, string, string, string][] = [
+    ['Mary', 'John', 'store', 'drink'], ['Tom', 'James', 'park', 'ball'], ['Alice', 'Bob', 'school', 'book'], ['Sarah', 'David', 'office', 'ring'],
+  ];
+  const t = TOY_IOI_TEMPLATE;
+  return cases.flatMap(([a, b, place, object]) => [true, false].map((ioFirst) => ({
+    clean: ioiSentence(t, a, b, ioFirst, place, object).prompt,
+    corrupted: ioiSentence(t, b, a, !ioFirst, place, object).prompt,
+    answer: ` ${a}`,
+    wrong: ` ${b}`,
+  })));
+}
+
 // Every word is one GPT-2 token with its leading space; the toy model's words come from its vocab_subset.json.
 const TOY_WORDS = ['cat', 'river', 'gold', 'king', 'bread', 'moon', 'chair', 'snow', 'lion', 'boat'];
 const GPT2_WORDS = ['violin', 'crater', 'saddle', 'mirror', 'thunder', 'basket', 'velvet', 'pepper', 'glacier', 'harbor', 'lantern', 'candle'];
@@ -75,6 +97,17 @@ export const PRESETS: readonly Preset[] = [
       + `previous-token head ${TOY_CIRCUIT.previousToken}; ${TOY_CIRCUIT.currentToken}, which attends to the current token, ranks second because `
       + 'the corruption changes the copied word itself.',
     spec: { ...base, pairs: [repeatedPair(TOY_WORDS, 4, 'tea')] },
+    view: { tab: 'heads', family: 'head_out_all_pos' },
+  },
+  {
+    id: 'toy-ioi',
+    label: 'IOI (toy names, 8 pairs)',
+    kind: 'toy-ioi',
+    lookFor:
+      `Only the repeated name (S2) differs between clean and corrupted. Head ${IOI_CIRCUIT.subject} attends from the last `
+      + 'position to S2, as GPT-2\'s S-inhibition heads do, and carries nearly all of the difference; in the residual '
+      + 'view the difference sits at S2 until that layer, then at the end.',
+    spec: { ...base, pairs: toyIoiPairs() },
     view: { tab: 'heads', family: 'head_out_all_pos' },
   },
   {
@@ -117,7 +150,7 @@ export const PRESETS: readonly Preset[] = [
   },
 ];
 
-export function presetsFor(kind: 'gpt2' | 'toy'): Preset[] {
+export function presetsFor(kind: PresetKind): Preset[] {
   return PRESETS.filter((p) => p.kind === kind);
 }
 

@@ -162,3 +162,48 @@ export async function minLogSumExp(rt: Runtime, cfg: GPT2Config, weights: Weight
   });
   return min;
 }
+
+export interface IoiEval {
+  /** Mean over sentences of logit(IO) - logit(S) at the last prompt position. */
+  logitDiff: number;
+  /** Share of sentences with logit(IO) > logit(S). */
+  accuracy: number;
+  /** Mean probability of IO. */
+  ioProb: number;
+}
+
+/**
+ * IOI behaviour on sentences (ioi-data.ts): `tokens` is BOS + prompt + IO; the prediction is read at the prompt's
+ * last position. `cfg` and `weights` are a full model.
+ */
+export async function evaluateIoi(rt: Runtime, cfg: GPT2Config, weights: Weights, sentences: { tokens: number[]; sToken: number }[]): Promise<IoiEval> {
+  const batch = sentences.length;
+  const pos = Math.max(...sentences.map((s) => s.tokens.length - 1));
+  const tokens = sentences.flatMap((s) => [...s.tokens.slice(0, -1), ...new Array(pos - s.tokens.length + 1).fill(BOS_TOKEN)]);
+  await rt.setWeights(weights);
+  const out = await rt.run(`ioi-eval-${cfg.name}-${batch}x${pos}`, () => {
+    const g = new Graph('ioi-eval');
+    const tok = g.input('tokens', [batch, pos], 'int64');
+    const w = weightInputs(g, cfg);
+    g.output(unembed(cfg, w, gpt2Forward(cfg, w, tok)), 'logits');
+    return g;
+  }, { tokens: { dtype: 'int64', shape: [batch, pos], data: BigInt64Array.from(tokens, BigInt) } });
+  const V = cfg.dVocab;
+  let diff = 0;
+  let right = 0;
+  let prob = 0;
+  sentences.forEach((s, b) => {
+    const last = s.tokens.length - 2;
+    const row = out.logits.data.subarray((b * pos + last) * V, (b * pos + last + 1) * V);
+    const io = row[s.tokens[s.tokens.length - 1]];
+    const d = io - row[s.sToken];
+    diff += d / batch;
+    if (d > 0) right++;
+    let m = -Infinity;
+    for (const x of row) m = Math.max(m, x);
+    let z = 0;
+    for (const x of row) z += Math.exp(x - m);
+    prob += Math.exp(io - m) / z / batch;
+  });
+  return { logitDiff: diff, accuracy: right / batch, ioProb: prob };
+}

@@ -34,11 +34,18 @@ export async function lossAndGrads(rt: Runtime, cfg: GPT2Config, weights: Weight
   return { loss: out.loss.data[0], grads };
 }
 
+/** Any training data: a seeded stream of batches of `pos`-token sequences. */
+export interface BatchSource {
+  pos: number;
+  stream(seed: number): () => TrainBatch;
+}
+
 export interface TrainOptions {
   cfg: GPT2Config;
-  /** Token ids the data draws from. */
+  /** Token ids the data draws from (BOS is added to the trained rows). */
   subset: number[];
-  data: RepeatSpec;
+  /** Repeated random sequences (data.ts), or any other source. */
+  data: RepeatSpec | BatchSource;
   steps: number;
   schedule: Omit<Schedule, 'total'>;
   adam?: Partial<AdamOptions>;
@@ -74,10 +81,9 @@ export async function train(
   const ids = trainedIds(o.subset);
   const cfg = compactConfig(o.cfg, ids);
   const weights = o.init ?? initWeights(cfg, o.initSeed, { embedStd: o.embedStd });
-  const pos = sequenceLength(o.data);
-  if (pos > o.cfg.nCtx) throw new Error(`train: sequences of ${pos} tokens exceed n_ctx ${o.cfg.nCtx}`);
-  if (o.data.maxHalf < 1 || o.data.minHalf < 1) throw new Error('train: segments need at least one token');
-  const next = trainBatches(o.subset, o.data, o.dataSeed);
+  const source = 'stream' in o.data ? o.data : repeatSource(o.subset, o.data);
+  if (source.pos > o.cfg.nCtx) throw new Error(`train: sequences of ${source.pos} tokens exceed n_ctx ${o.cfg.nCtx}`);
+  const next = source.stream(o.dataSeed);
   const adam = new Adam(weights, o.adam);
   const schedule: Schedule = { ...o.schedule, total: o.steps };
   const losses: number[] = [];
@@ -90,4 +96,9 @@ export async function train(
     await onStep?.({ step, loss, lr }, () => expandVocab(weights, ids, o.cfg));
   }
   return { weights: expandVocab(weights, ids, o.cfg), compact: weights, losses };
+}
+
+function repeatSource(subset: readonly number[], spec: RepeatSpec): BatchSource {
+  if (spec.maxHalf < 1 || spec.minHalf < 1) throw new Error('train: segments need at least one token');
+  return { pos: sequenceLength(spec), stream: (seed) => trainBatches(subset, spec, seed) };
 }

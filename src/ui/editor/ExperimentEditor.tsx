@@ -115,7 +115,7 @@ export function ExperimentEditor() {
             value=""
             onChange={(e) => { const p = presetById(e.target.value); if (p) { setPairIndex(0); applyPreset(p); } }}
           >
-            <option value="">{kind === 'toy' ? 'GPT-2 presets…' : 'Toy-model presets…'}</option>
+            <option value="">Presets for other models…</option>
             {others.map((p) => <option key={p.id} value={p.id}>{p.label}</option>)}
           </select>
         ) : null}

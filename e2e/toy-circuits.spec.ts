@@ -1,7 +1,8 @@
 // Issue #5 in the app: on the offline model's induction preset, attribution patching and activation patching both
-// rank the model's induction head first among all heads by head output, and the app shows it in the heads view.
+// rank the model's induction head first among all heads by head output, and the app shows it in the heads view;
+// the offline IOI model, picked in the app, shows its S2 head first on its own preset.
 // wasm only (SwiftShader is too slow for per-head patches); the numbers are checked against onnxruntime-node.
-import { TOY_CIRCUIT } from '../src/engine/train/toy';
+import { IOI_CIRCUIT, TOY_CIRCUIT } from '../src/engine/train/toy';
 import type { ExperimentSpec } from '../src/engine/patching/types';
 import { compareArrays, expect, test } from './fixtures';
 
@@ -40,4 +41,23 @@ test('the induction head comes first by attribution and by activation patching',
   await expect(app.page.getByTestId('details.target')).toHaveText(`blocks.${layer}.attn.hook_z head ${head} (all pos)`);
   await expect(cell).toHaveAttribute('aria-label', /attribution [\d.]+, activation patch [\d.]+/);
   await app.snapshot(testInfo, 'induction-head');
+});
+
+test('the offline IOI model: pick it, its preset runs, the S2 head comes first', async ({ app }, testInfo) => {
+  await app.open();
+  await app.ready();
+  await app.model.picker.selectOption('toy-ioi');
+  await app.model.waitReady();
+  await expect(app.page.getByTestId('preset.toy-ioi')).toBeVisible();
+  await app.editor.preset('toy-ioi');
+  await expect(app.page.getByTestId('preset.lookfor')).toContainText(`Head ${IOI_CIRCUIT.subject} attends from the last position to S2`);
+  await app.editor.run();
+  const result = (await app.lastResult())!;
+  expect(result.metric.clean - result.metric.corrupted).toBeGreaterThan(5);
+  const [, nHeads] = result.attribution.head_out_all_pos.shape;
+  const data = result.attribution.head_out_all_pos.data.map((x) => x ?? -Infinity);
+  const [layer, head] = IOI_CIRCUIT.subject.split('.').map(Number);
+  expect(argmax(data)).toBe(layer * nHeads + head);
+  expect(await app.patchValue('head_out_all_pos', [layer, head])).toBeGreaterThan(0.8 * (result.metric.clean - result.metric.corrupted));
+  await app.snapshot(testInfo, 'toy-ioi');
 });
