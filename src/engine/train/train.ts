@@ -76,7 +76,7 @@ export interface TrainResult {
 export async function train(
   rt: Runtime,
   o: TrainOptions,
-  onStep?: (s: StepInfo, snapshot: () => Weights) => void | Promise<void>,
+  onStep?: (s: StepInfo) => void,
 ): Promise<TrainResult> {
   const ids = trainedIds(o.subset);
   const cfg = compactConfig(o.cfg, ids);
@@ -93,7 +93,7 @@ export async function train(
     const lr = learningRate(step, schedule);
     adam.step(grads, lr);
     losses.push(loss);
-    await onStep?.({ step, loss, lr }, () => expandVocab(weights, ids, o.cfg));
+    onStep?.({ step, loss, lr });
   }
   return { weights: expandVocab(weights, ids, o.cfg), compact: weights, losses };
 }
