@@ -49,3 +49,17 @@ test('unequal token counts, multi-token answers, too long, empty: each says what
   await editor.run();
   expect((await app.lastResult())!.tokens).toEqual(['<|endoftext|>', '·cat', '·dog', '·bird']);
 });
+
+test('on a toy model, words it was never trained on are marked and named; its presets have none', async ({ app }, testInfo) => {
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await expect(app.page.getByTestId('tokens.untrained')).toHaveCount(0);
+  await app.editor.fill({ 'Clean prompt': ' cat dog hello cat', 'Corrupted prompt': ' cat dog bird cat', Answer: ' dog', 'Wrong answer': ' tea' });
+  const note = app.page.getByTestId('tokens.untrained');
+  await expect(note).toContainText('never saw "·hello": its');
+  await expect(app.page.locator('.pw-chip-untrained')).toHaveCount(1); // ·hello in the clean row
+  // What was typed stays as typed.
+  await expect(app.editor.field('Clean prompt')).toHaveValue(' cat dog hello cat');
+  await app.snapshot(testInfo, 'untrained-tokens');
+});

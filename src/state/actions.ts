@@ -5,7 +5,7 @@ import { FAMILY_AXES, type ExperimentSpec, type Family } from '../engine/patchin
 import { EngineClient } from '../worker/client';
 import { describeError, isAbort, type BackendChoice, type LoadProgress, type ModelSource } from '../worker/protocol';
 import { isHubCached } from '../worker/model-loader';
-import { BUILTIN_MODELS, modelKey, rememberModel, sourceFor, type ModelChoice } from './models';
+import { BUILTIN_MODELS, modelKey, rememberModel, sourceFor, trainedVocabFor, type ModelChoice } from './models';
 import { getRun, newRunId, patchedFor, putRun, writePatched, type RunResult } from './results';
 import { getState, setState, type LoadState, type Selection } from './store';
 
@@ -129,14 +129,16 @@ export async function loadModel(choice: ModelChoice, opts: { keepRun?: boolean }
       onProgress: (p) => { if (loadController === controller) patch('model', { progress: track(p) }); },
     });
     if (loadController !== controller) return false;
-    setState((s) => ({ model: { ...s.model, status: 'ready', progress: null, config: info.config, fromCache: info.fromCache } }));
+    const trainedVocab = await trainedVocabFor(choice, info.config.dVocab);
+    if (loadController !== controller) return false;
+    setState((s) => ({ model: { ...s.model, status: 'ready', progress: null, config: info.config, trainedVocab, fromCache: info.fromCache } }));
     if (choice.kind === 'builtin') rememberModel(choice.id);
     void refreshCached();
     return true;
   } catch (e) {
     if (loadController !== controller) return false;
     const text = isAbort(e) ? 'Download cancelled; nothing was cached.' : describeError(e);
-    setState((s) => ({ model: { ...s.model, status: 'error', progress: null, error: text, config: null } }));
+    setState((s) => ({ model: { ...s.model, status: 'error', progress: null, error: text, config: null, trainedVocab: null } }));
     return false;
   } finally {
     if (loadController === controller) loadController = null;
@@ -369,6 +371,6 @@ export function simulateDeviceLoss(): Promise<boolean> {
 /** Tests only: load a hub revision that is not in the registry (the download, verify and cache path, for real). */
 export async function loadHubForTesting(source: Extract<ModelSource, { kind: 'hub' }>): Promise<{ fromCache: boolean; sha256?: string }> {
   const info = await engine().load(source);
-  setState((s) => ({ model: { ...s.model, status: 'ready', config: info.config, fromCache: info.fromCache, error: null } }));
+  setState((s) => ({ model: { ...s.model, status: 'ready', config: info.config, trainedVocab: null, fromCache: info.fromCache, error: null } }));
   return { fromCache: info.fromCache, sha256: info.sha256 };
 }

@@ -110,6 +110,29 @@ export function sourceFor(m: ModelChoice): ModelSource {
   return { kind: 'files', id: m.name, config: m.config, weights: m.weights };
 }
 
+/**
+ * The token ids a bundled toy model was trained on (its vocab_subset.json), or null for models trained on the
+ * whole vocabulary. A file that is missing or not a list of token ids yields null: the marking is a help, not a
+ * gate.
+ */
+export async function trainedVocabFor(m: ModelChoice, dVocab: number): Promise<number[] | null> {
+  if (m.kind !== 'builtin' || builtin(m.id).hub) return null;
+  try {
+    const res = await fetch(`${bundledModelUrl(m.id)}vocab_subset.json`);
+    if (!res.ok) return null;
+    return parseVocabSubset(await res.json(), dVocab);
+  } catch {
+    return null;
+  }
+}
+
+/** A JSON list of distinct token ids in [0, dVocab), or null. */
+export function parseVocabSubset(json: unknown, dVocab: number): number[] | null {
+  if (!Array.isArray(json) || json.length === 0) return null;
+  if (!json.every((x) => Number.isInteger(x) && x >= 0 && x < dVocab)) return null;
+  return new Set(json).size === json.length ? (json as number[]) : null;
+}
+
 function nameFromUrl(url: string): string {
   return url.replace(/[?#].*$/, '').split('/').filter(Boolean).pop() ?? 'custom';
 }

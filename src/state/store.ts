@@ -24,6 +24,8 @@ export interface ModelState {
   progress: LoadState | null;
   error: string | null;
   config: GPT2Config | null;
+  /** Token ids the model was trained on, for toy models trained on a subset (their vocab_subset.json). */
+  trainedVocab: number[] | null;
   fromCache: boolean;
   /** Why the model loaded is not the one asked for, or a restart after a lost device. */
   note: string | null;
@@ -91,6 +93,7 @@ export const useStore = create<AppState>(() => ({
     progress: null,
     error: null,
     config: null,
+    trainedVocab: null,
     fromCache: false,
     note: null,
   },

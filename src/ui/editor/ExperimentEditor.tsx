@@ -29,6 +29,8 @@ export function ExperimentEditor() {
   const modelChoice = useStore((s) => s.model.choice);
   const modelReady = useStore((s) => s.model.status === 'ready');
   const config = useStore((s) => s.model.config);
+  const trainedVocab = useStore((s) => s.model.trainedVocab);
+  const trained = useMemo(() => (trainedVocab ? new Set(trainedVocab) : null), [trainedVocab]);
   const runState = useStore((s) => s.run);
   const storeIssues = useStore((s) => s.issues);
   const [pairIndex, setPairIndex] = useState(0);
@@ -37,6 +39,10 @@ export function ExperimentEditor() {
 
   const pi = Math.min(pairIndex, spec.pairs.length - 1);
   const pair = spec.pairs[pi];
+  const answers = useMemo(
+    () => (spec.metric.name === 'logit_diff' ? [pair.answer, pair.wrong] : [pair.answer]),
+    [pair.answer, pair.wrong, spec.metric.name],
+  );
   const live = useMemo(() => (config ? validate(spec).issues : []), [spec, config]);
   // Until Run is pressed, an empty field is not an error yet: the user is still typing.
   const blank = (i: InputIssue) => {
@@ -160,7 +166,7 @@ export function ExperimentEditor() {
       <div role="tabpanel" className="pw-pair">
         {fieldInput('clean', 'Clean prompt', true)}
         {fieldInput('corrupted', 'Corrupted prompt', true)}
-        <TokenChips clean={pair.clean} corrupted={pair.corrupted} prependBos={spec.prependBos} />
+        <TokenChips clean={pair.clean} corrupted={pair.corrupted} prependBos={spec.prependBos} answers={answers} trained={trained} />
         <div className="pw-answers">
           {fieldInput('answer', 'Answer', false)}
           {spec.metric.name === 'logit_diff' ? fieldInput('wrong', 'Wrong answer', false) : null}

@@ -1,12 +1,27 @@
 // Clean and corrupted prompts as token chips, aligned position by position (one column per position, wrapping),
-// differing positions highlighted.
+// differing positions highlighted; for a toy model trained on a subset of the vocabulary, tokens outside it are
+// marked and named (the model never saw them: what it computes on them means nothing).
 import { useMemo } from 'react';
-import { tokenize } from '../../engine/model/tokenizer';
+import { BOS_TOKEN, tokenize } from '../../engine/model/tokenizer';
 
 export interface TokenChipsProps {
   clean: string;
   corrupted: string;
   prependBos: boolean;
+  /** The answer and wrong answer, checked against `trained` too. */
+  answers?: string[];
+  /** Token ids the model was trained on; absent for models trained on the whole vocabulary. */
+  trained?: ReadonlySet<number> | null;
+}
+
+/** The distinct display forms of the tokens of `texts` that are outside `trained` (BOS always counts as trained). */
+export function untrainedTokens(texts: string[], trained: ReadonlySet<number>): string[] {
+  const out = new Set<string>();
+  for (const text of texts) {
+    const t = tokenize(text, { prependBos: false });
+    t.ids.forEach((id, i) => { if (id !== BOS_TOKEN && !trained.has(id)) out.add(t.display[i]); });
+  }
+  return [...out];
 }
 
 export function alignTokens(clean: string[], corrupted: string[]): { n: number; differs: boolean[] } {
@@ -14,17 +29,22 @@ export function alignTokens(clean: string[], corrupted: string[]): { n: number; 
   return { n, differs: Array.from({ length: n }, (_, i) => clean[i] !== corrupted[i]) };
 }
 
-export function TokenChips({ clean, corrupted, prependBos }: TokenChipsProps) {
+export function TokenChips({ clean, corrupted, prependBos, answers = [], trained }: TokenChipsProps) {
   const c = useMemo(() => tokenize(clean, { prependBos }), [clean, prependBos]);
   const k = useMemo(() => tokenize(corrupted, { prependBos }), [corrupted, prependBos]);
+  const untrained = useMemo(
+    () => (trained ? untrainedTokens([clean, corrupted, ...answers], trained) : []),
+    [clean, corrupted, answers, trained],
+  );
   const { n, differs } = alignTokens(c.display, k.display);
   if (!clean && !corrupted) return null;
   const chip = (t: { ids: number[]; display: string[] }, i: number, which: string) => {
     const text = t.display[i];
+    const outside = text !== undefined && trained && t.ids[i] !== BOS_TOKEN && !trained.has(t.ids[i]);
     return (
       <span
-        className={`pw-chip${text === undefined ? ' pw-chip-missing' : ''}${differs[i] ? ' pw-chip-diff' : ''}`}
-        title={text === undefined ? `${which}: no token at position ${i}` : `${which} pos ${i} · id ${t.ids[i]}`}
+        className={`pw-chip${text === undefined ? ' pw-chip-missing' : ''}${differs[i] ? ' pw-chip-diff' : ''}${outside ? ' pw-chip-untrained' : ''}`}
+        title={text === undefined ? `${which}: no token at position ${i}` : `${which} pos ${i} · id ${t.ids[i]}${outside ? ' · not in this model\'s training vocabulary' : ''}`}
         data-testid={`tokens.${which}`}
       >
         {text ?? '∅'}
@@ -51,6 +71,12 @@ export function TokenChips({ clean, corrupted, prependBos }: TokenChipsProps) {
         top row clean, bottom row corrupted · {c.ids.length} / {k.ids.length} tokens
         {c.ids.length === k.ids.length ? ` · ${differs.filter(Boolean).length} differ` : ' · lengths differ'}
       </div>
+      {untrained.length ? (
+        <p className="pw-chip-untrained-note" data-testid="tokens.untrained">
+          This model was trained on a small vocabulary and never saw {untrained.map((t) => `"${t}"`).join(', ')}: its
+          activations and predictions on {untrained.length === 1 ? 'it' : 'them'} mean nothing.
+        </p>
+      ) : null}
     </div>
   );
 }
