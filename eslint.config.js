@@ -39,6 +39,8 @@ export default tseslint.config(
     'engine/runtime sits below engine/patching and never imports React'),
   layer(['src/engine/patching/**'], [...ORT, ...UI_LIBS, ...upper(['state', 'ui', 'viz', 'worker', 'cli'])],
     'engine/patching uses runtimes through engine/runtime/types only; no onnxruntime, React or DOM'),
+  layer(['src/engine/train/**'], [...ORT, ...UI_LIBS, ...upper(['patching', 'state', 'ui', 'viz', 'worker', 'cli'])],
+    'engine/train sits beside engine/patching, on graph, model and runtime; no onnxruntime, React or DOM'),
   {
     files: ['src/state/**', 'src/viz/**', 'src/ui/**', 'src/cli/**', 'scripts/**', 'src/worker/**'],
     ignores: ['**/*.test.ts'],

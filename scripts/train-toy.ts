@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { hfConfigJson, mulberry32 } from '../src/engine/model/checkpoint';
-import { encodeSafetensors, type FloatDtype, type TensorToWrite } from '../src/engine/model/safetensors';
+import { encodeSafetensors, encodeTensorData, f16BitsToNumber, type FloatDtype, type TensorToWrite } from '../src/engine/model/safetensors';
 import { BOS_TOKEN, encode } from '../src/engine/model/tokenizer';
 import type { GPT2Config, Weights } from '../src/engine/model/types';
 import { loadModelFromDir } from '../src/engine/model/weights-node';
@@ -18,7 +18,7 @@ import { createNodeRuntime } from '../src/engine/runtime/node';
 import type { Runtime } from '../src/engine/runtime/types';
 import { asciiPlot, windowMeans } from '../src/engine/train/curve';
 import { repeatedSequences, toyVocabSubset, type RepeatSpec } from '../src/engine/train/data';
-import { bestHead, evaluateInduction, evaluateIoi, minLogSumExp } from '../src/engine/train/eval';
+import { bestHead, checkSeal, evaluateInduction, evaluateIoi, minLogSumExp } from '../src/engine/train/eval';
 import { ioiBatches, ioiMaxLength, ioiSentences, ioiVocabSubset } from '../src/engine/train/ioi-data';
 import { IOI_CONFIG, IOI_EVAL_SEED, IOI_MODEL_DIR, TOY_CONFIG, TOY_EVAL, TOY_MODEL_DIR } from '../src/engine/train/toy';
 import { train, type BatchSource } from '../src/engine/train/train';
@@ -178,12 +178,18 @@ async function main(argv: string[]): Promise<void> {
 
   // Seal the untrained rows: one logit, `seal-margin` nats below the smallest log-sum-exp of the trained logits seen
   // on held-out sequences, so together they hold a negligible share of probability.
+  // The seal is computed on the weights as the file will store them (ln_f's γ and β rounded to the dtype); the rows
+  // themselves round too, which the check on the written file below measures.
   const ids = trainedIds(subset);
   const rows = new Map(ids.map((id, i) => [id, i]));
-  const probe = task.probe().map((s) => s.map((t) => rows.get(t)!));
+  const probeSeqs = task.probe();
+  const probe = probeSeqs.map((s) => s.map((t) => rows.get(t)!));
   const lowest = await minLogSumExp(rt, compactConfig(cfg, ids), compact, probe, rows.get(BOS_TOKEN)!);
   const sealed = Math.floor(lowest - num('seal-margin'));
+  roundTo(weights, dtype);
   const alpha = sealUntrainedRows(weights, ids, sealed);
+  const largest = Math.max(...Array.from(weights.get('ln_f.weight')!.data, (g) => Math.abs(alpha / g)));
+  if (dtype !== 'F32' && largest > 60000) throw new Error(`the sealed rows reach ${largest.toFixed(0)}, beyond ${dtype}: use --dtype F32`);
   console.log(`untrained rows sealed at logit ${sealed} (lowest trained log-sum-exp seen ${lowest.toFixed(2)}; row = ${alpha.toPrecision(4)} / ln_f.weight)`);
 
   const out = v.out ?? task.out;
@@ -206,8 +212,27 @@ async function main(argv: string[]): Promise<void> {
 
   // Measure what was written (after rounding to the file's dtype), on held-out data.
   const saved = await loadModelFromDir(out, cfg.name);
+  const trainedSet = new Set(ids);
+  let untrainedId = 0;
+  while (trainedSet.has(untrainedId)) untrainedId++;
+  const seal = await checkSeal(rt, saved.config, saved.weights, probeSeqs.slice(0, 8), untrainedId, cfg.dVocab - ids.length);
+  console.log(`written file: untrained logit ${seal.minLogit.toFixed(2)} .. ${seal.maxLogit.toFixed(2)} on held-out sequences; their total probability at most ${seal.maxMass.toExponential(2)}`);
+  if (seal.maxMass > 1e-6) throw new Error(`untrained tokens take ${seal.maxMass.toExponential(2)} of the probability: raise --seal-margin`);
   await task.report(rt, saved.config, saved.weights);
   await rt.dispose();
+}
+
+/** Rounds every weight, in place, to the values `dtype` stores. */
+function roundTo(weights: Weights, dtype: FloatDtype): void {
+  if (dtype === 'F32') return;
+  for (const t of weights.values()) {
+    const bits = encodeTensorData(dtype, t.data);
+    const view = new DataView(bits.buffer, bits.byteOffset, bits.byteLength);
+    for (let i = 0; i < t.data.length; i++) {
+      const h = view.getUint16(2 * i, true);
+      t.data[i] = dtype === 'F16' ? f16BitsToNumber(h) : new Float32Array(new Uint32Array([h << 16]).buffer)[0];
+    }
+  }
 }
 
 function toWrite(weights: Weights, dtype: FloatDtype): Map<string, TensorToWrite> {

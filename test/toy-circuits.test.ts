@@ -59,6 +59,14 @@ describe('the offline model finds its own induction circuit', () => {
     expect(bestHead(e.prefixMatching, 1).score).toBeGreaterThan(0.5);
   });
 
+  it(`has a current-token head at ${TOY_CIRCUIT.currentToken} (as the preset says)`, async () => {
+    const e = await evaluateInduction(engine.rt, cfg, weights, subset, TOY_EVAL);
+    const [layer, head] = TOY_CIRCUIT.currentToken.split('.').map(Number);
+    console.log(`current-token scores, layer ${layer}: ${e.currentToken[layer].map((x) => x.toFixed(3)).join(' ')}`);
+    expect(e.currentToken[layer][head]).toBeGreaterThan(0.5);
+    expect(bestHead(e.currentToken, layer).head).toBe(TOY_CIRCUIT.currentToken);
+  });
+
   const toy = PRESETS.find((p) => p.id === 'toy-induction')!;
   const cases: [string, () => Experiment][] = [
     ...[1, 2, 3, 4, 5].map((seed): [string, () => Experiment] => [`random pair, seed ${seed}`, () => inductionPair(seed)]),

@@ -95,13 +95,27 @@ describe(`the toy IOI model in ${IOI_MODEL_DIR}`, () => {
       // Its attention from the final position goes to the repeated name (S2) in every clean prompt of the preset.
       const P = exp.nPos;
       const names = new Set(IOI_NAMES.map((n) => encode(` ${n}`)[0]));
+      const toS2: number[] = [];
       for (const tokens of exp.clean) {
         const out = await engine.rt.run(`ioi-pattern-${P}`, () => hookedGraph(model.config, { batch: 1, pos: P, fetch: [`blocks.${layer}.attn.hook_pattern`] }), {
           tokens: { dtype: 'int64', shape: [1, P], data: BigInt64Array.from(tokens, BigInt) },
         });
         const pat = out[`blocks.${layer}.attn.hook_pattern`].data;
         const s2 = tokens.findIndex((t, i) => names.has(t) && tokens.slice(0, i).includes(t)); // the repeated name
-        expect(pat[(head * P + P - 1) * P + s2]).toBeGreaterThan(0.5);
+        toS2.push(pat[(head * P + P - 1) * P + s2]);
+      }
+      console.log(`${IOI_CIRCUIT.subject}'s attention from the end to S2, per clean prompt: ${toS2.map((x) => x.toFixed(2)).join(' ')}`);
+      for (const x of toS2) expect(x).toBeGreaterThan(0.5);
+
+      // Residual stream (as the preset says): patching resid_pre moves the whole effect only at S2 up to that head's
+      // layer, and only at the last position after it.
+      const s2 = exp.clean[0].findIndex((t, i) => names.has(t) && exp.clean[0].slice(0, i).includes(t));
+      const resid = await engine.sweep(exp, 'resid_pre');
+      const gap = attr.metric.clean - attr.metric.corrupted;
+      for (let l = 0; l < model.config.nLayers; l++) {
+        const row = Array.from(resid.data.subarray(l * P, (l + 1) * P));
+        expect(argmax(row), `resid_pre layer ${l}: ${row.map((x) => x.toFixed(1)).join(' ')}`).toBe(l <= layer ? s2 : P - 1);
+        expect(Math.max(...row)).toBeGreaterThan(0.9 * gap);
       }
     } finally {
       await engine.dispose();

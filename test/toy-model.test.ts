@@ -68,6 +68,7 @@ describe(`the toy induction model in ${TOY_MODEL_DIR}`, () => {
       expect(prev.score).toBeGreaterThan(0.5);
       expect(ind.score).toBeGreaterThan(0.5);
       expect([prev.head, ind.head]).toEqual([TOY_CIRCUIT.previousToken, TOY_CIRCUIT.induction]); // as the preset says
+      for (const score of scores.prefixMatching[1]) expect(score).toBeGreaterThan(0.5); // "every layer-1 head prefix-matches"
     });
 
     it('measures the same on one sequence with the independent float64 reference', async () => {
@@ -106,8 +107,14 @@ describe(`the toy induction model in ${TOY_MODEL_DIR}`, () => {
         for (let v = 0; v < V; v++) if (!trained.has(v)) untrained += Math.exp(row[v] - lse);
         worst = Math.max(worst, untrained);
       }
-      console.log(`largest probability on untrained tokens at any position: ${worst.toExponential(2)}`);
+      // ... near the logit the file's metadata records (F16 rounding of the sealed rows moves it by a few nats).
+      const meta = parseSafetensors(await readFile(join(TOY_MODEL_DIR, 'model.safetensors'))).metadata;
+      const untrainedId = [...Array(V).keys()].find((v) => !trained.has(v))!;
+      const u = Array.from({ length: P }, (_, t) => logits[t * V + untrainedId]);
+      console.log(`largest probability on untrained tokens at any position: ${worst.toExponential(2)}; ` +
+        `untrained logit ${Math.min(...u).toFixed(2)} .. ${Math.max(...u).toFixed(2)} (sealed at ${meta.untrained_logit})`);
       expect(worst).toBeLessThan(1e-6);
+      for (const x of u) expect(Math.abs(x - Number(meta.untrained_logit))).toBeLessThan(8);
     });
   });
 

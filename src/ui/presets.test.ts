@@ -55,8 +55,13 @@ describe('presets', () => {
     for (const ids of [...exp.clean.map((c) => c.slice(1)), ...exp.corrupted.map((c) => c.slice(1)), exp.answers, exp.wrongs]) {
       for (const id of ids) expect(subset.has(id)).toBe(true);
     }
-    // Clean and corrupted differ only at the repeated name, and the answers swap.
-    exp.clean.forEach((c, i) => expect(c.filter((t, j) => t !== exp.corrupted[i][j])).toHaveLength(1));
+    // Clean and corrupted differ only at the repeated name: the clean one repeats the wrong answer (the subject),
+    // the corrupted one the answer.
+    exp.clean.forEach((c, i) => {
+      const at = c.findIndex((t, j) => t !== exp.corrupted[i][j]);
+      expect(c.filter((t, j) => t !== exp.corrupted[i][j])).toHaveLength(1);
+      expect([c[at], exp.corrupted[i][at]]).toEqual([exp.wrongs[i], exp.answers[i]]);
+    });
   });
 
   it('repeatedPair: the answer follows the cue\'s first occurrence, and only the corrupted first half differs', () => {

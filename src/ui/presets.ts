@@ -7,6 +7,7 @@ import { IOI_TEMPLATES, ioiSentence } from '../engine/train/ioi-data';
 
 /** 'When {A} and {B} went to the {PLACE}, {S} gave the {OBJECT} to' */
 const TOY_IOI_TEMPLATE = IOI_TEMPLATES.indexOf('When {A} and {B} went to the {PLACE}, {S} gave the {OBJECT} to');
+if (TOY_IOI_TEMPLATE < 0) throw new Error('presets: the toy IOI preset\'s template is not one the model was trained on');
 
 export interface Preset {
   id: string;
@@ -93,8 +94,8 @@ export const PRESETS: readonly Preset[] = [
     kind: 'toy',
     lookFor:
       `The answer is only predictable by copying from the first half. In head output, the induction head `
-      + `${TOY_CIRCUIT.induction} comes first (every layer-1 head prefix-matches; ${TOY_CIRCUIT.induction} most), fed by the `
-      + `previous-token head ${TOY_CIRCUIT.previousToken}; ${TOY_CIRCUIT.currentToken}, which attends to the current token, ranks second because `
+      + `${TOY_CIRCUIT.induction} comes first (every layer-1 head prefix-matches; ${TOY_CIRCUIT.induction} most), with the `
+      + `previous-token head ${TOY_CIRCUIT.previousToken} in layer 0; ${TOY_CIRCUIT.currentToken}, which attends to the current token, ranks second because `
       + 'the corruption changes the copied word itself.',
     spec: { ...base, pairs: [repeatedPair(TOY_WORDS, 4, 'tea')] },
     view: { tab: 'heads', family: 'head_out_all_pos' },

@@ -88,8 +88,8 @@ export interface TrainBatch {
   rows: number[];
   /** The token each row predicts: tokens[b][t + 1]. */
   targets: number[];
-  /** Each row's weight in the loss (sums to 1); absent: 1 / rows.length each. */
-  weights?: number[];
+  /** Each row's weight in the loss (sums to 1). */
+  weights: number[];
 }
 
 /** The L of each sequence of a batch: evenly spread over [minHalf, maxHalf]. */

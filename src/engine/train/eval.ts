@@ -4,7 +4,7 @@
 //   prefix-matching score: on BOS + A + A, mean attention from each second-copy token to the token after its
 //   first occurrence (query L + i -> key i + 1, 1-based positions with BOS at 0).
 
-import { Graph, logSumExp } from '../graph';
+import { Graph, Slice, logSumExp } from '../graph';
 import { gpt2Forward, unembed, weightInputs } from '../model/gpt2';
 import { BOS_TOKEN } from '../model/tokenizer';
 import type { GPT2Config, Weights } from '../model/types';
@@ -24,6 +24,8 @@ export interface InductionEval {
   uniformLoss: number;
   /** [layer][head] */
   prevToken: number[][];
+  /** Mean attention from each position to itself, on random tokens. [layer][head] */
+  currentToken: number[][];
   /** [layer][head] */
   prefixMatching: number[][];
 }
@@ -118,8 +120,12 @@ export async function evaluateInduction(
   const fresh = o.halves.map((l) => [BOS_TOKEN, ...Array.from({ length: 2 * l }, () => subset[Math.floor(rng() * subset.length)])]);
   const rnd = await run(rt, cfg, weights, fresh);
   const prev: [number, number, number][] = [];
+  const self: [number, number, number][] = [];
   fresh.forEach((s, b) => {
-    for (let q = 1; q < s.length; q++) prev.push([b, q, q - 1]);
+    for (let q = 1; q < s.length; q++) {
+      prev.push([b, q, q - 1]);
+      self.push([b, q, q]);
+    }
   });
 
   return {
@@ -128,6 +134,7 @@ export async function evaluateInduction(
     inductionLoss: mean(induction),
     uniformLoss: Math.log(subset.length),
     prevToken: meanAttention(cfg, rnd, prev),
+    currentToken: meanAttention(cfg, rnd, self),
     prefixMatching: meanAttention(cfg, rep, prefix),
   };
 }
@@ -206,4 +213,46 @@ export async function evaluateIoi(rt: Runtime, cfg: GPT2Config, weights: Weights
     prob += Math.exp(io - m) / z / batch;
   });
   return { logitDiff: diff, accuracy: right / batch, ioProb: prob };
+}
+
+export interface SealCheck {
+  /** Range of the untrained rows' logit over every position seen. */
+  minLogit: number;
+  maxLogit: number;
+  /** Largest total probability of the `untrainedCount` untrained tokens at any position. */
+  maxMass: number;
+}
+
+/**
+ * Measures the sealed untrained rows (vocab.ts) on a full model: the logit of `untrainedId` (every untrained row is
+ * the same vector, so one stands for all) at every real position of `seqs`, and the probability all
+ * `untrainedCount` of them take together.
+ */
+export async function checkSeal(
+  rt: Runtime, cfg: GPT2Config, weights: Weights, seqs: number[][], untrainedId: number, untrainedCount: number,
+): Promise<SealCheck> {
+  const batch = seqs.length;
+  const pos = Math.max(...seqs.map((s) => s.length));
+  const pad = seqs[0][0]; // any token: padding is never read (attention is causal)
+  const tokens = seqs.flatMap((s) => [...s, ...new Array(pos - s.length).fill(pad)]);
+  await rt.setWeights(weights);
+  const out = await rt.run(`seal-check-${cfg.name}-${batch}x${pos}-${untrainedId}`, () => {
+    const g = new Graph('seal-check');
+    const tok = g.input('tokens', [batch, pos], 'int64');
+    const w = weightInputs(g, cfg);
+    const logits = unembed(cfg, w, gpt2Forward(cfg, w, tok));
+    g.output(logSumExp(logits), 'lse');
+    g.output(Slice(logits, 2, untrainedId, untrainedId + 1), 'untrained');
+    return g;
+  }, { tokens: { dtype: 'int64', shape: [batch, pos], data: BigInt64Array.from(tokens, BigInt) } });
+  const r: SealCheck = { minLogit: Infinity, maxLogit: -Infinity, maxMass: 0 };
+  seqs.forEach((s, b) => {
+    for (let t = 0; t < s.length; t++) {
+      const u = out.untrained.data[b * pos + t];
+      r.minLogit = Math.min(r.minLogit, u);
+      r.maxLogit = Math.max(r.maxLogit, u);
+      r.maxMass = Math.max(r.maxMass, untrainedCount * Math.exp(u - out.lse.data[b * pos + t]));
+    }
+  });
+  return r;
 }

@@ -80,17 +80,16 @@ export function ioiMaxLength(): number {
 }
 
 /**
- * Training batches of `batch` sentences, BOS-padded to `pos`. Every token after BOS is a target (weights as in
- * data.ts's TrainBatch: the mean over real targets), and the answer rows weigh `answerWeight` times more, since the
- * answer is the one token per sentence that needs the circuit.
+ * Training batches of `batch` sentences, BOS-padded to `pos`. Every token after BOS is a target, weighted as in
+ * data.ts's TrainBatch (the mean over real targets; padding rows weigh 0).
  */
-export function ioiBatches(batch: number, pos: number, seed: number, answerWeight = 1): () => TrainBatch {
+export function ioiBatches(batch: number, pos: number, seed: number): () => TrainBatch {
   const next = ioiSentences(seed);
   return () => {
     const tokens: number[] = [];
     const rows: number[] = [];
     const targets: number[] = [];
-    const raw: number[] = [];
+    const real: boolean[] = [];
     for (let b = 0; b < batch; b++) {
       const seq = next().tokens;
       if (seq.length > pos) throw new Error(`ioiBatches: a sentence of ${seq.length} tokens exceeds ${pos}`);
@@ -99,10 +98,10 @@ export function ioiBatches(batch: number, pos: number, seed: number, answerWeigh
       for (let t = 0; t < pos - 1; t++) {
         rows.push(b * pos + t);
         targets.push(padded[t + 1]);
-        raw.push(t + 1 < seq.length ? (t + 2 === seq.length ? answerWeight : 1) : 0);
+        real.push(t + 1 < seq.length);
       }
     }
-    const total = raw.reduce((x, y) => x + y, 0);
-    return { batch, pos, tokens, rows, targets, weights: raw.map((w) => w / total) };
+    const count = real.filter(Boolean).length;
+    return { batch, pos, tokens, rows, targets, weights: real.map((r) => (r ? 1 / count : 0)) };
   };
 }

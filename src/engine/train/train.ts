@@ -27,7 +27,7 @@ export async function lossAndGrads(rt: Runtime, cfg: GPT2Config, weights: Weight
     tokens: int64(b.tokens, [b.batch, b.pos]),
     rows: int64(b.rows, [n]),
     targets: int64(b.targets, [n]),
-    row_weights: { dtype: 'float32', shape: [n, 1], data: Float32Array.from(b.weights ?? new Array(n).fill(1 / n)) },
+    row_weights: { dtype: 'float32', shape: [n, 1], data: Float32Array.from(b.weights) },
   });
   const grads = new Map<string, Float32Array>();
   for (const name of weights.keys()) grads.set(name, out[gradName(name)].data);
@@ -54,8 +54,6 @@ export interface TrainOptions {
   /** Std of the embeddings at init (GPT-2: 0.02). */
   embedStd?: number;
   dataSeed: number;
-  /** Start from these compact weights (updated in place) instead of initWeights(compact cfg, initSeed). */
-  init?: Weights;
 }
 
 export interface StepInfo {
@@ -80,7 +78,7 @@ export async function train(
 ): Promise<TrainResult> {
   const ids = trainedIds(o.subset);
   const cfg = compactConfig(o.cfg, ids);
-  const weights = o.init ?? initWeights(cfg, o.initSeed, { embedStd: o.embedStd });
+  const weights = initWeights(cfg, o.initSeed, { embedStd: o.embedStd });
   const source = 'stream' in o.data ? o.data : repeatSource(o.subset, o.data);
   if (source.pos > o.cfg.nCtx) throw new Error(`train: sequences of ${source.pos} tokens exceed n_ctx ${o.cfg.nCtx}`);
   const next = source.stream(o.dataSeed);

@@ -28,7 +28,7 @@ describe('compact vocabulary', () => {
   });
 
   it('renumbers a batch to compact rows and refuses a token outside them', () => {
-    const b: TrainBatch = { batch: 1, pos: 3, tokens: [BOS_TOKEN, 262, 7], rows: [0, 1], targets: [262, 7] };
+    const b: TrainBatch = { batch: 1, pos: 3, tokens: [BOS_TOKEN, 262, 7], rows: [0, 1], targets: [262, 7], weights: [0.5, 0.5] };
     expect(compactBatch(b, ids)).toMatchObject({ tokens: [5, 1, 4], targets: [1, 4], rows: [0, 1] });
     expect(() => compactBatch({ ...b, tokens: [BOS_TOKEN, 263, 7] }, ids)).toThrow(/token 263 is not one of the trained rows/);
   });
@@ -69,6 +69,7 @@ describe('sealUntrainedRows', () => {
     const full = expandVocab(compactModel(6), ids, cfg);
     full.get('ln_f.bias')!.data.fill(0);
     expect(() => sealUntrainedRows(full, ids, -30)).toThrow(/Σ β\/γ of ln_f is 0/);
+    expect(() => sealUntrainedRows(full, [...ids, 50257], -30)).toThrow(/50257 is not a token id of a 50257-token vocabulary/);
     full.get('ln_f.weight')!.data[3] = 0;
     expect(() => sealUntrainedRows(full, ids, -30)).toThrow(/ln_f.weight\[3\] = 0 is too near zero/);
   });

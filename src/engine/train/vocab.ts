@@ -1,7 +1,8 @@
 // The toy model trains only the embedding rows of the tokens its data uses (the subset and BOS). Training runs on a
 // compact model whose vocabulary is those rows (token ids renumbered), with a softmax over them alone; the checkpoint
 // is the full GPT-2-vocabulary model, whose other rows must then not take probability mass. `sealUntrainedRows`
-// gives them all one fixed, very low logit, exactly, at every position.
+// gives them all one fixed, very low logit at every position (exactly in real arithmetic; a checkpoint stored in
+// F16 rounds the rows, and the logit then varies by a few nats: train-toy.ts measures it on the written file).
 //
 // Why not train over the full vocabulary: the [rows, 50257] unembedding was 90% of a step's time, and worse, it
 // stalls learning. Pushing 50k never-seen tokens down needs every trained token's logit ~15 above theirs, which the
@@ -54,6 +55,8 @@ export function sealUntrainedRows(weights: Weights, ids: readonly number[], logi
   const beta = weights.get('ln_f.bias')!.data;
   const wte = weights.get('wte.weight')!;
   const [vocab, d] = wte.shape;
+  const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+  if (bad !== undefined) throw new Error(`sealUntrainedRows: ${bad} is not a token id of a ${vocab}-token vocabulary`);
   let k = 0;
   for (let i = 0; i < d; i++) {
     if (Math.abs(gamma[i]) < 1e-3) throw new Error(`sealUntrainedRows: ln_f.weight[${i}] = ${gamma[i]} is too near zero`);
