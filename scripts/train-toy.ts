@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { hfConfigJson, mulberry32 } from '../src/engine/model/checkpoint';
-import { encodeSafetensors, encodeTensorData, f16BitsToNumber, type FloatDtype, type TensorToWrite } from '../src/engine/model/safetensors';
+import { encodeSafetensors, roundToDtype, type FloatDtype, type TensorToWrite } from '../src/engine/model/safetensors';
 import { BOS_TOKEN, encode } from '../src/engine/model/tokenizer';
 import type { GPT2Config, Weights } from '../src/engine/model/types';
 import { loadModelFromDir } from '../src/engine/model/weights-node';
@@ -184,7 +184,7 @@ async function main(argv: string[]): Promise<void> {
   const rows = new Map(ids.map((id, i) => [id, i]));
   const probeSeqs = task.probe();
   const probe = probeSeqs.map((s) => s.map((t) => rows.get(t)!));
-  const lowest = await minLogSumExp(rt, compactConfig(cfg, ids), compact, probe, rows.get(BOS_TOKEN)!);
+  const lowest = await minLogSumExp(rt, compactConfig(cfg, ids), compact, probe);
   const sealed = Math.floor(lowest - num('seal-margin'));
   roundTo(weights, dtype);
   const alpha = sealUntrainedRows(weights, ids, sealed);
@@ -224,15 +224,7 @@ async function main(argv: string[]): Promise<void> {
 
 /** Rounds every weight, in place, to the values `dtype` stores. */
 function roundTo(weights: Weights, dtype: FloatDtype): void {
-  if (dtype === 'F32') return;
-  for (const t of weights.values()) {
-    const bits = encodeTensorData(dtype, t.data);
-    const view = new DataView(bits.buffer, bits.byteOffset, bits.byteLength);
-    for (let i = 0; i < t.data.length; i++) {
-      const h = view.getUint16(2 * i, true);
-      t.data[i] = dtype === 'F16' ? f16BitsToNumber(h) : new Float32Array(new Uint32Array([h << 16]).buffer)[0];
-    }
-  }
+  for (const t of weights.values()) t.data.set(roundToDtype(dtype, t.data));
 }
 
 function toWrite(weights: Weights, dtype: FloatDtype): Map<string, TensorToWrite> {

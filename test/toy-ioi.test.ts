@@ -62,6 +62,7 @@ describe(`the toy IOI model in ${IOI_MODEL_DIR}`, () => {
     const diff = row[s.tokens[s.tokens.length - 1]] - row[s.sToken];
     const engine = await evaluateIoi(rt, model.config, model.weights, [s]);
     expect(engine.logitDiff).toBeCloseTo(diff, 3);
+    expect(engine.ioProb).toBeCloseTo(Math.exp(row[s.tokens[s.tokens.length - 1]] - logSumExp(row)), 4);
     const trained = new Set([...ioiVocabSubset(), BOS_TOKEN]);
     const lse = logSumExp(row);
     let untrained = 0;

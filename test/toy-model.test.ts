@@ -69,6 +69,11 @@ describe(`the toy induction model in ${TOY_MODEL_DIR}`, () => {
       expect(ind.score).toBeGreaterThan(0.5);
       expect([prev.head, ind.head]).toEqual([TOY_CIRCUIT.previousToken, TOY_CIRCUIT.induction]); // as the preset says
       for (const score of scores.prefixMatching[1]) expect(score).toBeGreaterThan(0.5); // "every layer-1 head prefix-matches"
+      // The preset also names a current-token head (attends to its own position).
+      const current = bestHead(scores.currentToken, 0);
+      console.log(`  current-token scores, layer 0: ${scores.currentToken[0].map((x) => x.toFixed(3)).join(' ')}`);
+      expect(current.head).toBe(TOY_CIRCUIT.currentToken);
+      expect(current.score).toBeGreaterThan(0.5);
     });
 
     it('measures the same on one sequence with the independent float64 reference', async () => {

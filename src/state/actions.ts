@@ -5,7 +5,7 @@ import { FAMILY_AXES, type ExperimentSpec, type Family } from '../engine/patchin
 import { EngineClient } from '../worker/client';
 import { describeError, isAbort, type BackendChoice, type LoadProgress, type ModelSource } from '../worker/protocol';
 import { isHubCached } from '../worker/model-loader';
-import { BUILTIN_MODELS, modelKey, rememberModel, sourceFor, trainedVocabFor, type ModelChoice } from './models';
+import { BUILTIN_MODELS, modelKey, rememberModel, sourceFor, fetchVocabSubset, parseVocabSubset, type ModelChoice } from './models';
 import { getRun, newRunId, patchedFor, putRun, writePatched, type RunResult } from './results';
 import { getState, setState, type LoadState, type Selection } from './store';
 
@@ -123,13 +123,14 @@ export async function loadModel(choice: ModelChoice, opts: { keepRun?: boolean }
     ...(changed && !opts.keepRun ? { run: { id: null, status: 'idle', error: null, version: s.run.version + 1 }, selected: null } : {}),
   }));
   const track = speedTracker();
+  const vocabSubset = fetchVocabSubset(choice);
   try {
     const info = await engine().load(sourceFor(choice), {
       signal: controller.signal,
       onProgress: (p) => { if (loadController === controller) patch('model', { progress: track(p) }); },
     });
     if (loadController !== controller) return false;
-    const trainedVocab = await trainedVocabFor(choice, info.config.dVocab);
+    const trainedVocab = parseVocabSubset(await vocabSubset, info.config.dVocab);
     if (loadController !== controller) return false;
     setState((s) => ({ model: { ...s.model, status: 'ready', progress: null, config: info.config, trainedVocab, fromCache: info.fromCache } }));
     if (choice.kind === 'builtin') rememberModel(choice.id);

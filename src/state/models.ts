@@ -111,16 +111,15 @@ export function sourceFor(m: ModelChoice): ModelSource {
 }
 
 /**
- * The token ids a bundled toy model was trained on (its vocab_subset.json), or null for models trained on the
- * whole vocabulary. A file that is missing or not a list of token ids yields null: the marking is a help, not a
- * gate.
+ * The vocab_subset.json of a bundled toy model (the token ids it was trained on), unparsed, or null for models
+ * trained on the whole vocabulary or when it cannot be read: the marking it feeds is a help, not a gate. Fetched
+ * while the model loads; parseVocabSubset checks it once the model's vocabulary size is known.
  */
-export async function trainedVocabFor(m: ModelChoice, dVocab: number): Promise<number[] | null> {
+export async function fetchVocabSubset(m: ModelChoice): Promise<unknown> {
   if (m.kind !== 'builtin' || builtin(m.id).hub) return null;
   try {
     const res = await fetch(`${bundledModelUrl(m.id)}vocab_subset.json`);
-    if (!res.ok) return null;
-    return parseVocabSubset(await res.json(), dVocab);
+    return res.ok ? await res.json() : null;
   } catch {
     return null;
   }

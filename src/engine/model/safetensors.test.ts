@@ -6,6 +6,7 @@ import {
   numberToBF16Bits,
   numberToF16Bits,
   parseSafetensors,
+  roundToDtype,
   SafetensorsError,
   type FloatDtype,
   type TensorToWrite,
@@ -34,6 +35,15 @@ describe('float16 and bfloat16 conversion', () => {
       const isBF16NaN = (h & 0x7f80) === 0x7f80 && (h & 0x7f) !== 0;
       if (!isBF16NaN) expect(numberToBF16Bits(fromBits(h << 16))).toBe(h);
     }
+  });
+
+  it('roundToDtype gives the values a file of that dtype reads back', () => {
+    const data = Float32Array.from([1 + 2 ** -11, 1 + 3 * 2 ** -11, 65519, -1e-10, 0.1, 3.14159]);
+    for (const dtype of ['F16', 'BF16', 'F32'] as const) {
+      const file = parseSafetensors(encodeSafetensors(new Map([['x', { dtype, shape: [6], data }]])));
+      expect(Array.from(roundToDtype(dtype, data))).toEqual(Array.from(file.read('x').data));
+    }
+    expect(roundToDtype('F16', data)[0]).toBe(1);
   });
 
   it('rounds to nearest, ties to even', () => {

@@ -262,6 +262,11 @@ export function encodeTensorData(dtype: FloatDtype, data: Float32Array): Uint8Ar
   return out;
 }
 
+/** `data` as a checkpoint of `dtype` stores it: each value rounded to that format (a new array; F32 unchanged). */
+export function roundToDtype(dtype: FloatDtype, data: Float32Array): Float32Array {
+  return dtype === 'F32' ? data.slice() : decodeFloat32('', dtype, encodeTensorData(dtype, data));
+}
+
 export interface TensorToWrite {
   dtype: FloatDtype;
   shape: number[];

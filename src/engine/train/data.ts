@@ -115,22 +115,30 @@ export function trainBatches(subset: readonly number[], spec: RepeatSpec, seed: 
       const j = Math.floor(shuffleRng() * (i + 1));
       [lengths[i], lengths[j]] = [lengths[j], lengths[i]];
     }
-    const tokens: number[] = [];
-    const rows: number[] = [];
-    const targets: number[] = [];
-    const real: boolean[] = [];
-    lengths.forEach((half, b) => {
-      const prefix = Math.floor(shuffleRng() * (spec.maxPrefix + 1));
-      const seq = next(half, prefix).tokens;
-      const padded = [...seq, ...new Array(pos - seq.length).fill(BOS_TOKEN)];
-      tokens.push(...padded);
-      for (let t = 0; t < pos - 1; t++) {
-        rows.push(b * pos + t);
-        targets.push(padded[t + 1]);
-        real.push(t + 1 < seq.length);
-      }
-    });
-    const count = real.filter(Boolean).length;
-    return { batch: spec.batch, pos, tokens, rows, targets, weights: real.map((r) => (r ? 1 / count : 0)) };
+    const seqs = lengths.map((half) => next(half, Math.floor(shuffleRng() * (spec.maxPrefix + 1))).tokens);
+    return layoutBatch(seqs, pos);
   };
+}
+
+/**
+ * Sequences (BOS first) laid out as a TrainBatch: BOS-padded to `pos`; every position but the last is a row; a row
+ * weighs 1/(real targets in the batch) when it predicts a token of its sequence and 0 when it predicts padding.
+ */
+export function layoutBatch(seqs: readonly number[][], pos: number): TrainBatch {
+  const tokens: number[] = [];
+  const rows: number[] = [];
+  const targets: number[] = [];
+  const real: boolean[] = [];
+  seqs.forEach((seq, b) => {
+    if (seq.length > pos) throw new Error(`layoutBatch: a sequence of ${seq.length} tokens exceeds ${pos}`);
+    const padded = [...seq, ...new Array(pos - seq.length).fill(BOS_TOKEN)];
+    tokens.push(...padded);
+    for (let t = 0; t < pos - 1; t++) {
+      rows.push(b * pos + t);
+      targets.push(padded[t + 1]);
+      real.push(t + 1 < seq.length);
+    }
+  });
+  const count = real.filter(Boolean).length;
+  return { batch: seqs.length, pos, tokens, rows, targets, weights: real.map((r) => (r ? 1 / count : 0)) };
 }

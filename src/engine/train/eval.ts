@@ -4,8 +4,8 @@
 //   prefix-matching score: on BOS + A + A, mean attention from each second-copy token to the token after its
 //   first occurrence (query L + i -> key i + 1, 1-based positions with BOS at 0).
 
-import { Graph, Slice, logSumExp } from '../graph';
-import { gpt2Forward, unembed, weightInputs } from '../model/gpt2';
+import { Gather, GemmTransB, Graph, Mul, ReduceSum, Reshape, logSumExp } from '../graph';
+import { gpt2Forward, weightInputs } from '../model/gpt2';
 import { BOS_TOKEN } from '../model/tokenizer';
 import type { GPT2Config, Weights } from '../model/types';
 import type { Fetched, Runtime } from '../runtime/types';
@@ -147,27 +147,49 @@ export function bestHead(scores: number[][], layer: number): { head: string; sco
 }
 
 /**
- * The smallest log-sum-exp of a model's logits over any position of `seqs` (BOS-padded to one length): where the
- * untrained rows' sealed logit (vocab.ts) has to sit far below. `cfg` and `weights` are the compact model and `seqs`
- * are in its (compact) token numbering.
+ * The log-sum-exp of the logits, and the logits of chosen tokens, at chosen positions of `seqs` (padded to one
+ * length with their first token; padding is never read: attention is causal). `at[i]` is [sequence, position] and
+ * `read[i]` the token ids whose logits to return there; only those rows are unembedded, so a full vocabulary costs
+ * [rows, d_vocab] inside the graph and nothing outside it.
  */
-export async function minLogSumExp(rt: Runtime, cfg: GPT2Config, weights: Weights, seqs: number[][], pad: number): Promise<number> {
+async function logitsAt(
+  rt: Runtime, cfg: GPT2Config, weights: Weights, seqs: readonly number[][], at: [number, number][], read: number[][],
+): Promise<{ lse: Float32Array; logits: Float32Array }> {
   const batch = seqs.length;
   const pos = Math.max(...seqs.map((s) => s.length));
+  const n = at.length;
+  const k = read[0].length;
+  const pad = seqs[0][0];
   const tokens = seqs.flatMap((s) => [...s, ...new Array(pos - s.length).fill(pad)]);
+  const i64 = (xs: number[], shape: number[]) => ({ dtype: 'int64' as const, shape, data: BigInt64Array.from(xs, BigInt) });
   await rt.setWeights(weights);
-  const out = await rt.run(`lse-${cfg.name}-${cfg.dVocab}-${batch}x${pos}`, () => {
-    const g = new Graph('logsumexp');
+  const out = await rt.run(`logits-at-${cfg.name}-${cfg.dVocab}-${batch}x${pos}-${n}x${k}`, () => {
+    const g = new Graph('logits-at');
     const tok = g.input('tokens', [batch, pos], 'int64');
+    const rows = g.input('rows', [n], 'int64');
+    const ids = g.input('ids', [n, k], 'int64');
     const w = weightInputs(g, cfg);
-    g.output(logSumExp(unembed(cfg, w, gpt2Forward(cfg, w, tok))), 'lse');
+    const wte = w.get('wte.weight')!;
+    const x = Gather(Reshape(gpt2Forward(cfg, w, tok), [batch * pos, cfg.dModel]), rows); // [n, d_model]
+    g.output(logSumExp(GemmTransB(x, wte)), 'lse'); // [n, 1]
+    g.output(ReduceSum(Mul(Reshape(x, [n, 1, cfg.dModel]), Gather(wte, ids)), [-1]), 'logits'); // [n, k]
     return g;
-  }, { tokens: { dtype: 'int64', shape: [batch, pos], data: BigInt64Array.from(tokens, BigInt) } });
-  let min = Infinity;
-  seqs.forEach((s, b) => {
-    for (let t = 0; t < s.length; t++) min = Math.min(min, out.lse.data[b * pos + t]);
-  });
-  return min;
+  }, { tokens: i64(tokens, [batch, pos]), rows: i64(at.map(([b, t]) => b * pos + t), [n]), ids: i64(read.flat(), [n, k]) });
+  return { lse: out.lse.data, logits: out.logits.data };
+}
+
+/** Every real position of `seqs`, as logitsAt's [sequence, position] pairs. */
+const everyPosition = (seqs: readonly number[][]): [number, number][] =>
+  seqs.flatMap((s, b) => s.map((_, t): [number, number] => [b, t]));
+
+/**
+ * The smallest log-sum-exp of a model's logits over any position of `seqs`: where the untrained rows' sealed logit
+ * (vocab.ts) has to sit far below. `cfg` and `weights` are the compact model and `seqs` are in its token numbering.
+ */
+export async function minLogSumExp(rt: Runtime, cfg: GPT2Config, weights: Weights, seqs: number[][]): Promise<number> {
+  const at = everyPosition(seqs);
+  const { lse } = await logitsAt(rt, cfg, weights, seqs, at, at.map(() => [0]));
+  return Math.min(...lse);
 }
 
 export interface IoiEval {
@@ -184,35 +206,20 @@ export interface IoiEval {
  * last position. `cfg` and `weights` are a full model.
  */
 export async function evaluateIoi(rt: Runtime, cfg: GPT2Config, weights: Weights, sentences: { tokens: number[]; sToken: number }[]): Promise<IoiEval> {
-  const batch = sentences.length;
-  const pos = Math.max(...sentences.map((s) => s.tokens.length - 1));
-  const tokens = sentences.flatMap((s) => [...s.tokens.slice(0, -1), ...new Array(pos - s.tokens.length + 1).fill(BOS_TOKEN)]);
-  await rt.setWeights(weights);
-  const out = await rt.run(`ioi-eval-${cfg.name}-${batch}x${pos}`, () => {
-    const g = new Graph('ioi-eval');
-    const tok = g.input('tokens', [batch, pos], 'int64');
-    const w = weightInputs(g, cfg);
-    g.output(unembed(cfg, w, gpt2Forward(cfg, w, tok)), 'logits');
-    return g;
-  }, { tokens: { dtype: 'int64', shape: [batch, pos], data: BigInt64Array.from(tokens, BigInt) } });
-  const V = cfg.dVocab;
+  const prompts = sentences.map((s) => s.tokens.slice(0, -1));
+  const at = prompts.map((p, b): [number, number] => [b, p.length - 1]);
+  const { lse, logits } = await logitsAt(rt, cfg, weights, prompts, at, sentences.map((s) => [s.tokens[s.tokens.length - 1], s.sToken]));
+  const n = sentences.length;
   let diff = 0;
   let right = 0;
   let prob = 0;
-  sentences.forEach((s, b) => {
-    const last = s.tokens.length - 2;
-    const row = out.logits.data.subarray((b * pos + last) * V, (b * pos + last + 1) * V);
-    const io = row[s.tokens[s.tokens.length - 1]];
-    const d = io - row[s.sToken];
-    diff += d / batch;
-    if (d > 0) right++;
-    let m = -Infinity;
-    for (const x of row) m = Math.max(m, x);
-    let z = 0;
-    for (const x of row) z += Math.exp(x - m);
-    prob += Math.exp(io - m) / z / batch;
-  });
-  return { logitDiff: diff, accuracy: right / batch, ioProb: prob };
+  for (let i = 0; i < n; i++) {
+    const [io, subject] = [logits[2 * i], logits[2 * i + 1]];
+    diff += (io - subject) / n;
+    if (io > subject) right++;
+    prob += Math.exp(io - lse[i]) / n;
+  }
+  return { logitDiff: diff, accuracy: right / n, ioProb: prob };
 }
 
 export interface SealCheck {
@@ -231,28 +238,13 @@ export interface SealCheck {
 export async function checkSeal(
   rt: Runtime, cfg: GPT2Config, weights: Weights, seqs: number[][], untrainedId: number, untrainedCount: number,
 ): Promise<SealCheck> {
-  const batch = seqs.length;
-  const pos = Math.max(...seqs.map((s) => s.length));
-  const pad = seqs[0][0]; // any token: padding is never read (attention is causal)
-  const tokens = seqs.flatMap((s) => [...s, ...new Array(pos - s.length).fill(pad)]);
-  await rt.setWeights(weights);
-  const out = await rt.run(`seal-check-${cfg.name}-${batch}x${pos}-${untrainedId}`, () => {
-    const g = new Graph('seal-check');
-    const tok = g.input('tokens', [batch, pos], 'int64');
-    const w = weightInputs(g, cfg);
-    const logits = unembed(cfg, w, gpt2Forward(cfg, w, tok));
-    g.output(logSumExp(logits), 'lse');
-    g.output(Slice(logits, 2, untrainedId, untrainedId + 1), 'untrained');
-    return g;
-  }, { tokens: { dtype: 'int64', shape: [batch, pos], data: BigInt64Array.from(tokens, BigInt) } });
+  const at = everyPosition(seqs);
+  const { lse, logits } = await logitsAt(rt, cfg, weights, seqs, at, at.map(() => [untrainedId]));
   const r: SealCheck = { minLogit: Infinity, maxLogit: -Infinity, maxMass: 0 };
-  seqs.forEach((s, b) => {
-    for (let t = 0; t < s.length; t++) {
-      const u = out.untrained.data[b * pos + t];
-      r.minLogit = Math.min(r.minLogit, u);
-      r.maxLogit = Math.max(r.maxLogit, u);
-      r.maxMass = Math.max(r.maxMass, untrainedCount * Math.exp(u - out.lse.data[b * pos + t]));
-    }
+  logits.forEach((u, i) => {
+    r.minLogit = Math.min(r.minLogit, u);
+    r.maxLogit = Math.max(r.maxLogit, u);
+    r.maxMass = Math.max(r.maxMass, untrainedCount * Math.exp(u - lse[i]));
   });
   return r;
 }

@@ -6,7 +6,7 @@
 
 import { mulberry32 } from '../model/checkpoint';
 import { BOS_TOKEN, encode } from '../model/tokenizer';
-import type { TrainBatch } from './data';
+import { layoutBatch, type TrainBatch } from './data';
 
 /** Names, each one GPT-2 token with its leading space. */
 export const IOI_NAMES = (
@@ -85,23 +85,5 @@ export function ioiMaxLength(): number {
  */
 export function ioiBatches(batch: number, pos: number, seed: number): () => TrainBatch {
   const next = ioiSentences(seed);
-  return () => {
-    const tokens: number[] = [];
-    const rows: number[] = [];
-    const targets: number[] = [];
-    const real: boolean[] = [];
-    for (let b = 0; b < batch; b++) {
-      const seq = next().tokens;
-      if (seq.length > pos) throw new Error(`ioiBatches: a sentence of ${seq.length} tokens exceeds ${pos}`);
-      const padded = [...seq, ...new Array(pos - seq.length).fill(BOS_TOKEN)];
-      tokens.push(...padded);
-      for (let t = 0; t < pos - 1; t++) {
-        rows.push(b * pos + t);
-        targets.push(padded[t + 1]);
-        real.push(t + 1 < seq.length);
-      }
-    }
-    const count = real.filter(Boolean).length;
-    return { batch, pos, tokens, rows, targets, weights: real.map((r) => (r ? 1 / count : 0)) };
-  };
+  return () => layoutBatch(Array.from({ length: batch }, () => next().tokens), pos);
 }

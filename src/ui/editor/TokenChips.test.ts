@@ -2,7 +2,7 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { encode } from '../../engine/model/tokenizer';
+import { encode, tokenize } from '../../engine/model/tokenizer';
 import { parseVocabSubset } from '../../state/models';
 import { TokenChips, untrainedTokens } from './TokenChips';
 
@@ -10,8 +10,9 @@ const trained = new Set(encode(' cat dog bird fish'));
 
 describe('untrained tokens', () => {
   it('are the tokens outside the training vocabulary, once each, BOS never', () => {
-    expect(untrainedTokens([' cat hello dog hello', ' fish', '<|endoftext|> bird'], trained)).toEqual(['·hello']);
-    expect(untrainedTokens([' cat dog'], trained)).toEqual([]);
+    const tok = (text: string) => tokenize(text, { prependBos: false });
+    expect(untrainedTokens([tok(' cat hello dog hello'), tok(' fish'), tok('<|endoftext|> bird')], trained)).toEqual(['·hello']);
+    expect(untrainedTokens([tok(' cat dog')], trained)).toEqual([]);
   });
 
   it('are marked in the chips and named below them; nothing is said for a model without a subset', () => {

@@ -14,13 +14,12 @@ export interface TokenChipsProps {
   trained?: ReadonlySet<number> | null;
 }
 
-/** The distinct display forms of the tokens of `texts` that are outside `trained` (BOS always counts as trained). */
-export function untrainedTokens(texts: string[], trained: ReadonlySet<number>): string[] {
+type Tokenized = { ids: number[]; display: string[] };
+
+/** The distinct display forms of the tokens outside `trained` (BOS always counts as trained). */
+export function untrainedTokens(tokenized: Tokenized[], trained: ReadonlySet<number>): string[] {
   const out = new Set<string>();
-  for (const text of texts) {
-    const t = tokenize(text, { prependBos: false });
-    t.ids.forEach((id, i) => { if (id !== BOS_TOKEN && !trained.has(id)) out.add(t.display[i]); });
-  }
+  for (const t of tokenized) t.ids.forEach((id, i) => { if (id !== BOS_TOKEN && !trained.has(id)) out.add(t.display[i]); });
   return [...out];
 }
 
@@ -33,12 +32,12 @@ export function TokenChips({ clean, corrupted, prependBos, answers = [], trained
   const c = useMemo(() => tokenize(clean, { prependBos }), [clean, prependBos]);
   const k = useMemo(() => tokenize(corrupted, { prependBos }), [corrupted, prependBos]);
   const untrained = useMemo(
-    () => (trained ? untrainedTokens([clean, corrupted, ...answers], trained) : []),
-    [clean, corrupted, answers, trained],
+    () => (trained ? untrainedTokens([c, k, ...answers.map((a) => tokenize(a, { prependBos: false }))], trained) : []),
+    [c, k, answers, trained],
   );
   const { n, differs } = alignTokens(c.display, k.display);
   if (!clean && !corrupted) return null;
-  const chip = (t: { ids: number[]; display: string[] }, i: number, which: string) => {
+  const chip = (t: Tokenized, i: number, which: string) => {
     const text = t.display[i];
     const outside = text !== undefined && trained && t.ids[i] !== BOS_TOKEN && !trained.has(t.ids[i]);
     return (
