@@ -3,7 +3,8 @@
 import { defineConfig } from '@playwright/test';
 import type { E2EOptions } from './e2e/fixtures';
 
-const PORT = 4173;
+// E2E_PORT lets several checkouts run their suites side by side on one machine.
+const PORT = Number(process.env.E2E_PORT ?? 4173);
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const args = [
   '--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
