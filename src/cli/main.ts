@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import { createNodeRuntime } from '../engine/runtime/node';
 import {
-  CONTRACT_FAMILIES, ExperimentError, FAMILY_AXES, METRICS, PatchingEngine, named, parseFamilies, topK,
+  CONTRACT_FAMILIES, ExperimentError, METRICS, familyAxes, PatchingEngine, named, parseFamilies, topK,
   type Experiment, type ExperimentSpec, type Family, type Labelled, type MetricName,
 } from '../engine/patching';
 
@@ -92,7 +92,7 @@ async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 
     log(`attribution (${families.length} families, 2 forward + 1 backward) in ${(performance.now() - t0).toFixed(0)} ms`);
     const values: Record<string, unknown> = Object.fromEntries(families.map((f) => [f, nested(res.values[f]!)]));
     // MLP neurons are many: also list the strongest by |attribution|.
-    if (res.values.mlp_post) values.mlp_post_top = topK(res.values.mlp_post, o.topK).map((e) => named(FAMILY_AXES.mlp_post, e));
+    if (res.values.mlp_post) values.mlp_post_top = topK(res.values.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
     emit(o, { ...header(exp, res.metric), attribution: values });
   } finally {
     await engine.dispose();

@@ -1,6 +1,6 @@
 // The four result views. Each says which families it shows, so "Patch every cell" sweeps exactly what is on screen.
 import { useEffect, useMemo } from 'react';
-import type { Family } from '../../engine/patching/types';
+import { familiesIn, type Family } from '../../engine/patching/families';
 import { computeCleanAttention, selectCell, sweep, type SweepTarget } from '../../state/actions';
 import { scaled, type RunResult } from '../../state/results';
 import { setState, useStore } from '../../state/store';
@@ -8,12 +8,12 @@ import { AttentionGrid } from '../../viz/attention/AttentionGrid';
 import { rankHeads } from '../../viz/attention/attention-model';
 import { maxAbs } from '../../viz/labelled';
 import { Scatter } from '../../viz/scatter/Scatter';
-import { FAMILY_TITLE, Figure, useSvgRef, type Scale } from './common';
+import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { FamilyHeatmap } from './FamilyHeatmap';
 
-export const RESIDUAL_FAMILIES: Family[] = ['resid_pre', 'attn_out', 'mlp_out'];
-export const HEAD_FAMILIES: Family[] = ['head_out_all_pos', 'q', 'k', 'v', 'pattern'];
-export const SCATTER_FAMILIES: Family[] = [...RESIDUAL_FAMILIES, ...HEAD_FAMILIES, 'head_out', 'pattern_by_pos'];
+export const RESIDUAL_FAMILIES = familiesIn('residual');
+export const HEAD_FAMILIES = familiesIn('heads');
+export const SCATTER_FAMILIES: Family[] = [...RESIDUAL_FAMILIES, ...HEAD_FAMILIES, ...familiesIn('heads_by_pos'), ...familiesIn('attention')];
 
 /** What "Patch every cell" covers in the current view. */
 export function viewSweepTargets(run: RunResult, tab: string, perPosition: boolean, head: { layer: number; head: number } | null): SweepTarget[] {
@@ -104,7 +104,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
               key={c.family}
               type="button"
               disabled={sweeping}
-              onClick={() => void sweep([{ family: c.family }], FAMILY_TITLE[c.family])}
+              onClick={() => void sweep([{ family: c.family }], familyTitle(c.family))}
               data-testid={`scatter.compute.${c.family}`}
             >
               {c.family} ({c.n}/{c.total})
@@ -116,7 +116,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
         {shown.map(({ family }) => (
           <Figure
             key={family}
-            title={FAMILY_TITLE[family]}
+            title={familyTitle(family)}
             run={run}
             family={family}
             scale={scale}
