@@ -21,9 +21,11 @@ export function viewSweepTargets(run: RunResult, tab: string, perPosition: boole
   if (tab === 'heads') return [...HEAD_FAMILIES, ...(perPosition ? (['head_out'] as Family[]) : [])].map((family) => ({ family }));
   if (tab === 'attention' && head) {
     const n = run.tokens.length;
-    const indices: number[][] = [];
-    for (let q = 0; q < n; q++) for (let k = 0; k <= q; k++) indices.push([head.layer, head.head, q, k]);
-    return [{ family: 'pattern_by_pos', indices }];
+    const entries: number[][] = [];
+    for (let q = 0; q < n; q++) for (let k = 0; k <= q; k++) entries.push([head.layer, head.head, q, k]);
+    const rows: number[][] = [];
+    for (let h = 0; h < run.attribution.pattern_dest!.shape[1]; h++) for (let q = 0; q < n; q++) rows.push([head.layer, h, q]);
+    return [{ family: 'pattern_by_pos', indices: entries }, { family: 'pattern_dest', indices: rows }];
   }
   return [];
 }
@@ -216,6 +218,19 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
           ) : null}
         </Figure>
       )}
+      {mode === 'pair' && shown && run.attribution.pattern_dest ? (
+        <FamilyHeatmap
+          run={run}
+          family="pattern_dest"
+          scale={scale}
+          rowAxis="head"
+          colAxis="query_pos"
+          fixed={{ layer: shown.layer }}
+          title={`Layer ${shown.layer} attention by destination`}
+          subtitle="head × destination (query) position: each cell patches the whole row of that head's pattern"
+          testid="figure.pattern_dest"
+        />
+      ) : null}
     </div>
   );
 }
