@@ -524,6 +524,14 @@ describe('grad: edges and errors', () => {
     expect(() => grad(Exp(x), [x])).toThrow('grad: loss must be a scalar, got shape [2,3]');
   });
 
+  it('refuses a seed whose shape is not the loss shape', () => {
+    const g = new Graph('bad_seed');
+    const x = g.input('x', [2, 2]);
+    const y = Exp(x);
+    expect(() => grad(y, [x], g.input('s', [4]))).toThrow("grad: the seed [4] must have the loss's shape [2, 2]");
+    expect(() => grad(y, [x], g.input('s2', [1, 2]))).toThrow("grad: the seed [1, 2] must have the loss's shape [2, 2]");
+  });
+
   it('gives null where the loss does not depend on a tensor, through stopGradient, or only through Less', () => {
     const g = new Graph('nulls');
     const x = g.input('x', [3]);

@@ -52,6 +52,10 @@ describe('errors name the op and the shapes', () => {
     expect(() => MatMul(a, g.input('b4', [4, 5], 'int64'))).toThrow('MatMul: operand dtypes differ: float32 [2, 3, 4] and int64 [4, 5]');
   });
 
+  it('mT: rank below 2', () => {
+    expect(() => mT(g.input('v', [4]))).toThrow('mT: needs rank >= 2, got [4]');
+  });
+
   it('GemmTransB: shapes other than [M, K] and [N, K]', () => {
     expect(() => GemmTransB(g.input('m', [3, 4]), g.input('n', [4, 5]))).toThrow(
       'Gemm: expected [M, K] and [N, K] of one dtype, got float32 [3, 4] and float32 [4, 5]',

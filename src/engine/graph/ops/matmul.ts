@@ -16,6 +16,7 @@ export function MatMul(a: Tensor, b: Tensor): Tensor {
 
 /** Swaps the last two axes. */
 export function mT(x: Tensor): Tensor {
+  if (x.rank < 2) throw new Error(`mT: needs rank >= 2, got ${fmtShape(x.shape)}`);
   const perm = x.shape.map((_, i) => i);
   [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
   return Transpose(x, perm);
