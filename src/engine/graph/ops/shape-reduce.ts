@@ -1,5 +1,5 @@
 // Shape ops and reductions, each beside its gradient rule.
-import { broadcastShapes, fmtShape, type Tensor } from '../graph';
+import { broadcastShapes, fmtShape, sameShape, type Tensor } from '../graph';
 import { unbroadcast } from './elementwise';
 import type { GradRule } from './types';
 
@@ -62,7 +62,8 @@ export function Expand(x: Tensor, shape: readonly number[]): Tensor {
 /** x[..., start:end, ...] along `axis` (step 1). */
 export function Slice(x: Tensor, axis: number, start: number, end: number): Tensor {
   const a = axisOf('Slice', axis, x.shape);
-  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > x.shape[a] || start >= end) throw new Error(`Slice: [${start}:${end}] out of range for axis ${a} of ${fmtShape(x.shape)}`);
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > x.shape[a] || start >= end)
+    throw new Error(`Slice: [${start}:${end}] out of range for axis ${a} of ${fmtShape(x.shape)}`);
   const shape = [...x.shape];
   shape[a] = end - start;
   const g = x.graph;
@@ -99,7 +100,7 @@ export function Gather(data: Tensor, indices: Tensor): Tensor {
 /** out = data with `updates` added at `indices` (indices [..., 1] into axis 0). */
 export function ScatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
   const want = [...indices.shape.slice(0, -1), ...data.shape.slice(1)];
-  if (indices.dtype !== 'int64' || indices.shape[indices.rank - 1] !== 1 || updates.dtype !== data.dtype || updates.shape.join() !== want.join())
+  if (indices.dtype !== 'int64' || indices.shape[indices.rank - 1] !== 1 || updates.dtype !== data.dtype || !sameShape(updates.shape, want))
     throw new Error(
       `ScatterND: data ${data.dtype} ${fmtShape(data.shape)} needs int64 indices [..., 1] and ${data.dtype} updates ${fmtShape(want)}, ` +
         `got ${indices.dtype} ${fmtShape(indices.shape)} and ${updates.dtype} ${fmtShape(updates.shape)}`,
