@@ -107,6 +107,29 @@ describe('weightsFromSafetensors', () => {
     expectWeightsError(bytes, 'tensor wte.weight appears twice, as wte.weight and transformer.wte.weight');
   });
 
+  // The three damaged checkpoints of issue 16: each loaded silently and gave null / "not computed" everywhere.
+  it.each([
+    ['all of wte NaN', (t: Map<string, TensorToWrite>) => t.get('wte.weight')!.data.fill(NaN), /wte\.weight has 88 NaN of 88\./],
+    ['one Inf in one MLP weight', (t: Map<string, TensorToWrite>) => { t.get('h.1.mlp.c_proj.weight')!.data[7] = -Infinity; }, /h\.1\.mlp\.c_proj\.weight has 1 Inf of 96\./],
+    ['NaN in one token\'s embedding row', (t: Map<string, TensorToWrite>) => t.get('wte.weight')!.data.fill(NaN, 3 * 8, 4 * 8), /wte\.weight has 8 NaN of 88\./],
+  ])('refuses non-finite weights, naming the tensor and the count: %s', (_, edit, message) => {
+    const bytes = tinyFile((t) => void edit(t));
+    expect(() => weightsFromSafetensors(parseSafetensors(bytes), TINY)).toThrow(WeightsError);
+    expect(() => weightsFromSafetensors(parseSafetensors(bytes), TINY)).toThrow(message);
+    expect(() => weightsFromSafetensors(parseSafetensors(bytes), TINY)).toThrow(/^the checkpoint has non-finite weights \(NaN or Inf\): /);
+  });
+
+  it('counts NaN and Inf of several tensors, F16 included', () => {
+    const { tensors } = randomCheckpoint(TINY, 5, 'F16');
+    tensors.get('wpe.weight')!.data.set([NaN, Infinity, 1e6], 0); // 1e6 overflows F16 to Inf
+    tensors.get('ln_f.bias')!.data[2] = NaN;
+    expectWeightsError(
+      encodeSafetensors(tensors),
+      'the checkpoint has non-finite weights (NaN or Inf): wpe.weight has 1 NaN and 2 Inf of 48; ln_f.bias has 1 NaN of 8. ' +
+        'It is damaged or its training diverged: results from it would be NaN.',
+    );
+  });
+
   it('names a required tensor stored in a dtype it cannot read', () => {
     const { tensors } = randomCheckpoint(TINY, 5);
     const header: Record<string, unknown> = {};

@@ -52,6 +52,7 @@ export function weightsFromSafetensors(file: Safetensors, cfg: GPT2Config): Weig
   }
 
   const weights: Weights = new Map();
+  const nonFinite: string[] = [];
   for (const [name, shape] of expected) {
     const key = keyOf.get(name)!;
     const actual = file.entries.get(key)!.shape;
@@ -60,9 +61,33 @@ export function weightsFromSafetensors(file: Safetensors, cfg: GPT2Config): Weig
         `tensor ${key} has shape [${actual.join(', ')}], expected [${shape.join(', ')}] for this config`,
       );
     }
-    weights.set(name, file.read(key));
+    const tensor = file.read(key);
+    const bad = countNonFinite(tensor.data);
+    if (bad) nonFinite.push(`${key} has ${bad} of ${tensor.data.length}`);
+    weights.set(name, tensor);
+  }
+  // One NaN or Inf poisons every activation downstream of it, so every result would be NaN (issue 16).
+  if (nonFinite.length > 0) {
+    throw new WeightsError(
+      `the checkpoint has non-finite weights (NaN or Inf): ${nonFinite.slice(0, 5).join('; ')}` +
+        `${nonFinite.length > 5 ? `; and ${nonFinite.length - 5} more tensors` : ''}. ` +
+        'It is damaged or its training diverged: results from it would be NaN.',
+    );
   }
   return weights;
+}
+
+function countNonFinite(data: Float32Array): string | null {
+  let nan = 0;
+  let inf = 0;
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (x - x === 0) continue; // x - x is NaN for NaN and for +-Inf
+    if (Number.isNaN(x)) nan++;
+    else inf++;
+  }
+  if (nan + inf === 0) return null;
+  return [nan ? `${nan} NaN` : '', inf ? `${inf} Inf` : ''].filter(Boolean).join(' and ');
 }
 
 /** `configJson` is config.json's text or its parsed value. */
