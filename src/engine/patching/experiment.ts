@@ -143,7 +143,7 @@ function vocabularyIssues(
   ids: { clean: number[][]; corrupted: number[][]; answers: number[]; wrongs: number[]; basket: number[] },
 ): InputIssue[] {
   const issues: InputIssue[] = [];
-  const outside = (list: number[]) => [...new Set(list.filter((id) => id >= cfg.dVocab))];
+  const outside = (list: readonly number[]) => [...new Set(list.filter((id) => id >= cfg.dVocab))];
   const describe = (bad: number[]) =>
     bad.slice(0, 5).map((id) => `${displayToken(id)} (id ${id})`).join(', ') + (bad.length > 5 ? ` and ${bad.length - 5} more` : '');
   const vocab = `${cfg.name} has vocab_size ${cfg.dVocab} (token ids 0..${cfg.dVocab - 1}) in its config.json, but Patchwork tokenises with GPT-2's tokenizer (ids 0..50256)`;
