@@ -101,6 +101,61 @@ export function loadModelFromBytes(
   return { config, weights: weightsFromSafetensors(parseSafetensors(safetensorsBytes), config) };
 }
 
+/** The index file of a checkpoint saved in shards (transformers' save_pretrained with max_shard_size). */
+export const SHARD_INDEX = 'model.safetensors.index.json';
+
+/**
+ * Parses model.safetensors.index.json ({"metadata": {...}, "weight_map": {tensor: shard file}}) and returns the
+ * shard files in order of first appearance. Shard names must be plain file names: an index must not point outside
+ * its folder (or its URL's folder).
+ */
+export function parseShardIndex(json: unknown, what: string): { files: string[]; weightMap: Map<string, string> } {
+  const map = (json as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new WeightsError(`${what} has no weight_map object`);
+  const weightMap = new Map<string, string>();
+  for (const [tensor, file] of Object.entries(map)) {
+    if (typeof file !== 'string' || !/^[\w.-]+\.safetensors$/.test(file) || file.startsWith('.'))
+      throw new WeightsError(`${what} maps ${tensor} to ${JSON.stringify(file)}, which is not a .safetensors file name in the same folder`);
+    weightMap.set(tensor, file);
+  }
+  if (weightMap.size === 0) throw new WeightsError(`${what} lists no tensors`);
+  return { files: [...new Set(weightMap.values())], weightMap };
+}
+
+/** The shards of one checkpoint as one Safetensors, checked against the index's weight_map. */
+export function mergeShards(shards: { file: string; safetensors: Safetensors }[], weightMap: Map<string, string>): Safetensors {
+  const owner = new Map<string, Safetensors>();
+  const entries: Safetensors['entries'] = new Map();
+  for (const { file, safetensors } of shards) {
+    for (const [name, entry] of safetensors.entries) {
+      const listed = weightMap.get(name);
+      if (listed !== undefined && listed !== file) throw new WeightsError(`tensor ${name} is in ${file}, but ${SHARD_INDEX} says ${listed}`);
+      if (owner.has(name)) throw new WeightsError(`tensor ${name} appears in two shards (${file} and another)`);
+      owner.set(name, safetensors);
+      entries.set(name, entry);
+    }
+  }
+  for (const [name, file] of weightMap) {
+    if (!owner.has(name)) throw new WeightsError(`${SHARD_INDEX} says tensor ${name} is in ${file}, but it is not there`);
+  }
+  return { metadata: shards[0]?.safetensors.metadata ?? {}, entries, read: (name) => owner.get(name)!.read(name) };
+}
+
+/** A model saved in shards: config.json, the index's JSON and each shard's bytes (in any order). */
+export function loadModelFromShards(
+  configJson: unknown,
+  indexJson: unknown,
+  shards: { file: string; bytes: Uint8Array }[],
+  name: string,
+): LoadedModel {
+  const json = typeof configJson === 'string' ? parseJson(configJson, `config.json of ${name}`) : configJson;
+  const config = parseGPT2Config(json, name);
+  const index = typeof indexJson === 'string' ? parseJson(indexJson, `${SHARD_INDEX} of ${name}`) : indexJson;
+  const { weightMap } = parseShardIndex(index, `${SHARD_INDEX} of ${name}`);
+  const parsed = shards.map(({ file, bytes }) => ({ file, safetensors: parseSafetensors(bytes) }));
+  return { config, weights: weightsFromSafetensors(mergeShards(parsed, weightMap), config) };
+}
+
 /** A file of a Hugging Face hub repository at a pinned commit (pinning keeps shared links reproducible). */
 export function hubUrl(repo: string, commit: string, file: string): string {
   return `https://huggingface.co/${repo}/resolve/${commit}/${file}`;
