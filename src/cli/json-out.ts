@@ -91,7 +91,12 @@ const partialName = (path: string) => join(dirname(path), `.${basename(path)}.${
 /** Throws OutputError unless `path` can be written: called before any computation, so no result is lost. */
 export function checkOutputPath(path: string): void {
   const full = resolve(path);
-  const existing = statSync(full, { throwIfNoEntry: false });
+  let existing;
+  try {
+    existing = statSync(full, { throwIfNoEntry: false });
+  } catch {
+    existing = undefined; // e.g. ENOTDIR: the probe below says why
+  }
   if (existing?.isDirectory()) throw new OutputError(`cannot write ${path}: it is a folder`);
   const probe = partialName(full);
   try {

@@ -201,9 +201,8 @@ function families(v: string): Family[] {
 /** Whole numbers only: Number.parseInt read "0x2" as 0 and "-5" as a count (issue 16). */
 function wholeNumber(min: number) {
   return (v: string): number => {
-    if (!/^\s*\d+\s*$/.test(v)) throw new InvalidArgumentError(`"${v}" is not a whole number.`);
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${n} is less than ${min}.`);
+    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`give a whole number >= ${min}.`);
     return n;
   };
 }
@@ -254,10 +253,12 @@ export function program(): Command {
 export async function main(argv: string[] = process.argv): Promise<void> {
   // Ctrl-C: exit at once with the shell's code for SIGINT. Output files are written synchronously and renamed when
   // complete (json-out.ts), so this handler never runs in the middle of one and no partial file is left.
-  process.once('SIGINT', () => {
-    log('patchwork: interrupted');
-    process.exit(130);
-  });
+  if (process.listenerCount('SIGINT') === 0) {
+    process.once('SIGINT', () => {
+      log('patchwork: interrupted');
+      process.exit(130);
+    });
+  }
   try {
     await program().parseAsync(argv);
   } catch (e) {
