@@ -66,6 +66,7 @@ describe('damaged checkpoints', () => {
     expect(r.stderr).toMatch(/patchwork: the checkpoint has non-finite weights \(NaN or Inf\): /);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
+    noStack(r);
   });
 
   it('activations that overflow float32: exit 2 naming where the first non-finite value appears', async () => {
@@ -112,6 +113,7 @@ describe('bad values', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/loaded/);
+    noStack(r);
   });
 
   it('--positions reads exactly the positions given', async () => {
