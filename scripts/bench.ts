@@ -12,6 +12,7 @@ import { createNodeRuntime } from '../src/engine/runtime/node';
 import type { Feed } from '../src/engine/runtime/types';
 import { FAMILIES, PatchingEngine, cellSelector, familyShape } from '../src/engine/patching';
 import { tokenFeed } from '../src/engine/patching/attribution';
+import { numel } from '../src/engine/graph/shape';
 
 const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' }, bucket: { type: 'string' } } });
 const log = (m: string) => process.stderr.write(m + '\n');
@@ -73,7 +74,7 @@ function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
   return g;
 }
 const shape = familyShape('head_out', cfg, P);
-const nPatches = shape.reduce((a, b) => a * b, 1);
+const nPatches = numel(shape);
 const samples = Number(args.samples);
 const hShape = [P, cfg.nHeads, cfg.dHead];
 const naiveTimes: number[] = [];

@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import { boundThreads, createNodeRuntime } from '../engine/runtime/node';
 import {
-  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, PatchingEngine, named, parseFamilies, topK,
+  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, PatchingEngine, named, parseFamilies, topK,
   type Experiment, type ExperimentSpec, type Family, type Labelled, type MetricName,
 } from '../engine/patching';
 import { checkFinite } from '../engine/patching/finite';
@@ -119,8 +119,7 @@ async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 
     checkFinite('attribution', res.metric, families.map((f) => [f, res.values[f]!]));
     const values: Record<string, unknown> = Object.fromEntries(families.map((f) => [f, res.values[f]!]));
     // MLP neurons are many: also list the strongest by |attribution|.
-    const neurons = res.values.mlp_post;
-    if (neurons) values.mlp_post_top = topK(neurons, o.topK).map((e) => named(neurons.axes, e));
+    if (res.values.mlp_post) values.mlp_post_top = topK(res.values.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
     emit(o, { ...header(exp, res.metric), attribution: values });
   } finally {
     await engine.dispose();

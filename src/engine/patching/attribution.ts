@@ -3,15 +3,14 @@
 //   attribution(a) = sum over the patch's entries of (source_a - base_a) * d metric / d base_a.
 // Denoising: base = corrupted, source = clean. Noising: base = clean, source = corrupted.
 // Zero / mean ablation replace source_a by 0 / the mean over every prompt (clean and corrupted) at that position.
-import { Add, Graph, Mul, Neg, ReduceSum, Sub, grad, stopGradient, type Tensor } from '../graph';
+import { Add, Concat, Graph, Mul, Neg, ReduceSum, Reshape, Sub, Transpose, grad, stopGradient, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
-import type { Feed, Runtime } from '../runtime/types';
+import { int64Feed, type Feed, type Runtime } from '../runtime/types';
 import type { Experiment } from './experiment';
-import { FAMILIES, familyShape, hookFor, reduceLayer, stackLayers } from './families';
+import { FAMILIES, cellAxes, familyAxes, familyShape, hookFor, type Family } from './families';
+import type { Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
-import type { Family, Labelled } from './types';
-import { FAMILY_AXES } from './types';
 
 export type AttributionMode = 'patch' | 'zero' | 'mean';
 
@@ -26,7 +25,20 @@ export interface AttributionResult {
 }
 
 export function tokenFeed(seqs: number[][]): Feed {
-  return { dtype: 'int64', shape: [seqs.length, seqs[0].length], data: BigInt64Array.from(seqs.flat(), BigInt) };
+  return int64Feed(seqs.flat(), [seqs.length, seqs[0].length]);
+}
+
+/**
+ * Per-entry scores A [batch, ...hook axes] of one layer summed to the family's layout without its layer axis: every
+ * hook axis that a cell does not fix is summed (with the batch), the fixed ones are put in the result's order.
+ */
+export function reduceToLayout(family: Family, A: Tensor): Tensor {
+  const byHookAxis = cellAxes(family); // result axis fixing each hook axis, or -1
+  const summed = [0, ...byHookAxis.flatMap((r, h) => (r < 0 ? [h + 1] : []))];
+  const reduced = ReduceSum(A, summed); // kept hook axes, in hook order
+  const kept = byHookAxis.filter((r) => r >= 0); // their result axes
+  const order = kept.map((_, i) => i).sort((a, b) => kept[a] - kept[b]);
+  return order.every((o, i) => o === i) ? reduced : Transpose(reduced, order);
 }
 
 export function experimentKey(exp: Experiment): string {
@@ -85,8 +97,8 @@ export function attributionGraph(cfg: GPT2Config, exp: Experiment, families: Fam
     return s;
   };
   for (const f of families) {
-    const perLayer = Array.from({ length: cfg.nLayers }, (_, l) => reduceLayer(f, scoreOf(hookFor(f, l))));
-    g.output(stackLayers(perLayer), `attr.${f}`);
+    const perLayer = Array.from({ length: cfg.nLayers }, (_, l) => reduceToLayout(f, scoreOf(hookFor(f, l))));
+    g.output(Concat(perLayer.map((t) => Reshape(t, [1, ...t.shape])), 0), `attr.${f}`); // [layer, ...]
   }
   return g;
 }
@@ -103,6 +115,6 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
   });
   const values: Partial<Record<Family, Labelled>> = {};
   for (const f of families)
-    values[f] = { axes: FAMILY_AXES[f], shape: familyShape(f, cfg, exp.nPos), data: Float64Array.from(out[`attr.${f}`].data) };
+    values[f] = { axes: familyAxes(f), shape: familyShape(f, cfg, exp.nPos), data: Float64Array.from(out[`attr.${f}`].data) };
   return { metric: { clean: out['metric.clean'].data[0], corrupted: out['metric.corrupted'].data[0] }, values };
 }

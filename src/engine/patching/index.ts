@@ -77,7 +77,9 @@ export function normaliser(metric: { clean: number; corrupted: number }): { scal
 
 export * from './types';
 export { resolveExperiment, experimentFromTokens, ExperimentError, METRICS, type Experiment, type InputIssue } from './experiment';
-export { FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyShape, hookFor, cellSelector, isFamily } from './families';
+export {
+  FAMILY_TABLE, FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyAxes, familyEntry, familyShape, hookFor, cellSelector, isFamily,
+} from './families';
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
-export { topK, named, type TopEntry } from './top-k';
+export { topK, named, nested, type TopEntry } from './labelled';

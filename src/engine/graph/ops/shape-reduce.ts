@@ -2,11 +2,12 @@
 import { broadcastShapes, fmtShape, type Tensor } from '../graph';
 import { unbroadcast } from './elementwise';
 import type { GradRule } from './types';
+import { numel } from '../shape';
 
 const norm = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
 export function Reshape(x: Tensor, shape: readonly number[]): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = numel(shape);
   if (shape.some((d) => d < 0) || n !== x.size) throw new Error(`Reshape: cannot reshape ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   return x.graph.node('Reshape', [x, x.graph.ints(shape)], shape, x.dtype);
 }
