@@ -9,7 +9,7 @@ import { randomCheckpoint } from './checkpoint';
 import { GPT2ConfigError } from './config';
 import { encodeSafetensors, parseSafetensors, SafetensorsError, type FloatDtype, type TensorToWrite } from './safetensors';
 import { expectedWeightShapes, type GPT2Config } from './types';
-import { HttpError, hubUrl, loadModelFromBytes, loadModelFromUrl, weightsFromSafetensors, WeightsError } from './weights';
+import { HttpError, hubUrl, loadModelFromBytes, loadModelFromUrl, mergeShards, weightsFromSafetensors, WeightsError } from './weights';
 import { writeRandomCheckpoint } from './weights-node';
 
 // d_mlp != 4 * d_model so that n_inner is exercised.
@@ -127,6 +127,15 @@ describe('weightsFromSafetensors', () => {
       encodeSafetensors(tensors),
       'the checkpoint has non-finite weights (NaN or Inf): wpe.weight has 1 NaN and 2 Inf of 48; ln_f.bias has 1 NaN of 8. ' +
         'It is damaged or its training diverged: results from it would be NaN.',
+    );
+  });
+
+  it('mergeShards refuses a tensor stored in two shards, naming both', () => {
+    const one = parseSafetensors(tinyFile());
+    const weightMap = new Map([...one.entries.keys()].filter((n) => n !== 'ln_f.bias').map((n) => [n, 'a.safetensors']));
+    const other = parseSafetensors(encodeSafetensors(new Map([['ln_f.bias', randomCheckpoint(TINY, 5).tensors.get('ln_f.bias')!]])));
+    expect(() => mergeShards([{ file: 'a.safetensors', safetensors: one }, { file: 'b.safetensors', safetensors: other }], weightMap)).toThrow(
+      new WeightsError('tensor ln_f.bias appears in two shards, a.safetensors and b.safetensors'),
     );
   });
 

@@ -134,21 +134,22 @@ export function parseShardIndex(json: unknown, what: string): { files: string[];
 
 /** The shards of one checkpoint as one Safetensors, checked against the index's weight_map. */
 export function mergeShards(shards: { file: string; safetensors: Safetensors }[], weightMap: Map<string, string>): Safetensors {
-  const owner = new Map<string, Safetensors>();
+  const owner = new Map<string, { file: string; safetensors: Safetensors }>();
   const entries: Safetensors['entries'] = new Map();
-  for (const { file, safetensors } of shards) {
-    for (const [name, entry] of safetensors.entries) {
+  for (const shard of shards) {
+    for (const [name, entry] of shard.safetensors.entries) {
       const listed = weightMap.get(name);
-      if (listed !== undefined && listed !== file) throw new WeightsError(`tensor ${name} is in ${file}, but ${SHARD_INDEX} says ${listed}`);
-      if (owner.has(name)) throw new WeightsError(`tensor ${name} appears in two shards (${file} and another)`);
-      owner.set(name, safetensors);
+      if (listed !== undefined && listed !== shard.file) throw new WeightsError(`tensor ${name} is in ${shard.file}, but ${SHARD_INDEX} says ${listed}`);
+      const first = owner.get(name);
+      if (first) throw new WeightsError(`tensor ${name} appears in two shards, ${first.file} and ${shard.file}`);
+      owner.set(name, shard);
       entries.set(name, entry);
     }
   }
   for (const [name, file] of weightMap) {
     if (!owner.has(name)) throw new WeightsError(`${SHARD_INDEX} says tensor ${name} is in ${file}, but it is not there`);
   }
-  return { metadata: shards[0]?.safetensors.metadata ?? {}, entries, read: (name) => owner.get(name)!.read(name) };
+  return { metadata: shards[0]?.safetensors.metadata ?? {}, entries, read: (name) => owner.get(name)!.safetensors.read(name) };
 }
 
 /** A model saved in shards: config.json, the index's JSON and each shard's bytes (in any order). */
