@@ -9,6 +9,7 @@ import {
   CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, PatchingEngine, named, parseFamilies, topK,
   type Experiment, type ExperimentSpec, type Family, type Labelled, type MetricName,
 } from '../engine/patching';
+import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
 import { checkFinite } from '../engine/patching/finite';
 import { checkOutputPath, writeJson, writeJsonFile } from './json-out';
 
@@ -35,16 +36,6 @@ export class UsageError extends Error {
 }
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
-
-/** A Labelled array as nested JSON arrays, outermost axis first. */
-export function nested(x: Labelled): unknown {
-  const build = (axis: number, offset: number): unknown => {
-    const n = x.shape[axis];
-    const stride = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-    return Array.from({ length: n }, (_, i) => (axis === x.shape.length - 1 ? x.data[offset + i] : build(axis + 1, offset + i * stride)));
-  };
-  return build(0, 0);
-}
 
 function spec(o: CommonOpts): ExperimentSpec {
   return {
@@ -109,18 +100,20 @@ export function emit(o: CommonOpts, result: object): void {
   }
 }
 
-async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number }) {
+async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; method: Method; steps: number }) {
+  checkMethod(o.method, o.steps);
+  if (o.method !== 'atp' && o.mode !== 'patch') throw new UsageError(`--method ${o.method} estimates patches: use it without --mode ${o.mode}.`);
   const { engine, exp } = await setup(o);
   try {
     const families = o.families ?? CONTRACT_FAMILIES;
     const t0 = performance.now();
-    const res = await engine.attribute(exp, { families, mode: o.mode });
-    log(`attribution (${families.length} families, 2 forward + 1 backward) in ${(performance.now() - t0).toFixed(0)} ms`);
+    const res = await engine.attribute(exp, { families, mode: o.mode, method: o.method, steps: o.steps });
+    log(`attribution (${families.length} families, ${ESTIMATORS[o.method].title}${o.steps > 1 ? `, ${o.steps} steps` : ''}) in ${(performance.now() - t0).toFixed(0)} ms`);
     checkFinite('attribution', res.metric, families.map((f) => [f, res.values[f]!]));
     const values: Record<string, unknown> = Object.fromEntries(families.map((f) => [f, res.values[f]!]));
     // MLP neurons are many: also list the strongest by |attribution|.
     if (res.values.mlp_post) values.mlp_post_top = topK(res.values.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
-    emit(o, { ...header(exp, res.metric), attribution: values });
+    emit(o, { ...header(exp, res.metric), method: res.method, steps: res.steps, attribution: values });
   } finally {
     await engine.dispose();
   }
@@ -241,6 +234,8 @@ export function program(): Command {
     .option('--freeze-ln', 'no gradient through LayerNorm scales')
     .option('--freeze-attn', 'no gradient through attention patterns')
     .option('--top-k <k>', 'with mlp_post: list the k neurons with the largest |attribution| as mlp_post_top', wholeNumber(1), 20)
+    .addOption(new Option('--method <name>', `estimator: ${METHODS.map((m) => `${m} (${ESTIMATORS[m].title})`).join(', ')}; graddrop and atp-star give magnitudes`).choices(METHODS).default('atp'))
+    .option('--steps <m>', 'integrated-gradient steps for ig-inputs and ig-layer (alpha = k/m, k = 0..m-1; 1 = plain AtP)', wholeNumber(1), 1)
     .action((o) => attribute(o));
   common(p.command('patch').description('exact activation patching of every cell of the given families'))
     .option('--families <list>', `${FAMILIES_HELP} (default: ${CONTRACT_FAMILIES.join(',')})`, families)

@@ -82,4 +82,4 @@ export {
 } from './families';
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
-export { topK, named, nested, type TopEntry } from './labelled';
+export { topK, named, type TopEntry } from './labelled';

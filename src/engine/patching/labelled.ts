@@ -81,11 +81,3 @@ export function topK(x: Labelled, k: number): TopEntry[] {
 export function named(axes: readonly AxisName[], e: TopEntry): Record<string, number> {
   return Object.fromEntries([...axes.map((a, i) => [a, e.index[i]] as const), ['value', e.value] as const]);
 }
-
-/** A Labelled array as nested JSON arrays, outermost axis first. */
-export function nested(x: Labelled): unknown {
-  const st = strides(x.shape);
-  const build = (axis: number, offset: number): unknown =>
-    Array.from({ length: x.shape[axis] }, (_, i) => (axis === x.shape.length - 1 ? x.data[offset + i] : build(axis + 1, offset + i * st[axis])));
-  return x.shape.length ? build(0, 0) : x.data[0];
-}
