@@ -13,6 +13,7 @@ import type { Feed } from '../src/engine/runtime/types';
 import { FAMILIES, PatchingEngine, cellSelector, familyShape } from '../src/engine/patching';
 import { tokenFeed } from '../src/engine/patching/attribution';
 import { numel } from '../src/engine/graph/shape';
+import type { Method } from '../src/engine/patching/estimators';
 
 const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' }, bucket: { type: 'string' } } });
 const log = (m: string) => process.stderr.write(m + '\n');
@@ -62,6 +63,16 @@ log(`forward: ${forwardMs.toFixed(1)} ms`);
 await engine.attribute(exp, { families: FAMILIES });
 const attributionMs = await time(() => engine.attribute(exp, { families: FAMILIES }), 5);
 log(`attribution, all ${FAMILIES.length} families: ${attributionMs.toFixed(1)} ms (${(attributionMs / forwardMs).toFixed(2)} x forward)`);
+
+// The better estimators (issue #12), every family, against the same plain attribution.
+async function timeMethod(method: Method, steps = 1): Promise<number> {
+  await engine.attribute(exp, { families: FAMILIES, method, steps });
+  const ms = await time(() => engine.attribute(exp, { families: FAMILIES, method, steps }), 3);
+  log(`${method}${steps > 1 ? ` (${steps} steps)` : ''}: ${ms.toFixed(1)} ms (${(ms / attributionMs).toFixed(2)} x attribution)`);
+  return ms;
+}
+const atpStarMs = await timeMethod('atp-star');
+const igInputs8Ms = await timeMethod('ig-inputs', 8);
 
 // Naive activation patching: one full forward pass (from the tokens, logits everywhere) per patch, on a sample.
 function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
@@ -119,12 +130,16 @@ const result = {
   forward_ms: +forwardMs.toFixed(1),
   attribution_ms: +attributionMs.toFixed(1),
   attribution_over_forward: +(attributionMs / forwardMs).toFixed(2),
+  atp_star_ms: +atpStarMs.toFixed(1),
+  atp_star_over_node_attribution: +(atpStarMs / attributionMs).toFixed(2),
+  ig_inputs_8_steps_ms: +igInputs8Ms.toFixed(1),
+  ig_inputs_8_steps_over_node_attribution: +(igInputs8Ms / attributionMs).toFixed(2),
   sweep_head_pos_ms: Math.round(sweepMs),
   naive_sweep_head_pos_ms: Math.round(naiveSweepMs),
   naive_sample_patches: samples,
   sweep_speedup: +(naiveSweepMs / sweepMs).toFixed(1),
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-  targets: { attribution_over_forward: 4.5, sweep_speedup: 10 },
+  targets: { attribution_over_forward: 4.5, sweep_speedup: 10, atp_star_over_node_attribution: 3, ig_inputs_8_steps_over_node_attribution: 6 },
 };
 console.log(JSON.stringify(result, null, 2));
 mkdirSync('bench-results', { recursive: true });
