@@ -5,6 +5,7 @@ import { ActivationPatcher, type SweepOptions } from './activation';
 import { runAttribution, type AttributionRequest, type AttributionResult } from './attribution';
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
 import type { ExperimentSpec, Family, Labelled } from './types';
+import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
 export class PatchingEngine {
   private patcher: ActivationPatcher;
@@ -59,6 +60,11 @@ export class PatchingEngine {
     return this.patcher.sweep(exp, family, opts);
   }
 
+  /** Exact patches of an estimate's top K cells and R random others (and the recall, given a full sweep). */
+  verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions): Promise<Verification> {
+    return verifyTopK((e, f, i, o) => this.patcher.patchCells(e, f, i, o), exp, family, estimate, opts);
+  }
+
   async dispose(): Promise<void> {
     this.patcher.clear();
     await this.rt.dispose();
@@ -82,4 +88,6 @@ export {
 } from './families';
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
+export type { Verification, VerifiedCell, VerifyOptions } from './verify';
+export { ESTIMATORS, METHODS, isMethod, type Method } from './estimators';
 export { topK, named, type TopEntry } from './labelled';
