@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime/types';
 import { ActivationPatcher, type SweepOptions } from './activation';
 import { runAttribution, type AttributionRequest, type AttributionResult } from './attribution';
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
+import { runInspection, type InspectOptions, type Inspection } from './inspect';
 import type { ExperimentSpec, Family, Labelled } from './types';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
@@ -65,6 +66,11 @@ export class PatchingEngine {
     return verifyTopK((e, f, i, o) => this.patcher.patchCells(e, f, i, o), exp, family, estimate, opts);
   }
 
+  /** Top-k next tokens, direct logit attribution and the logit lens at the metric position (inspect.ts). */
+  inspect(exp: Experiment, opts?: InspectOptions): Promise<Inspection> {
+    return runInspection(this.rt, this.cfg, exp, opts);
+  }
+
   async dispose(): Promise<void> {
     this.patcher.clear();
     await this.rt.dispose();
@@ -89,5 +95,6 @@ export {
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
 export type { Verification, VerifiedCell, VerifyOptions } from './verify';
+export type { DirectLogitAttribution, InspectOptions, Inspection, TokenScore } from './inspect';
 export { ESTIMATORS, METHODS, isMethod, type Method } from './estimators';
 export { topK, named, type TopEntry } from './labelled';
