@@ -11,6 +11,7 @@ import {
 } from '../engine/patching';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
 import { checkFinite } from '../engine/patching/finite';
+import { inspectCommand } from './inspect';
 import { checkOutputPath, writeJson, writeJsonFile } from './json-out';
 
 export interface CommonOpts {
@@ -241,6 +242,7 @@ export function program(): Command {
     .option('--families <list>', `${FAMILIES_HELP} (default: ${CONTRACT_FAMILIES.join(',')})`, families)
     .addOption(new Option('--targets <list>', 'the same as --families (its older name)').argParser(families).conflicts('families'))
     .action((o) => patch(o));
+  inspectCommand(p);
   return p;
 }
 
