@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadModelFromDir } from '../model/weights-node';
 import type { GPT2Config, Weights } from '../model/types';
 import { createNodeRuntime } from '../runtime/node';
+import type { OrtModule } from '../runtime/ort-runtime';
+import { createWebRuntime } from '../runtime/web';
 import { experimentFromTokens, type Experiment } from './experiment';
 import { PatchingEngine } from './index';
 import type { Inspection, TokenScore } from './inspect';
@@ -117,6 +119,18 @@ describe('inspection on random tiny models', () => {
     expect(got.direction).toEqual(clean.map((c) => ({ target: c[5], wrong: null })));
     const refs = check(cfg, weights, exp, got, 3, 2);
     expect(refs.clean[0].lnFinalBias).not.toBe(0);
+  });
+
+  it('runs on onnxruntime-web\'s wasm provider (the browser backend) agreeing with the reference as well', async () => {
+    const cfg = tinyConfig({ nLayers: 2, nHeads: 2, dModel: 8, dVocab: 30, name: 'tiny-inspect-wasm' });
+    const weights = randomWeights(cfg, 95);
+    const clean = [randomTokens(cfg, 5, 96)];
+    const exp = experimentFromTokens({ clean, corrupted: [clean[0].map((t, p) => (p === 1 ? (t + 3) % 30 : t))], answers: [7], wrongs: [8] });
+    const ortWeb = (await import('onnxruntime-web')) as unknown as OrtModule;
+    const engine = await PatchingEngine.create(await createWebRuntime(ortWeb, { backend: 'wasm' }), cfg, weights);
+    engines.push(engine);
+    expect(engine.rt.backend).toBe('wasm');
+    check(cfg, weights, exp, await engine.inspect(exp), 5, 0);
   });
 
   it('rejects a lens pair or k out of range', async () => {
