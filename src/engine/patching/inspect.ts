@@ -4,7 +4,8 @@
 //   - direct logit attribution (DLA) of every head, every MLP, the embeddings and the biases;
 //   - the logit lens of one chosen pair: the accumulated residual stream after each layer through ln_final and the
 //     unembedding.
-// Only the metric position's logits and a few small arrays leave the device; softmax and top-k run here in float64.
+// Only the metric position's logits ([2N, d_vocab], and [2, layer + 1, d_vocab] for the lens) and a few small arrays
+// leave the device; softmax and top-k run here in float64 (the graph's op set has no TopK).
 //
 // DLA follows TransformerLens (cache.stack_head_results / decompose_resid + apply_ln_to_stack, unfolded weights):
 // the final residual stream at the metric position m is exactly
@@ -18,6 +19,9 @@
 // metric itself (logprob's log-sum-exp and the basket are not linear in the residual stream). The metric position
 // is the last of exp.positions (the final token for every metric but mean_logprob) and the target there is the one
 // the metric reads (metricTargets: the answer, or the clean continuation for mean_logprob).
+// TransformerLens with processed weights (fold_ln, center_unembed) gives the same head, MLP and embedding values for
+// logit_diff; there ln_f.bias lives in b_U and is no component, and center_unembed makes a single-logit direction
+// logit(target) - mean logit over the vocabulary, where ours is the raw logit of the unprocessed model.
 import {
   Add, Concat, Div, Gather, Graph, GemmTransB, Mul, ReduceSum, Reshape, Slice, Sub, layerNorm, meanLast, type Tensor,
 } from '../graph';
