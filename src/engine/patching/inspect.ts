@@ -19,9 +19,9 @@
 // metric itself (logprob's log-sum-exp and the basket are not linear in the residual stream). The metric position
 // is the last of exp.positions (the final token for every metric but mean_logprob) and the target there is the one
 // the metric reads (metricTargets: the answer, or the clean continuation for mean_logprob).
-// TransformerLens with processed weights (fold_ln, center_unembed) gives the same head, MLP and embedding values for
-// logit_diff; there ln_f.bias lives in b_U and is no component, and center_unembed makes a single-logit direction
-// logit(target) - mean logit over the vocabulary, where ours is the raw logit of the unprocessed model.
+// The values are TransformerLens's on a model loaded with from_pretrained_no_processing (Patchwork's convention). With
+// the default processing they shift: fold_value_biases moves each head's b_V @ W_O[h] into b_O, ln_f.bias lives in
+// b_U (no component), and center_unembed turns a single-logit direction into logit(target) - mean logit.
 import {
   Add, Concat, Div, Gather, Graph, GemmTransB, Mul, ReduceSum, Reshape, Slice, Sub, layerNorm, meanLast, type Tensor,
 } from '../graph';
