@@ -73,17 +73,15 @@ export function edgeForward(cfg: GPT2Config, weights: Weights | WeightsF64, toke
   const inputs = new Map<string, Float64Array>();
   const bias = new Float64Array(D); // sum of b_O of the attention layers read so far
 
-  const upstreamSum = (names: string[]) => {
-    const x = Float64Array.from({ length: T * D }, (_, i) => bias[i % D]);
-    for (const n of names) {
-      const a = senders.get(n)!;
-      for (let i = 0; i < x.length; i++) x[i] += a[i];
-    }
+  const biasRows = () => {
+    const x = new Float64Array(T * D);
+    for (let t = 0; t < T; t++) x.set(bias, t * D);
     return x;
   };
   const read = (receiver: string) => {
-    const standard = upstreamSum([...senders.keys()]);
-    const x = opts.choose ? opts.choose(receiver, standard, senders, Float64Array.from({ length: T * D }, (_, i) => bias[i % D])) : standard;
+    const standard = biasRows();
+    for (const a of senders.values()) for (let i = 0; i < standard.length; i++) standard[i] += a[i];
+    const x = opts.choose ? opts.choose(receiver, standard, senders, biasRows()) : standard;
     inputs.set(receiver, x);
     return x;
   };
@@ -107,12 +105,15 @@ export function edgeForward(cfg: GPT2Config, weights: Weights | WeightsF64, toke
   /** x [T, D] @ W[:, c0 .. c0 + n] + b[c0 ..], W is [D, cols] (Conv1D layout). */
   const project = (x: Float64Array, nIn: number, W: Float64Array, cols: number, bvec: Float64Array | null, c0: number, n: number) => {
     const out = new Float64Array(T * n);
-    for (let t = 0; t < T; t++)
-      for (let j = 0; j < n; j++) {
-        let s = bvec ? bvec[c0 + j] : 0;
-        for (let i = 0; i < nIn; i++) s += x[t * nIn + i] * W[i * cols + c0 + j];
-        out[t * n + j] = s;
+    for (let t = 0; t < T; t++) {
+      const o = t * n;
+      if (bvec) for (let j = 0; j < n; j++) out[o + j] = bvec[c0 + j];
+      for (let i = 0; i < nIn; i++) {
+        const xi = x[t * nIn + i];
+        const row = i * cols + c0;
+        for (let j = 0; j < n; j++) out[o + j] += xi * W[row + j];
       }
+    }
     return out;
   };
 

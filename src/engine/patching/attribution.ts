@@ -10,6 +10,7 @@ import type { Feed, Runtime } from '../runtime/types';
 import type { Experiment } from './experiment';
 import { FAMILIES, familyShape, hookFor, reduceLayer, stackLayers } from './families';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import type { CellPatch } from './node-sets';
 import type { Family, Labelled } from './types';
 import { FAMILY_AXES } from './types';
 
@@ -18,6 +19,11 @@ export type AttributionMode = 'patch' | 'zero' | 'mean';
 export interface AttributionRequest {
   families?: Family[];
   mode?: AttributionMode;
+  /**
+   * Cells already patched (from the source run) in the base run: attribution of that run, gradients included
+   * (node-sets.ts, `attribute --patched`). The reported base metric is then the patched run's.
+   */
+  patched?: CellPatch;
 }
 
 export interface AttributionResult {
@@ -34,7 +40,7 @@ export function experimentKey(exp: Experiment): string {
   return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}`;
 }
 
-export function attributionGraph(cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode): Graph {
+export function attributionGraph(cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode, patched?: CellPatch): Graph {
   const g = new Graph('attribution');
   const w = weightInputs(g, cfg);
   const [N, P] = [exp.nPairs, exp.nPos];
@@ -46,9 +52,14 @@ export function attributionGraph(cfg: GPT2Config, exp: Experiment, families: Fam
   const needed = new Set<string>();
   for (const f of families) for (let l = 0; l < cfg.nLayers; l++) needed.add(hookFor(f, l));
 
-  const record = (store: Map<string, Tensor>, freeze: boolean) => (name: string, t: Tensor) => {
-    const frozen = freeze && ((freezeLayerNorm && name.endsWith('hook_scale')) || (freezeAttention && name.endsWith('hook_pattern')));
-    const v = frozen ? stopGradient(t) : t;
+  // With patched cells, the source run keeps their hooks' values and the base run takes them (source runs first).
+  const patchSource = new Map<string, Tensor>();
+  const patchHooks = new Set(patched?.hooks);
+  const record = (store: Map<string, Tensor>, isBase: boolean) => (name: string, t: Tensor) => {
+    if (!isBase && patchHooks.has(name)) patchSource.set(name, t);
+    const x = isBase && patched && patchHooks.has(name) ? patched.replace(name, t, patchSource.get(name)!) : t;
+    const frozen = isBase && ((freezeLayerNorm && name.endsWith('hook_scale')) || (freezeAttention && name.endsWith('hook_pattern')));
+    const v = frozen ? stopGradient(x) : x;
     if (needed.has(name)) store.set(name, v);
     return v;
   };
@@ -95,8 +106,8 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
   const families = req.families ?? FAMILIES;
   const mode = req.mode ?? 'patch';
   const o = exp.spec.options;
-  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}`;
-  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode), {
+  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}`;
+  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, req.patched), {
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),
     ...metricFeeds(cfg, exp),

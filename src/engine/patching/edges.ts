@@ -38,7 +38,11 @@ export function edgeLayout(cfg: GPT2Config): EdgeLayout {
   const upstream: number[] = [];
   for (let l = 0; l < L; l++) {
     const before = senders.length;
-    for (const x of ['q', 'k', 'v']) for (let h = 0; h < H; h++) (receivers.push(`a${l}.h${h}<${x}>`), upstream.push(before));
+    for (const x of ['q', 'k', 'v'])
+      for (let h = 0; h < H; h++) {
+        receivers.push(`a${l}.h${h}<${x}>`);
+        upstream.push(before);
+      }
     for (let h = 0; h < H; h++) senders.push(`a${l}.h${h}`);
     receivers.push(`m${l}`);
     upstream.push(senders.length);
