@@ -1,9 +1,10 @@
-// `patchwork attribute|patch`: the same engine as the browser, for scripts, CI and regression checks.
+// `patchwork attribute|patch|edges|path|circuit`: the same engine as the browser, for scripts, CI and regression checks.
 // Output JSON keys and layouts are a contract (issue #3); progress and timings go to stderr.
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadModelFromDir } from '../engine/model/weights-node';
+import { patchTogether, patchedCells, registerCircuitCommands } from './circuits';
 import { createNodeRuntime } from '../engine/runtime/node';
 import {
   CONTRACT_FAMILIES, ExperimentError, FAMILY_AXES, METRICS, PatchingEngine, named, parseFamilies, topK,
@@ -83,12 +84,12 @@ function emit(o: CommonOpts, result: object) {
   } else process.stdout.write(text + '\n');
 }
 
-async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number }) {
+async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; patched?: string }) {
   const { engine, exp } = await setup(o);
   try {
     const families = o.families ?? CONTRACT_FAMILIES;
     const t0 = performance.now();
-    const res = await engine.attribute(exp, { families, mode: o.mode });
+    const res = await engine.attribute(exp, { families, mode: o.mode, patched: patchedCells(engine, exp, o.patched) });
     log(`attribution (${families.length} families, 2 forward + 1 backward) in ${(performance.now() - t0).toFixed(0)} ms`);
     const values: Record<string, unknown> = Object.fromEntries(families.map((f) => [f, nested(res.values[f]!)]));
     // MLP neurons are many: also list the strongest by |attribution|.
@@ -99,10 +100,11 @@ async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 
   }
 }
 
-async function patch(o: CommonOpts & { targets: Family[] }) {
+async function patch(o: CommonOpts & { targets: Family[]; together?: string }) {
   const { engine, exp } = await setup(o);
   try {
     const metric = await engine.metrics(exp);
+    if (o.together !== undefined) return emit(o, { ...header(exp, metric), ...(await patchTogether(engine, exp, o.together)) });
     const values: Record<string, unknown> = {};
     const bars = new cliProgress.MultiBar({ stream: process.stderr, format: ' {family} [{bar}] {value}/{total} patches | {duration}s', hideCursor: false }, cliProgress.Presets.shades_classic);
     for (const f of o.targets) {
@@ -149,10 +151,13 @@ export function program(): Command {
     .option('--freeze-ln', 'no gradient through LayerNorm scales')
     .option('--freeze-attn', 'no gradient through attention patterns')
     .option('--top-k <k>', 'with mlp_post: list the k neurons with the largest |attribution| as mlp_post_top', (v) => Number.parseInt(v, 10), 20)
+    .option('--patched <cells>', 'attribute on the run with these cells already patched, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
     .action((o) => attribute(o));
   common(p.command('patch').description('exact activation patching of every cell of the given families'))
     .option('--targets <list>', 'comma-separated families', families, CONTRACT_FAMILIES)
+    .option('--together <cells>', 'instead: patch these cells together in one run, and each alone, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
     .action((o) => patch(o));
+  registerCircuitCommands(p, { common, setup, emit, header });
   return p;
 }
 

@@ -3,17 +3,21 @@ import type { GPT2Config, Weights } from '../model/types';
 import type { Runtime } from '../runtime/types';
 import { ActivationPatcher, type SweepOptions } from './activation';
 import { runAttribution, type AttributionRequest, type AttributionResult } from './attribution';
+import { EdgePatcher, runEdgeAttribution, type Edge, type EdgeLayout, type EdgeRunOptions, type EdgeScores } from './edges';
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
+import { jointPatch, type Cell } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
 
 export class PatchingEngine {
   private patcher: ActivationPatcher;
+  private edgePatcher: EdgePatcher;
 
   private constructor(
     readonly rt: Runtime,
     readonly cfg: GPT2Config,
   ) {
     this.patcher = new ActivationPatcher(rt, cfg);
+    this.edgePatcher = new EdgePatcher(rt, cfg);
   }
 
   /** Holds the weights on the runtime's device once; every graph shares them. */
@@ -59,8 +63,34 @@ export class PatchingEngine {
     return this.patcher.sweep(exp, family, opts);
   }
 
+  /** Senders, receivers and which senders feed each receiver, for this model. */
+  edgeLayout(): EdgeLayout {
+    return this.edgePatcher.layout;
+  }
+
+  /** Edge attribution: every edge's score from one backward pass (edges.ts). */
+  edgeScores(exp: Experiment): Promise<EdgeScores> {
+    return runEdgeAttribution(this.rt, this.cfg, exp);
+  }
+
+  /** Exact direct path patch of each edge alone. */
+  pathPatch(exp: Experiment, edges: Edge[], opts?: EdgeRunOptions): Promise<Float64Array> {
+    return this.edgePatcher.pathPatch(exp, edges, opts);
+  }
+
+  /** Circuit evaluation (EAP-IG's evaluate_graph): metric and faithfulness per edge set. */
+  evaluateCircuits(exp: Experiment, circuits: Edge[][], opts?: EdgeRunOptions): Promise<{ metric: number; faithfulness: number }[]> {
+    return this.edgePatcher.faithfulness(exp, circuits, opts);
+  }
+
+  /** The exact patch of a set of cells together (node-sets.ts). */
+  jointPatch(exp: Experiment, cells: Cell[]): Promise<number> {
+    return jointPatch(this.rt, this.cfg, exp, cells);
+  }
+
   async dispose(): Promise<void> {
     this.patcher.clear();
+    this.edgePatcher.clear();
     await this.rt.dispose();
   }
 }
@@ -81,3 +111,8 @@ export { FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyShape, hookFor, cellS
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
 export { topK, named, type TopEntry } from './top-k';
+export {
+  EdgeNameError, edgeLayout, edgeName, parseEdge, parseEdges, allEdges, rankEdges,
+  type Edge, type EdgeLayout, type EdgeScores, type EdgeRunOptions,
+} from './edges';
+export { CellNameError, cellName, cellPatch, parseCell, parseCells, type Cell, type CellPatch } from './node-sets';
