@@ -9,7 +9,8 @@
 // One edge-patched forward serves both exact measures: every receiver v reads
 //   in_v(run) + sum over senders u of mask[v, u] * (A_u - a_u(run)),
 // a masked matmul per layer with the mask and A fed as inputs, so one session serves every edge set of a prompt.
-//   path patch of u->v: run = base, A = source activations, mask = 1 at (v, u) only.
+//   path patch of u->v: run = base, A = source activations, mask = 1 at (v, u) only; since nothing upstream of v
+//                       changes, A_u - a_u(run) is the fixed a_u[source] - a_u[base], fed as data.
 //   circuit C:          run = source, A = base activations, mask = 1 at every edge NOT in C.
 import { Add, Concat, Expand, Graph, MatMul, Mul, ReduceSum, Reshape, Slice, Sub, Transpose, grad, stopGradient, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
@@ -277,8 +278,11 @@ export class EdgePatcher {
       if (!(e.receiver >= 0 && e.receiver < upstream.length && e.sender >= 0 && e.sender < upstream[e.receiver]))
         throw new EdgeNameError(`(${e.sender}, ${e.receiver}) is not an edge of this model.`);
     const c = await this.cache(exp);
-    const masks = edges.map((e) => [e]);
-    const m = await this.runMasks(exp, 'base', c.source, masks, opts);
+    // Only v's input changes, and every sender upstream of v keeps its base value, so the change is the fixed
+    // a_u[source] - a_u[base]: fed as data, no per-row sender outputs needed.
+    const delta = new Float32Array(c.source.data.length);
+    for (let i = 0; i < delta.length; i++) delta[i] = c.source.data[i] - c.base.data[i];
+    const m = await this.runMasks(exp, 'path', { shape: c.source.shape, data: delta }, edges.map((e) => [e]), opts);
     return m.map((x) => x - c.metric.base);
   }
 
@@ -294,7 +298,7 @@ export class EdgePatcher {
       const inC = new Set(edges.map((e) => e.sender * R + e.receiver));
       return allEdges(this.layout).filter((e) => !inC.has(e.sender * R + e.receiver));
     });
-    return this.runMasks(exp, 'source', c.base, complements, opts);
+    return this.runMasks(exp, 'circuit', c.base, complements, opts);
   }
 
   /** Faithfulness (M_C - M_base) / (M_source - M_base) per circuit, with the metrics. */
@@ -304,16 +308,22 @@ export class EdgePatcher {
     return Array.from(m, (x) => ({ metric: x, faithfulness: (x - base) / (source - base) }));
   }
 
-  /** Runs `run`'s tokens with, per mask, every listed edge's receiver reading A_u instead of a_u(run). Mean metric per mask. */
-  private async runMasks(exp: Experiment, run: 'base' | 'source', A: Fetched, masks: Edge[][], opts: EdgeRunOptions): Promise<Float64Array> {
+  /**
+   * Mean metric per mask (a list of edges). 'path': the base run, receivers read + mask . A (A = source - base);
+   * 'circuit': the source run, receivers read + mask . (A - this run's senders) (A = base).
+   */
+  private async runMasks(exp: Experiment, mode: EdgePatchMode, A: Fetched, masks: Edge[][], opts: EdgeRunOptions): Promise<Float64Array> {
     const { cfg } = this;
     const [N, P] = [exp.nPairs, exp.nPos];
     const { senders, receivers } = this.layout;
     const [S, R] = [senders.length, receivers.length];
-    const perRun = opts.perRun ?? Math.max(1, Math.min(32, Math.floor(1024 / (N * P))));
+    // Rows of ~1024 tokens; a circuit run also holds every row's sender outputs [rows, pos, senders, d_model]: keep
+    // that under ~16M floats (GPT-2 Small, 16 tokens: 8 circuits per run).
+    const byMemory = mode === 'circuit' ? Math.floor(16e6 / (N * P * S * cfg.dModel)) : Infinity;
+    const perRun = opts.perRun ?? Math.max(1, Math.min(32, Math.floor(1024 / (N * P)), byMemory));
     const K = Math.min(perRun, Math.max(1, masks.length));
     const denoising = exp.spec.direction === 'denoising';
-    const tokens = (run === 'base') === denoising ? exp.corrupted : exp.clean;
+    const tokens = (mode === 'path') === denoising ? exp.corrupted : exp.clean;
     const out = new Float64Array(masks.length);
     for (let first = 0; first < masks.length; first += K) {
       if (opts.signal?.aborted) throw new DOMException('The edge run was cancelled.', 'AbortError');
@@ -322,8 +332,8 @@ export class EdgePatcher {
       chunk.forEach((edges, k) => {
         for (const e of edges) mask[(k * R + e.receiver) * S + e.sender] = 1;
       });
-      const key = `edgepatch:${cfg.name}:${experimentKey(exp)}:${K}`;
-      const res = await this.rt.run(key, () => edgePatchGraph(cfg, exp, K), {
+      const key = `edgepatch:${cfg.name}:${experimentKey(exp)}:${mode}:${K}`;
+      const res = await this.rt.run(key, () => edgePatchGraph(cfg, exp, mode, K), {
         tokens: tokenFeed(tokens),
         acts: { dtype: 'float32', shape: A.shape, data: A.data },
         'edge.mask': { dtype: 'float32', shape: [K, R, S], data: mask },
@@ -382,11 +392,14 @@ function edgeCacheGraph(cfg: GPT2Config, exp: Experiment): Graph {
   return g;
 }
 
+type EdgePatchMode = 'path' | 'circuit';
+
 /**
- * K edge-patched runs of one prompt set, rows = K x nPairs (mask-major). Receiver v of run k reads
- * in_v + sum over upstream u of mask[k, v, u] * (acts[u] - a_u(this run)), computed layer by layer.
+ * K edge-patched runs of one prompt set, rows = K x nPairs (mask-major). Receiver v of run k reads in_v plus
+ * sum over upstream u of mask[k, v, u] * D_u, computed layer by layer: D = acts (path: a fixed source - base) or
+ * D = acts - this run's sender outputs (circuit: acts = the base run's).
  */
-function edgePatchGraph(cfg: GPT2Config, exp: Experiment, K: number): Graph {
+function edgePatchGraph(cfg: GPT2Config, exp: Experiment, mode: EdgePatchMode, K: number): Graph {
   const g = new Graph('edge-patch');
   const w = weightInputs(g, cfg);
   const { nLayers: L, nHeads: H, dModel: D } = cfg;
@@ -398,12 +411,12 @@ function edgePatchGraph(cfg: GPT2Config, exp: Experiment, K: number): Graph {
   const mask = g.input('edge.mask', [K, R, S]);
   const mIn = metricInputs(g, cfg, exp);
 
-  const senders: Tensor[] = []; // this run's sender outputs so far, each [K * N, P, n, d_model]
+  const senders: Tensor[] = []; // this run's sender outputs so far, each [K * N, P, n, d_model] (circuit mode)
   /** Corrections for receivers r0 .. r0 + nR - 1, which read the first s senders: [K * N, P, nR, d_model]. */
   const correction = (r0: number, nR: number) => {
     const s = layout.upstream[r0];
-    const run = Reshape(Concat([...senders], 2), [K, N * P, s, D]); // a copy: the node keeps its input list
-    const diff = Sub(Slice(acts, 2, 0, s), run); // [K, N * P, s, d_model]
+    const fed = Slice(acts, 2, 0, s); // [1, N * P, s, d_model]
+    const diff = mode === 'path' ? fed : Sub(fed, Reshape(Concat([...senders], 2), [K, N * P, s, D])); // a copy of the list: the node keeps it
     const m = Reshape(Slice(Slice(mask, 1, r0, r0 + nR), 2, 0, s), [K, 1, nR, s]);
     return Reshape(MatMul(m, diff), [K * N, P, nR, D]);
   };
@@ -411,8 +424,8 @@ function edgePatchGraph(cfg: GPT2Config, exp: Experiment, K: number): Graph {
   const last = `blocks.${L - 1}.hook_resid_post`;
   const hook = (name: string, t: Tensor): Tensor => {
     const l = Number(name.match(/^blocks\.(\d+)\./)?.[1] ?? -1);
-    if (name === 'blocks.0.hook_resid_pre' || name.endsWith('hook_mlp_out')) senders.push(unsqueeze2(t));
-    else if (name.endsWith('attn.hook_result')) senders.push(t);
+    if (mode === 'circuit' && (name === 'blocks.0.hook_resid_pre' || name.endsWith('hook_mlp_out'))) senders.push(unsqueeze2(t));
+    else if (mode === 'circuit' && name.endsWith('attn.hook_result')) senders.push(t);
     else if (name.endsWith('hook_q_input')) {
       attn = correction(layerReceiver(cfg, l), 3 * H);
       return Add(t, Slice(attn, 2, 0, H));
