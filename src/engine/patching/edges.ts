@@ -152,15 +152,19 @@ export interface EdgeScores {
 
 const unsqueeze2 = (t: Tensor) => Reshape(t, [t.shape[0], t.shape[1], 1, t.shape[2]]); // [batch, pos, 1, d_model]
 
-interface EdgeTaps {
+export interface EdgeTaps {
   /** Sender outputs in sender order, each [batch, pos, n, d_model]. */
   senders: Tensor[];
   /** Receiver inputs in receiver order, as the hooks saw them: [batch, pos, head_index | -, d_model]. */
   inputs: Tensor[];
 }
 
-/** A hook that records senders and receiver inputs (after `edit`, which may replace a receiver's input). */
-function tapEdges(cfg: GPT2Config, taps: EdgeTaps, freeze: (name: string, t: Tensor) => Tensor = (_n, t) => t) {
+/**
+ * A gpt2Forward hook (with edgeHooks) that records senders and receiver inputs in layout order; `freeze` may
+ * replace any hook's value first (stopGradient for frozen LayerNorm scales). Estimators that need other passes
+ * (integrated gradients, GradDrop) build on it and on `edgeScoreTensors`.
+ */
+export function tapEdges(cfg: GPT2Config, taps: EdgeTaps, freeze: (name: string, t: Tensor) => Tensor = (_n, t) => t) {
   const last = `blocks.${cfg.nLayers - 1}.hook_resid_post`;
   return (name: string, t: Tensor): Tensor => {
     const v = freeze(name, t);
@@ -171,13 +175,23 @@ function tapEdges(cfg: GPT2Config, taps: EdgeTaps, freeze: (name: string, t: Ten
   };
 }
 
-/** Receiver inputs as one [batch, pos, receivers, d_model] tensor. */
-const stackInputs = (inputs: Tensor[]) => Concat(inputs.map((t) => (t.rank === 3 ? unsqueeze2(t) : t)), 2);
+/** Receiver inputs (or their gradients) as one [batch, pos, receivers, d_model] tensor. */
+export const stackInputs = (inputs: Tensor[]) => Concat(inputs.map((t) => (t.rank === 3 ? unsqueeze2(t) : t)), 2);
+
+/**
+ * Every (sender, receiver) score at once: sum over batch, pos and d_model of dSenders[.., u, :] * G[.., v, :], as
+ * one matmul [S, batch x pos x d_model] x [batch x pos x d_model, R] -> [S, R].
+ */
+export function edgeScoreTensors(dSenders: Tensor, G: Tensor): Tensor {
+  const [N, P, S, D] = dSenders.shape;
+  const R = G.shape[2];
+  return MatMul(Reshape(Transpose(dSenders, [2, 0, 1, 3]), [S, N * P * D]), Reshape(Transpose(G, [0, 1, 3, 2]), [N * P * D, R]));
+}
 
 export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment): Graph {
   const g = new Graph('edges');
   const w = weightInputs(g, cfg);
-  const [N, P, D] = [exp.nPairs, exp.nPos, cfg.dModel];
+  const [N, P] = [exp.nPairs, exp.nPos];
   const { freezeLayerNorm, freezeAttention } = exp.spec.options;
   const denoising = exp.spec.direction === 'denoising';
   const mIn = metricInputs(g, cfg, exp);
@@ -198,12 +212,8 @@ export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment): Graph {
   // pairs, so summing over pairs below gives the mean over pairs of each pair's score.
   const grads = grad(base.metric, base.taps.inputs).map((gr, i) => gr ?? Mul(base.taps.inputs[i], 0));
   const G = stackInputs(grads); // [N, P, R, d_model]
-  const R = G.shape[2];
   const dSenders = Sub(Concat(source.taps.senders, 2), Concat(base.taps.senders, 2)); // [N, P, S, d_model]
-  const S = dSenders.shape[2];
-  const left = Reshape(Transpose(dSenders, [2, 0, 1, 3]), [S, N * P * D]);
-  const right = Reshape(Transpose(G, [0, 1, 3, 2]), [N * P * D, R]);
-  g.output(MatMul(left, right), 'edges'); // [S, R]
+  g.output(edgeScoreTensors(dSenders, G), 'edges'); // [S, R]
   const dInputs = Sub(stackInputs(source.taps.inputs), stackInputs(base.taps.inputs)); // [N, P, R, d_model]
   g.output(ReduceSum(Mul(dInputs, G), [0, 1, 3]), 'receiver_totals'); // [R]
   return g;
