@@ -1,7 +1,8 @@
 // Everything that talks to the engine worker: starting it, loading models, running experiments, patching cells,
 // sweeping, recovering from a lost GPU device. Components call these; they never hold the client themselves.
 import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from '../engine/patching/experiment';
-import { FAMILY_AXES, type ExperimentSpec, type Family } from '../engine/patching/types';
+import { FAMILIES, familyAxes, familyEntry, type Family } from '../engine/patching/families';
+import type { ExperimentSpec } from '../engine/patching/types';
 import { EngineClient } from '../worker/client';
 import { describeError, isAbort, type BackendChoice, type LoadProgress, type ModelSource } from '../worker/protocol';
 import { isHubCached } from '../worker/model-loader';
@@ -9,12 +10,8 @@ import { BUILTIN_MODELS, modelKey, rememberModel, sourceFor, fetchVocabSubset, p
 import { getRun, newRunId, patchedFor, putRun, writePatched, type RunResult } from './results';
 import { getState, setState, type LoadState, type Selection } from './store';
 
-/** Families computed by every run: one attribution graph gives them all. */
-export const RUN_FAMILIES: Family[] = [
-  'resid_pre', 'attn_out', 'mlp_out',
-  'head_out', 'head_out_all_pos', 'q', 'k', 'v', 'pattern',
-  'pattern_by_pos',
-];
+/** Families computed by every run (those the browser shows): one attribution graph gives them all. */
+export const RUN_FAMILIES: Family[] = FAMILIES.filter((f) => familyEntry(f).view);
 
 let client: EngineClient | null = null;
 let loadController: AbortController | null = null;
@@ -360,7 +357,7 @@ export async function computeCleanAttention(): Promise<void> {
 export async function exactPatch(family: Family, index: number[]): Promise<number> {
   const r = currentRun();
   if (!r) throw new Error('No run yet.');
-  if (index.length !== FAMILY_AXES[family].length) throw new Error(`${family} takes ${FAMILY_AXES[family].length} indices`);
+  if (index.length !== familyAxes(family).length) throw new Error(`${family} takes ${familyAxes(family).length} indices`);
   return engine().patch(r.spec, family, index);
 }
 

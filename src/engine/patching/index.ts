@@ -7,6 +7,7 @@ import { EdgePatcher, runEdgeAttribution, type Edge, type EdgeLayout, type EdgeR
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
 import { jointPatch, type Cell } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
+import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
 export class PatchingEngine {
   private patcher: ActivationPatcher;
@@ -88,6 +89,11 @@ export class PatchingEngine {
     return jointPatch(this.rt, this.cfg, exp, cells);
   }
 
+  /** Exact patches of an estimate's top K cells and R random others (and the recall, given a full sweep). */
+  verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions): Promise<Verification> {
+    return verifyTopK((e, f, i, o) => this.patcher.patchCells(e, f, i, o), exp, family, estimate, opts);
+  }
+
   async dispose(): Promise<void> {
     this.patcher.clear();
     this.edgePatcher.clear();
@@ -107,12 +113,16 @@ export function normaliser(metric: { clean: number; corrupted: number }): { scal
 
 export * from './types';
 export { resolveExperiment, experimentFromTokens, ExperimentError, METRICS, type Experiment, type InputIssue } from './experiment';
-export { FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyShape, hookFor, cellSelector, isFamily } from './families';
+export {
+  FAMILY_TABLE, FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyAxes, familyEntry, familyShape, hookFor, cellSelector, isFamily,
+} from './families';
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
-export { topK, named, type TopEntry } from './top-k';
 export {
   EdgeNameError, edgeLayout, edgeName, parseEdge, parseEdges, allEdges, rankEdges,
   type Edge, type EdgeLayout, type EdgeScores, type EdgeRunOptions,
 } from './edges';
 export { CellNameError, cellName, cellPatch, parseCell, parseCells, type Cell, type CellPatch } from './node-sets';
+export type { Verification, VerifiedCell, VerifyOptions } from './verify';
+export { ESTIMATORS, METHODS, isMethod, type Method } from './estimators';
+export { topK, named, type TopEntry } from './labelled';
