@@ -6,6 +6,7 @@ import { loadModelFromDir } from '../model/weights-node';
 import { encode } from '../model/tokenizer';
 import type { GPT2Config, Weights } from '../model/types';
 import { EdgeNameError, EdgePatcher, allEdges, edgeLayout, edgeName, parseEdge, rankEdges, runEdgeAttribution, type Edge } from './edges';
+import { runAttribution } from './attribution';
 import { experimentFromTokens, type Experiment } from './experiment';
 import { toyIoiPairs } from '../../ui/presets';
 import { referenceCircuit, referenceEdgeScores, referenceMetrics, referencePathPatch, type RefPair } from '../../../test/reference/edges-f64';
@@ -55,6 +56,12 @@ async function checkAgainstReference(cfg: GPT2Config, weights: Weights, exp: Exp
       sums[r] += scores.edges[s * R + r];
     }
   expectClose('receiver identity', sums, scores.receiverTotals, 1e-5);
+  // For logits the total is the node attribution of the last layer's resid_post, summed over positions.
+  if (!exp.spec.options.freezeLayerNorm) {
+    const node = (await runAttribution(rt, cfg, exp, { families: ['resid_post'] })).values.resid_post!;
+    const last = node.data.slice((cfg.nLayers - 1) * exp.nPos, cfg.nLayers * exp.nPos).reduce((a, b) => a + b, 0);
+    expectClose('logits total = resid_post attribution', [scores.receiverTotals[R - 1]], [last], 1e-5);
+  }
 
   // Path patches: the top edges by attribution and a few random ones.
   const patcher = new EdgePatcher(rt, cfg);
