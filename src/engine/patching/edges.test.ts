@@ -176,3 +176,30 @@ describe('edge names', () => {
     expect(() => parseEdge(cfg, name)).toThrow(msg);
   });
 });
+
+describe('edges on onnxruntime-web', () => {
+  it('the wasm provider gives the same scores, path patches and circuits as onnxruntime-node', async () => {
+    const { createWebRuntime } = await import('../runtime/web');
+    const ortWeb = (await import('onnxruntime-web')) as unknown as import('../runtime/ort-runtime').OrtModule;
+    const wasm = await createWebRuntime(ortWeb, { backend: 'wasm' });
+    try {
+      const cfg = tinyConfig({ nLayers: 2, nHeads: 2, dModel: 8, dHead: 4, dMlp: 12, dVocab: 30, name: 'edges-web' });
+      const weights = randomWeights(cfg, 4);
+      const exp = randomExp(cfg, 'denoising', 'logit_diff');
+      const results = [];
+      for (const r of [rt, wasm]) {
+        await r.setWeights(weights);
+        const s = await runEdgeAttribution(r, cfg, exp);
+        const patcher = new EdgePatcher(r, cfg);
+        const top = rankEdges(s).slice(0, 6);
+        results.push({ s, path: await patcher.pathPatch(exp, top), circuits: await patcher.evaluate(exp, [top, top.slice(0, 2)]) });
+      }
+      const [a, b] = results;
+      expectClose('edges', b.s.edges, a.s.edges, 1e-5, 1e-6);
+      expectClose('path', b.path, a.path, 1e-5, 1e-6);
+      expectClose('circuits', b.circuits, a.circuits, 1e-5, 1e-6);
+    } finally {
+      await wasm.dispose();
+    }
+  });
+});
