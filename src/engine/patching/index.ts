@@ -3,7 +3,8 @@ import type { GPT2Config, Weights } from '../model/types';
 import type { Runtime } from '../runtime/types';
 import { ActivationPatcher, type SweepOptions } from './activation';
 import { runAttribution, type AttributionRequest, type AttributionResult } from './attribution';
-import { EdgePatcher, runEdgeAttribution, type Edge, type EdgeLayout, type EdgeRunOptions, type EdgeScores } from './edges';
+import { EdgePatcher, type EdgeRunOptions } from './circuit';
+import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from './edges';
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
 import { jointPatch, type Cell } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
@@ -120,8 +121,9 @@ export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
 export {
   EdgeNameError, edgeLayout, edgeName, parseEdge, parseEdges, allEdges, rankEdges,
-  type Edge, type EdgeLayout, type EdgeScores, type EdgeRunOptions,
+  type Edge, type EdgeLayout, type EdgeScores,
 } from './edges';
+export type { EdgeRunOptions } from './circuit';
 export { CellNameError, cellName, cellPatch, parseCell, parseCells, type Cell, type CellPatch } from './node-sets';
 export type { Verification, VerifiedCell, VerifyOptions } from './verify';
 export { ESTIMATORS, METHODS, isMethod, type Method } from './estimators';
