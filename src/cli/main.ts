@@ -1,4 +1,4 @@
-// `patchwork attribute|patch`: the same engine as the browser, for scripts, CI and regression checks.
+// `patchwork attribute|patch|edges|path|circuit`: the same engine as the browser, for scripts, CI and regression checks.
 // Output JSON keys and layouts are a contract (issue #3); progress and timings go to stderr.
 // Exit codes: 0 success, 2 bad input of any kind (usage, prompts, checkpoint, output path), 130 interrupted.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -12,6 +12,7 @@ import {
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
 import { checkFinite } from '../engine/patching/finite';
 import { inspectCommand } from './inspect';
+import { patchTogether, patchedCells, registerCircuitCommands } from './circuits';
 import { checkOutputPath, writeJson, writeJsonFile } from './json-out';
 
 export interface CommonOpts {
@@ -101,14 +102,14 @@ export function emit(o: CommonOpts, result: object): void {
   }
 }
 
-async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; method: Method; steps: number }) {
+async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; method: Method; steps: number; patched?: string }) {
   checkMethod(o.method, o.steps);
   if (o.method !== 'atp' && o.mode !== 'patch') throw new UsageError(`--method ${o.method} estimates patches: use it without --mode ${o.mode}.`);
   const { engine, exp } = await setup(o);
   try {
     const families = o.families ?? CONTRACT_FAMILIES;
     const t0 = performance.now();
-    const res = await engine.attribute(exp, { families, mode: o.mode, method: o.method, steps: o.steps });
+    const res = await engine.attribute(exp, { families, mode: o.mode, method: o.method, steps: o.steps, patched: patchedCells(engine, exp, o.patched) });
     log(`attribution (${families.length} families, ${ESTIMATORS[o.method].title}${o.steps > 1 ? `, ${o.steps} steps` : ''}) in ${(performance.now() - t0).toFixed(0)} ms`);
     checkFinite('attribution', res.metric, families.map((f) => [f, res.values[f]!]));
     const values: Record<string, unknown> = Object.fromEntries(families.map((f) => [f, res.values[f]!]));
@@ -160,11 +161,12 @@ function sweepProgress() {
   };
 }
 
-async function patch(o: CommonOpts & { families?: Family[]; targets?: Family[] }) {
+async function patch(o: CommonOpts & { families?: Family[]; targets?: Family[]; together?: string }) {
   const { engine, exp } = await setup(o);
   try {
     const metric = await engine.metrics(exp);
     checkFinite('activation patching', metric, []);
+    if (o.together !== undefined) return emit(o, { ...header(exp, metric), ...(await patchTogether(engine, exp, o.together)) });
     const values: Record<string, Labelled> = {};
     const progress = sweepProgress();
     try {
@@ -237,12 +239,15 @@ export function program(): Command {
     .option('--top-k <k>', 'with mlp_post: list the k neurons with the largest |attribution| as mlp_post_top', wholeNumber(1), 20)
     .addOption(new Option('--method <name>', `estimator: ${METHODS.map((m) => `${m} (${ESTIMATORS[m].title})`).join(', ')}; graddrop and atp-star give magnitudes`).choices(METHODS).default('atp'))
     .option('--steps <m>', 'integrated-gradient steps for ig-inputs and ig-layer (alpha = k/m, k = 0..m-1; 1 = plain AtP)', wholeNumber(1), 1)
+    .option('--patched <cells>', 'attribute on the run with these cells already patched, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
     .action((o) => attribute(o));
   common(p.command('patch').description('exact activation patching of every cell of the given families'))
     .option('--families <list>', `${FAMILIES_HELP} (default: ${CONTRACT_FAMILIES.join(',')})`, families)
     .addOption(new Option('--targets <list>', 'the same as --families (its older name)').argParser(families).conflicts('families'))
+    .option('--together <cells>', 'instead: patch these cells together in one run, and each alone, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
     .action((o) => patch(o));
   inspectCommand(p);
+  registerCircuitCommands(p, { common, setup, emit, header });
   return p;
 }
 

@@ -2,7 +2,7 @@
 // Every TransformerLens hook point passes through `hook(name, tensor)`, which may record, replace or freeze the
 // value; what it returns is used downstream. Shapes carry the batch axis first, as in TransformerLens.
 import {
-  Add, Concat, Div, Expand, Gather, GemmTransB, Graph, MatMul, Reshape, Slice, Transpose, Where,
+  Add, Concat, Div, Expand, Gather, GemmTransB, Graph, Identity, MatMul, ReduceSum, Reshape, Slice, Transpose, Where,
   geluNew, layerNorm, softmax, type Tensor,
 } from '../graph';
 import { expectedWeightShapes, type GPT2Config } from './types';
@@ -36,6 +36,15 @@ export interface ForwardOptions {
    * see these rows only.
    */
   finalRows?: number[];
+  /**
+   * The edge graph's hooks (TransformerLens's use_split_qkv_input, use_attn_result and use_hook_mlp_in): each head's
+   * query, key and value read a private copy of the residual stream, `blocks.{l}.hook_{q,k,v}_input` [batch, pos,
+   * head_index, d_model] (ln1's hooks then cover all three: [batch, pos, 3 * head_index, ...]); each head's output
+   * into the residual stream is `blocks.{l}.attn.hook_result` [batch, pos, head_index, d_model] (z @ W_O per head,
+   * without b_O); the MLP reads `blocks.{l}.hook_mlp_in` [batch, pos, d_model], a copy of hook_resid_mid. The values
+   * are those of the plain graph; only the hooks (and so what can be replaced or differentiated) differ.
+   */
+  edgeHooks?: boolean;
 }
 
 /** Returns ln_final's output [batch, pos, d_model]; see `unembed` for logits. */
@@ -54,13 +63,17 @@ export function gpt2Forward(cfg: GPT2Config, w: WeightInputs, tokens: Tensor | n
     if (!opts.residPre) throw new Error('gpt2Forward: residPre is required when startLayer > 0');
     resid = opts.residPre;
   }
-  for (let l = start; l < cfg.nLayers; l++) resid = block(cfg, W, l, resid, hook, opts.past, l === cfg.nLayers - 1 ? opts.finalRows : undefined);
+  for (let l = start; l < cfg.nLayers; l++)
+    resid = block(cfg, W, l, resid, hook, opts.past, l === cfg.nLayers - 1 ? opts.finalRows : undefined, !!opts.edgeHooks);
   const lnf = layerNorm(resid, W('ln_f.weight'), W('ln_f.bias'), cfg.layerNormEps,
     (t) => hook('ln_final.hook_scale', t), (t) => hook('ln_final.hook_normalized', t));
   return lnf.out;
 }
 
-function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past?: ForwardOptions['past'], rows?: number[]): Tensor {
+function block(
+  cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past: ForwardOptions['past'], rows: number[] | undefined,
+  edgeHooks: boolean,
+): Tensor {
   const p = `h.${l}.`;
   const b = `blocks.${l}.`;
   const [batch, nIn, d] = residIn.shape;
@@ -68,10 +81,21 @@ function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Te
   const { nHeads: H, dHead: dh } = cfg;
   const residPre = hook(b + 'hook_resid_pre', residIn);
 
-  const ln1 = layerNorm(residPre, W(p + 'ln_1.weight'), W(p + 'ln_1.bias'), cfg.layerNormEps,
-    (t) => hook(b + 'ln1.hook_scale', t), (t) => hook(b + 'ln1.hook_normalized', t));
-  const qkv = Add(MatMul(ln1.out, W(p + 'attn.c_attn.weight')), W(p + 'attn.c_attn.bias')); // [batch, pos, 3 * d_model]
-  const heads = (i: number) => Reshape(Slice(qkv, 2, i * d, (i + 1) * d), [batch, nIn, H, dh]); // [batch, pos, head_index, d_head]
+  const ln1 = (x: Tensor) => layerNorm(x, W(p + 'ln_1.weight'), W(p + 'ln_1.bias'), cfg.layerNormEps,
+    (t) => hook(b + 'ln1.hook_scale', t), (t) => hook(b + 'ln1.hook_normalized', t)).out;
+  let heads: (i: number) => Tensor; // 0: q, 1: k, 2: v, each [batch, pos, head_index, d_head]
+  if (!edgeHooks) {
+    const qkv = Add(MatMul(ln1(residPre), W(p + 'attn.c_attn.weight')), W(p + 'attn.c_attn.bias')); // [batch, pos, 3 * d_model]
+    heads = (i) => Reshape(Slice(qkv, 2, i * d, (i + 1) * d), [batch, nIn, H, dh]);
+  } else {
+    const copy = (x: string) => hook(b + `hook_${x}_input`, Expand(Reshape(residPre, [batch, nIn, 1, d]), [batch, nIn, H, d])); // [batch, pos, head_index, d_model]
+    const ln = Transpose(ln1(Concat([copy('q'), copy('k'), copy('v')], 2)), [0, 2, 1, 3]); // [batch, 3 * head_index, pos, d_model]
+    // c_attn as one [d_model, d_head] matrix per (q|k|v, head): [3 * head_index, d_model, d_head]
+    const Wqkv = Transpose(Reshape(W(p + 'attn.c_attn.weight'), [d, 3 * H, dh]), [1, 0, 2]);
+    const bqkv = Reshape(W(p + 'attn.c_attn.bias'), [3 * H, 1, dh]);
+    const qkv = Transpose(Add(MatMul(ln, Wqkv), bqkv), [0, 2, 1, 3]); // [batch, pos, 3 * head_index, d_head]
+    heads = (i) => Slice(qkv, 2, i * H, (i + 1) * H);
+  }
   const q = hook(b + 'attn.hook_q', rows ? atPositions(heads(0), rows) : heads(0));
   const k = hook(b + 'attn.hook_k', heads(1));
   const v = hook(b + 'attn.hook_v', heads(2));
@@ -88,11 +112,18 @@ function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Te
   const pattern = hook(b + 'attn.hook_pattern', softmax(scores));
   const vh = Transpose(vAll, [0, 2, 1, 3]); // [batch, head_index, key_pos, d_head]
   const z = hook(b + 'attn.hook_z', Transpose(MatMul(pattern, vh), [0, 2, 1, 3])); // [batch, pos, head_index, d_head]
-  const attnOut = hook(b + 'hook_attn_out',
-    Add(MatMul(Reshape(z, [batch, pos, H * dh]), W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias')));
+  let headsOut: Tensor; // [batch, pos, d_model], without b_O
+  if (!edgeHooks) headsOut = MatMul(Reshape(z, [batch, pos, H * dh]), W(p + 'attn.c_proj.weight'));
+  else {
+    const WO = Reshape(W(p + 'attn.c_proj.weight'), [H, dh, d]); // [head_index, d_head, d_model]
+    const result = hook(b + 'attn.hook_result', Transpose(MatMul(Transpose(z, [0, 2, 1, 3]), WO), [0, 2, 1, 3])); // [batch, pos, head_index, d_model]
+    headsOut = ReduceSum(result, [2]);
+  }
+  const attnOut = hook(b + 'hook_attn_out', Add(headsOut, W(p + 'attn.c_proj.bias')));
   const residMid = hook(b + 'hook_resid_mid', Add(rows ? atPositions(residPre, rows) : residPre, attnOut));
 
-  const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps,
+  const mlpIn = edgeHooks ? hook(b + 'hook_mlp_in', Identity(residMid)) : residMid; // a copy: only the MLP reads it
+  const ln2 = layerNorm(mlpIn, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps,
     (t) => hook(b + 'ln2.hook_scale', t), (t) => hook(b + 'ln2.hook_normalized', t));
   const pre = hook(b + 'mlp.hook_pre', Add(MatMul(ln2.out, W(p + 'mlp.c_fc.weight')), W(p + 'mlp.c_fc.bias'))); // [batch, pos, d_mlp]
   const post = hook(b + 'mlp.hook_post', geluNew(pre));

@@ -18,6 +18,7 @@ import type { Experiment } from './experiment';
 import { FAMILIES, cellAxes, familyAxes, familyShape, hookFor, type Family } from './families';
 import type { Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import type { CellPatch } from './node-sets';
 
 export type AttributionMode = 'patch' | 'zero' | 'mean';
 
@@ -28,6 +29,11 @@ export interface AttributionRequest {
   method?: Method;
   /** Integrated-gradient steps m (alpha = k / m, k = 0 .. m-1); 1 = plain AtP. */
   steps?: number;
+  /**
+   * Cells already patched (from the source run) in the base run: attribution of that run, gradients included
+   * (node-sets.ts, `attribute --patched`). The reported base metric is then the patched run's. Plain AtP only.
+   */
+  patched?: CellPatch;
 }
 
 export interface AttributionResult {
@@ -62,9 +68,10 @@ export function experimentKey(exp: Experiment): string {
 }
 
 export function attributionGraph(
-  cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode, method: Method = 'atp', steps = 1,
+  cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode, method: Method = 'atp', steps = 1, patched?: CellPatch,
 ): Graph {
   if (method !== 'atp' && mode !== 'patch') throw new Error(`The ${method} estimator approximates patches, not ${mode} ablation: use it with mode patch.`);
+  if (patched && method !== 'atp') throw new Error(`Attribution on a patched run is plain AtP only, not ${method}.`);
   const g = new Graph('attribution');
   const w = weightInputs(g, cfg);
   const [N, L] = [exp.nPairs, cfg.nLayers];
@@ -95,14 +102,21 @@ export function attributionGraph(
 
   // The source run: values only.
   const src = new Map<string, Tensor>();
-  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], (name, t) => (needed.has(name) && src.set(name, t), t));
+  // With patched cells (node-sets.ts), the source run keeps their hooks' values and the base run takes them.
+  const patchHooks = new Set(patched?.hooks);
+  const patchSrc = new Map<string, Tensor>();
+  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], (name, t) => {
+    if (needed.has(name)) src.set(name, t);
+    if (patchHooks.has(name)) patchSrc.set(name, t);
+    return t;
+  });
   g.output(meanOf(metricRows(cfg, w, srcOut, exp, mIn)), `metric.${sourceRole}`);
 
   // The base run, R copies (copy 0 is the plain base run), and the gradient of the mean metric over all rows.
   const alphaInputs = method === 'ig-inputs' ? perCopy((k) => k / steps) : undefined;
   const base = new Map<string, Tensor>();
   const baseOut = gpt2Forward(cfg, w, tileR(tokens[baseRole]), (name, t) => {
-    let v = t;
+    let v = patched && patchHooks.has(name) ? patched.replace(name, t, patchSrc.get(name)!) : t;
     if (alphaInputs && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alphaInputs, Sub(tileR(src.get(name)!), t)));
     const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
     if (drop) v = Where(perCopy((copy) => +(copy === +drop[1]), 'bool'), stopGradient(v), v);
@@ -233,8 +247,8 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
   const steps = req.steps ?? 1;
   const method = checkMethod(req.method ?? 'atp', steps);
   const o = exp.spec.options;
-  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}`;
-  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps), {
+  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}`;
+  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps, req.patched), {
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),
     ...metricFeeds(cfg, exp),
