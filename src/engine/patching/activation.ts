@@ -14,6 +14,7 @@ import { experimentKey, tokenFeed } from './attribution';
 import type { Experiment } from './experiment';
 import { cellSelector, familyAxes, familyShape, firstPosition, hookFor, hookPosAxis, type Family } from './families';
 import { familyHookShape } from './hook-shapes';
+import type { PairLabelled } from './dataset';
 import { cells, size, type Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
 
@@ -33,6 +34,8 @@ interface RunCache {
   base: Map<string, Fetched>;
   source: Map<string, Fetched>;
   metric: { base: number; source: number };
+  /** Each pair's metric of the base and source runs. */
+  rows: { base: ArrayLike<number>; source: ArrayLike<number> };
 }
 
 export class ActivationPatcher {
@@ -61,6 +64,19 @@ export class ActivationPatcher {
   }
 
   async patchCells(exp: Experiment, family: Family, indices: number[][], opts: SweepOptions = {}): Promise<Float64Array> {
+    return (await this.patchRows(exp, family, indices, opts)).mean;
+  }
+
+  /** Every cell of a family for each pair on its own: [pair, ...layout], and each pair's base and source metrics. */
+  async sweepPairs(exp: Experiment, family: Family, opts: SweepOptions = {}): Promise<{ values: PairLabelled; metric: { base: ArrayLike<number>; source: ArrayLike<number> } }> {
+    const shape = familyShape(family, this.cfg, exp.nPos);
+    const { perPair } = await this.patchRows(exp, family, [...cells(shape)], opts);
+    const { rows } = await this.cache(exp, family);
+    return { values: { axes: ['pair', ...familyAxes(family)], shape: [exp.nPairs, ...shape], data: perPair }, metric: rows };
+  }
+
+  /** Patch effects: their mean over pairs [cell], and per pair [pair, cell]. */
+  private async patchRows(exp: Experiment, family: Family, indices: number[][], opts: SweepOptions): Promise<{ mean: Float64Array; perPair: Float64Array }> {
     const { cfg } = this;
     const [N, P] = [exp.nPairs, exp.nPos];
     const cache = await this.cache(exp, family);
@@ -68,6 +84,7 @@ export class ActivationPatcher {
     const bucket = opts.positionBucket ?? Math.max(1, Math.ceil(P / 4));
     const minMetricPos = Math.min(...exp.positions);
     const out = new Float64Array(indices.length);
+    const perPair = new Float64Array(N * indices.length);
     // Group cells by (layer, first computed position): each group starts from that layer's cached residual stream
     // and computes only the positions from its start on.
     const groups = new Map<string, { layer: number; start: number; members: number[] }>();
@@ -120,14 +137,17 @@ export class ActivationPatcher {
         const rows = res.metric_rows.data;
         chunk.forEach((cellI, s) => {
           let m = 0;
-          for (let b = 0; b < N; b++) m += rows[s * N + b];
+          for (let b = 0; b < N; b++) {
+            m += rows[s * N + b];
+            perPair[b * indices.length + cellI] = rows[s * N + b] - cache.rows.base[b];
+          }
           out[cellI] = m / N - cache.metric.base;
         });
         done += chunk.length;
         opts.onProgress?.(done, indices.length);
       }
     }
-    return out;
+    return { mean: out, perPair };
   }
 
   private cache(exp: Experiment, family: Family): Promise<RunCache> {
@@ -158,7 +178,11 @@ export class ActivationPatcher {
       if (name.startsWith('base.')) base.set(name.slice(5), t);
       if (name.startsWith('source.')) source.set(name.slice(7), t);
     }
-    return { base, source, metric: { base: out['metric.base'].data[0], source: out['metric.source'].data[0] } };
+    return {
+      base, source,
+      metric: { base: out['metric.base'].data[0], source: out['metric.source'].data[0] },
+      rows: { base: out['metric_rows.base'].data, source: out['metric_rows.source'].data },
+    };
   }
 
   clear(): void {
@@ -186,7 +210,9 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
       if (role === 'source' && wanted.has(name)) g.output(t, `source.${name}`);
       return t;
     });
-    g.output(meanOf(metricRows(cfg, w, x, exp, mIn)), `metric.${role}`);
+    const rows = metricRows(cfg, w, x, exp, mIn);
+    g.output(meanOf(rows), `metric.${role}`);
+    g.output(rows, `metric_rows.${role}`);
   };
   run('base');
   run('source');

@@ -66,6 +66,11 @@ export class PatchingEngine {
     return this.patcher.sweep(exp, family, opts);
   }
 
+  /** A sweep with each pair's own values [pair, ...layout] and metrics (datasets, dataset.ts). */
+  sweepPairs(exp: Experiment, family: Family, opts?: SweepOptions) {
+    return this.patcher.sweepPairs(exp, family, opts);
+  }
+
   /** Senders, receivers and which senders feed each receiver, for this model. */
   edgeLayout(): EdgeLayout {
     return this.edgePatcher.layout;
@@ -125,6 +130,10 @@ export {
 } from './families';
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
+export {
+  DatasetError, batches, datasetFormat, joinExperiments, meanAndSem, parsePairs, resolvePairs, runBatches,
+  type DatasetSummary, type PairLabelled, type PairRecord,
+} from './dataset';
 export {
   EdgeNameError, edgeLayout, edgeName, parseEdge, parseEdges, allEdges, rankEdges,
   type Edge, type EdgeLayout, type EdgeScores,
