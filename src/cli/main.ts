@@ -6,20 +6,25 @@ import cliProgress from 'cli-progress';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import { boundThreads, createNodeRuntime } from '../engine/runtime/node';
 import {
-  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, PatchingEngine, named, parseFamilies, topK,
-  type Experiment, type ExperimentSpec, type Family, type Labelled, type MetricName,
+  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, joinExperiments, PatchingEngine, named, parseFamilies, topK,
+  type Experiment, type PairRecord, type ExperimentSpec, type Family, type Labelled, type MetricName,
 } from '../engine/patching';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
 import { checkFinite } from '../engine/patching/finite';
 import { inspectCommand } from './inspect';
 import { patchTogether, patchedCells, registerCircuitCommands } from './circuits';
 import { checkOutputPath, writeJson, writeJsonFile } from './json-out';
+import { pairsHeader, readPairs, resolveRecords, runPairs, sweepRun } from './pairs';
 
 export interface CommonOpts {
   model: string;
-  clean: string;
-  corrupted: string;
-  answer: string;
+  clean?: string;
+  corrupted?: string;
+  answer?: string;
+  /** A dataset of pairs (JSONL or CSV) instead of --clean/--corrupted/--answer/--wrong. */
+  pairs?: string;
+  /** Pairs per batch with --pairs. */
+  batch?: number;
   wrong?: string;
   json?: string;
   metric: MetricName;
@@ -41,7 +46,7 @@ const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 function spec(o: CommonOpts): ExperimentSpec {
   return {
-    pairs: [{ clean: o.clean, corrupted: o.corrupted, answer: o.answer, wrong: o.wrong ?? '' }],
+    pairs: o.pairs ? [] : [{ clean: o.clean!, corrupted: o.corrupted!, answer: o.answer!, wrong: o.wrong ?? '' }],
     metric: { name: o.metric, basket: o.basket?.split('|'), positions: o.positions },
     direction: o.direction,
     options: { freezeLayerNorm: !!o.freezeLn, freezeAttention: !!o.freezeAttn },
@@ -52,12 +57,26 @@ function spec(o: CommonOpts): ExperimentSpec {
 /** Checks what can be checked without the model (output path first: nothing is computed only to be lost). */
 function preflight(o: CommonOpts) {
   if (o.json !== undefined) checkOutputPath(o.json);
+  if (o.pairs !== undefined) {
+    const both = (['clean', 'corrupted', 'answer', 'wrong'] as const).filter((k) => o[k] !== undefined);
+    if (both.length) throw new UsageError(`--pairs gives every pair's prompts and answers: leave out ${both.map((k) => `--${k}`).join(', ')}.`);
+    return;
+  }
+  for (const [k, v] of [['clean', 'text'], ['corrupted', 'text'], ['answer', 'text']] as const)
+    if (o[k] === undefined) throw new UsageError(`required option '--${k} <${v}>' not specified (or give a dataset with --pairs FILE).`);
   if (o.metric === 'logit_diff' && o.wrong === undefined)
     throw new UsageError('--wrong is required for the logit_diff metric (the default), which measures logit(answer) - logit(wrong answer): give e.g. --wrong " John", or choose another --metric.');
 }
 
-export async function setup(o: CommonOpts): Promise<{ engine: PatchingEngine; exp: Experiment }> {
+/**
+ * Loads the model and resolves the prompts. With --pairs, `pairs` holds one experiment per pair (and their file
+ * records), and `exp` all of them as one batch (commands without per-pair output average over them), which needs
+ * one token length: otherwise a clear message, unless `anyLength` (attribute, patch), where `exp` is then the
+ * first pair alone.
+ */
+export async function setup(o: CommonOpts, anyLength = false): Promise<{ engine: PatchingEngine; exp: Experiment; pairs?: { exps: Experiment[]; records: PairRecord[] } }> {
   preflight(o);
+  const records = o.pairs !== undefined ? readPairs(o.pairs) : undefined;
   const t0 = performance.now();
   const { config, weights } = await loadModelFromDir(o.model);
   log(`loaded ${config.name} (${config.nLayers} layers, ${config.nHeads} heads, d_model ${config.dModel}) in ${(performance.now() - t0).toFixed(0)} ms`);
@@ -65,6 +84,14 @@ export async function setup(o: CommonOpts): Promise<{ engine: PatchingEngine; ex
   if (note) log(note);
   const engine = await PatchingEngine.create(createNodeRuntime({ threads }), config, weights);
   try {
+    if (records) {
+      const exps = resolveRecords(records, spec(o), engine, o.pairs!);
+      const pairs = { exps, records };
+      const lengths = [...new Set(exps.map((e) => `${e.nPos} tokens${e.spec.metric.name === 'mean_logprob' ? ` (positions ${e.positions.join(',')})` : ''}`))];
+      if (lengths.length === 1) return { engine, pairs, exp: joinExperiments(exps) };
+      if (anyLength) return { engine, pairs, exp: exps[0] };
+      throw new ExperimentError([{ field: 'pairs', message: `This command averages over pairs in one batch, so they need one token length (and metric positions); ${o.pairs} has ${lengths.join(', ')}. attribute and patch take pairs of different lengths.` }]);
+    }
     const exp = engine.resolve(spec(o));
     for (const w of exp.warnings ?? []) log(`warning: ${w}`);
     return { engine, exp };
@@ -105,9 +132,24 @@ export function emit(o: CommonOpts, result: object): void {
 async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; method: Method; steps: number; patched?: string }) {
   checkMethod(o.method, o.steps);
   if (o.method !== 'atp' && o.mode !== 'patch') throw new UsageError(`--method ${o.method} estimates patches: use it without --mode ${o.mode}.`);
-  const { engine, exp } = await setup(o);
+  if (o.pairs !== undefined) {
+    if (o.method !== 'atp') throw new UsageError(`--pairs gives per-pair values with plain attribution patching (--method atp), not ${o.method}.`);
+    if (o.patched !== undefined) throw new UsageError('--patched takes one prompt pair, not --pairs.');
+    if (o.mode === 'mean') throw new UsageError('--mode mean with --pairs is not supported yet (the mean would be taken over each batch, not the dataset).');
+  }
+  const { engine, exp, pairs } = await setup(o, true);
   try {
     const families = o.families ?? CONTRACT_FAMILIES;
+    if (pairs) {
+      const res = await runPairs('attribution', pairs.exps, families, async (batch) => {
+        const r = await engine.attribute(batch, { families, mode: o.mode, perPair: true });
+        return { metric: r.pairs!.metric, values: r.pairs!.values };
+      }, o.batch);
+      checkFinite('attribution', res.metric, families.map((f) => [f, res.mean[f]!]));
+      const values: Record<string, unknown> = { ...res.mean };
+      if (res.mean.mlp_post) values.mlp_post_top = topK(res.mean.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
+      return emit(o, { ...pairsHeader(pairs.exps, pairs.records, res), method: 'atp', steps: 1, attribution: values, per_pair: res.perPair, sem: res.sem });
+    }
     const t0 = performance.now();
     const res = await engine.attribute(exp, { families, mode: o.mode, method: o.method, steps: o.steps, patched: patchedCells(engine, exp, o.patched) });
     log(`attribution (${families.length} families, ${ESTIMATORS[o.method].title}${o.steps > 1 ? `, ${o.steps} steps` : ''}) in ${(performance.now() - t0).toFixed(0)} ms`);
@@ -162,8 +204,15 @@ function sweepProgress() {
 }
 
 async function patch(o: CommonOpts & { families?: Family[]; targets?: Family[]; together?: string }) {
-  const { engine, exp } = await setup(o);
+  if (o.pairs !== undefined && o.together !== undefined) throw new UsageError('--together takes one prompt pair, not --pairs.');
+  const { engine, exp, pairs } = await setup(o, true);
   try {
+    if (pairs) {
+      const families = o.families ?? o.targets ?? CONTRACT_FAMILIES;
+      const res = await runPairs('activation patching', pairs.exps, families, sweepRun(engine, families), o.batch);
+      checkFinite('activation patching', res.metric, families.map((f) => [f, res.mean[f]!]));
+      return emit(o, { ...pairsHeader(pairs.exps, pairs.records, res), activation: res.mean, per_pair: res.perPair, sem: res.sem });
+    }
     const metric = await engine.metrics(exp);
     checkFinite('activation patching', metric, []);
     if (o.together !== undefined) return emit(o, { ...header(exp, metric), ...(await patchTogether(engine, exp, o.together)) });
@@ -215,9 +264,11 @@ const FAMILIES_HELP = `comma-separated families, from: ${FAMILIES.join(', ')}`;
 export function common(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'Hugging Face layout folder: config.json + model.safetensors (or shards + model.safetensors.index.json)')
-    .requiredOption('--clean <text>', 'clean prompt')
-    .requiredOption('--corrupted <text>', 'corrupted prompt (same number of tokens)')
-    .requiredOption('--answer <text>', 'answer token, e.g. " Mary" (one token)')
+    .option('--clean <text>', 'clean prompt (required unless --pairs)')
+    .option('--corrupted <text>', 'corrupted prompt (same number of tokens; required unless --pairs)')
+    .option('--answer <text>', 'answer token, e.g. " Mary" (one token; required unless --pairs)')
+    .option('--pairs <file>', 'a dataset of prompt pairs instead: JSONL or CSV with clean, corrupted, answer, wrong (optional positions) per line')
+    .option('--batch <n>', 'with --pairs: pairs per batch (default: about 512 tokens)', wholeNumber(1))
     .option('--wrong <text>', 'wrong-answer token, e.g. " John" (one token; required for logit_diff)')
     .option('--json <file>', 'write the result here instead of stdout')
     .addOption(new Option('--metric <name>', 'metric').choices(METRICS as string[]).default('logit_diff'))

@@ -101,8 +101,10 @@ function csvRows(text: string, issues: DatasetIssue[]): Row[] {
             return [];
           }
           if (text[i] === '"') {
-            if (text[i + 1] === '"') (cell += '"'), (i += 2);
-            else {
+            if (text[i + 1] === '"') {
+              cell += '"';
+              i += 2;
+            } else {
               i++;
               break;
             }
@@ -122,7 +124,10 @@ function csvRows(text: string, issues: DatasetIssue[]): Row[] {
         continue;
       }
       if (text[i] === '\r') i++;
-      if (text[i] === '\n') (i++, line++);
+      if (text[i] === '\n') {
+        i++;
+        line++;
+      }
       break;
     }
     if (!(cells.length === 1 && cells[0] === '')) records.push({ line: start, cells });
