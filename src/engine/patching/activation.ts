@@ -28,6 +28,11 @@ export interface SweepOptions {
    * fewer distinct graphs (each costs a session, ~40 ms to create; npm run bench shows P / 4 is the sweet spot at 16 tokens). 1 = exact.
    */
   positionBucket?: number;
+  /**
+   * Instead of the source run's values, the values a patch writes into `hook` ([nPairs, ...hook shape]): zero and
+   * mean ablation (ablation.ts). The base run is still the experiment's.
+   */
+  replacement?: (hook: string, shape: number[]) => Feed;
 }
 
 interface RunCache {
@@ -123,7 +128,7 @@ export class ActivationPatcher {
         });
         const feeds: Record<string, Feed> = {
           resid: f32(cache.base.get(`blocks.${layer}.hook_resid_pre`)!),
-          'patch.values': f32(cache.source.get(hook)!),
+          'patch.values': opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!),
           'patch.mask': { dtype: 'bool', shape: [S, 1, ...hShape], data: mask },
           ...metricFeeds(cfg, exp),
         };

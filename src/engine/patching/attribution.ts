@@ -37,6 +37,11 @@ export interface AttributionRequest {
   patched?: CellPatch;
   /** Also each pair's own values and metrics (datasets, dataset.ts). Plain AtP only. */
   perPair?: boolean;
+  /**
+   * Mean mode: each hook's mean over a reference set of prompts ([1, ...hook shape], ablation.ts meanActivations)
+   * replaces the base activation. Without it, the mean over every prompt of the experiment, clean and corrupted.
+   */
+  reference?: Map<string, Feed>;
 }
 
 export interface AttributionResult {
@@ -74,6 +79,7 @@ export function experimentKey(exp: Experiment): string {
 
 export function attributionGraph(
   cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode, method: Method = 'atp', steps = 1, patched?: CellPatch, perPair = false,
+  referenceMean = false,
 ): Graph {
   if (perPair && method !== 'atp') throw new Error(`Per-pair attribution is plain AtP only, not ${method}.`);
   if (method !== 'atp' && mode !== 'patch') throw new Error(`The ${method} estimator approximates patches, not ${mode} ablation: use it with mode patch.`);
@@ -145,6 +151,7 @@ export function attributionGraph(
   const delta = (hook: string): Tensor => {
     const b = first(base.get(hook)!);
     if (mode === 'zero') return Neg(b);
+    if (mode === 'mean' && referenceMean) return Sub(g.input(`reference.${hook}`, [1, ...b.shape.slice(1)]), b);
     if (mode === 'mean') {
       const all = [src.get(hook)!, b].map((t) => ReduceSum(t, [0], true));
       return Sub(Mul(Add(all[0], all[1]), 1 / (2 * N)), b);
@@ -261,8 +268,18 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
   const steps = req.steps ?? 1;
   const method = checkMethod(req.method ?? 'atp', steps);
   const o = exp.spec.options;
-  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}:${+!!req.perPair}`;
-  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps, req.patched, req.perPair), {
+  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}:${+!!req.perPair}:${+!!req.reference}`;
+  const reference = mode === 'mean' && req.reference ? req.reference : undefined;
+  const refFeeds: Record<string, Feed> = {};
+  if (reference)
+    for (const f of families)
+      for (let l = 0; l < cfg.nLayers; l++) {
+        const h = hookFor(f, l);
+        if (!reference.has(h)) throw new Error(`The mean-ablation reference has no value for ${h}.`);
+        refFeeds[`reference.${h}`] = reference.get(h)!;
+      }
+  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps, req.patched, req.perPair, !!reference), {
+    ...refFeeds,
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),
     ...metricFeeds(cfg, exp),
