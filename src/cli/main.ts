@@ -7,14 +7,15 @@ import { loadModelFromDir } from '../engine/model/weights-node';
 import { boundThreads, createNodeRuntime } from '../engine/runtime/node';
 import {
   CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, joinExperiments, PatchingEngine, named, parseFamilies, topK,
-  type Experiment, type PairRecord, type ExperimentSpec, type Family, type Labelled, type MetricName,
+  type AblatedRun, type AblationMode, type Experiment, type PairRecord, type ExperimentSpec, type Family, type Labelled, type MetricName,
 } from '../engine/patching';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
-import { checkFinite } from '../engine/patching/finite';
+import { NonFiniteError, checkFinite } from '../engine/patching/finite';
 import { inspectCommand } from './inspect';
 import { patchTogether, patchedCells, registerCircuitCommands } from './circuits';
 import { checkOutputPath, writeJson, writeJsonFile } from './json-out';
 import { pairsHeader, readPairs, resolveRecords, runPairs, sweepRun } from './pairs';
+import { References, ablationAttributionRun, ablationRun } from './ablate';
 
 export interface CommonOpts {
   model: string;
@@ -129,13 +130,46 @@ export function emit(o: CommonOpts, result: object): void {
   }
 }
 
-async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; method: Method; steps: number; patched?: string }) {
+type AblateCli = { ablate: AblatedRun; reference?: string; seed: number };
+
+/**
+ * Zero, mean or resample ablation (ablate.ts), one pair or a dataset: per pair, then the mean (and per_pair, sem
+ * with --pairs). `kind` says whether the values are exact or attribution estimates.
+ */
+async function ablation(o: CommonOpts & AblateCli & { families?: Family[]; targets?: Family[] }, mode: AblationMode, kind: 'activation' | 'attribution') {
+  if (o.reference !== undefined) readPairs(o.reference); // a bad reference file fails before the model loads
+  const { engine, exp, pairs } = await setup(o, true);
+  try {
+    const exps = pairs?.exps ?? [exp];
+    const families = o.families ?? o.targets ?? CONTRACT_FAMILIES;
+    const refs = new References(engine, { ...o, bos: o.bos }, exps);
+    const run = kind === 'activation' ? ablationRun(engine, refs, mode, o, families) : ablationAttributionRun(engine, refs, mode as 'zero' | 'mean', o, families);
+    const res = await runPairs(`${mode} ablation${kind === 'attribution' ? ' (attribution)' : ''}`, exps, families, run, o.batch);
+    const ablated = { clean: res.metric.clean, corrupted: res.metric.corrupted };
+    checkFinite(kind === 'activation' ? 'ablation' : 'attribution', undefined, families.map((f) => [f, res.mean[f]!]));
+    if (!Number.isFinite(ablated[o.ablate])) throw new NonFiniteError(`The ${o.ablate} metric is ${ablated[o.ablate]}: the model's activations overflow float32, or its weights are damaged.`);
+    const about = {
+      mode, ablated_run: o.ablate,
+      reference: { prompts: refs.source, count: refs.count(), ...(mode === 'mean' ? { mean: 'per position' } : {}), ...(mode === 'resample' ? { seed: o.seed } : {}) },
+    };
+    const head = pairs ? pairsHeader(pairs.exps, pairs.records, res) : header(exp, ablated);
+    const body = pairs ? { [kind]: res.mean, per_pair: res.perPair, sem: res.sem } : { [kind]: res.mean };
+    emit(o, { ...head, ...about, ...body });
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function attribute(o: CommonOpts & AblateCli & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; method: Method; steps: number; patched?: string }) {
   checkMethod(o.method, o.steps);
   if (o.method !== 'atp' && o.mode !== 'patch') throw new UsageError(`--method ${o.method} estimates patches: use it without --mode ${o.mode}.`);
   if (o.pairs !== undefined) {
     if (o.method !== 'atp') throw new UsageError(`--pairs gives per-pair values with plain attribution patching (--method atp), not ${o.method}.`);
     if (o.patched !== undefined) throw new UsageError('--patched takes one prompt pair, not --pairs.');
-    if (o.mode === 'mean') throw new UsageError('--mode mean with --pairs is not supported yet (the mean would be taken over each batch, not the dataset).');
+  }
+  if (o.mode !== 'patch') {
+    if (o.patched !== undefined) throw new UsageError(`--patched attributes patches, not --mode ${o.mode}.`);
+    return ablation(o, o.mode, 'attribution');
   }
   const { engine, exp, pairs } = await setup(o, true);
   try {
@@ -203,8 +237,12 @@ function sweepProgress() {
   };
 }
 
-async function patch(o: CommonOpts & { families?: Family[]; targets?: Family[]; together?: string }) {
+async function patch(o: CommonOpts & AblateCli & { families?: Family[]; targets?: Family[]; together?: string; mode: 'patch' | AblationMode }) {
   if (o.pairs !== undefined && o.together !== undefined) throw new UsageError('--together takes one prompt pair, not --pairs.');
+  if (o.mode !== 'patch') {
+    if (o.together !== undefined) throw new UsageError(`--together patches cells together; use it without --mode ${o.mode}.`);
+    return ablation(o, o.mode, 'activation');
+  }
   const { engine, exp, pairs } = await setup(o, true);
   try {
     if (pairs) {
@@ -259,6 +297,9 @@ function positionList(v: string): number[] {
   return items.map(Number);
 }
 
+const ablateOption = () =>
+  new Option('--ablate <run>', 'with --mode zero|mean|resample: the run to ablate (values: metric(ablated run) - metric(run))').choices(['clean', 'corrupted']).default('clean');
+
 const FAMILIES_HELP = `comma-separated families, from: ${FAMILIES.join(', ')}`;
 
 export function common(cmd: Command): Command {
@@ -291,11 +332,17 @@ export function program(): Command {
     .addOption(new Option('--method <name>', `estimator: ${METHODS.map((m) => `${m} (${ESTIMATORS[m].title})`).join(', ')}; graddrop and atp-star give magnitudes`).choices(METHODS).default('atp'))
     .option('--steps <m>', 'integrated-gradient steps for ig-inputs and ig-layer (alpha = k/m, k = 0..m-1; 1 = plain AtP)', wholeNumber(1), 1)
     .option('--patched <cells>', 'attribute on the run with these cells already patched, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
+    .addOption(ablateOption())
+    .option('--reference <file>', 'zero/mean: a pairs file whose clean prompts the mean is taken over, per position (default: every prompt, clean and corrupted)')
     .action((o) => attribute(o));
   common(p.command('patch').description('exact activation patching of every cell of the given families'))
     .option('--families <list>', `${FAMILIES_HELP} (default: ${CONTRACT_FAMILIES.join(',')})`, families)
     .addOption(new Option('--targets <list>', 'the same as --families (its older name)').argParser(families).conflicts('families'))
     .option('--together <cells>', 'instead: patch these cells together in one run, and each alone, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
+    .addOption(new Option('--mode <mode>', 'patch: source values; zero, mean (per position, over --reference), resample (a --reference prompt drawn per pair): exact ablations').choices(['patch', 'zero', 'mean', 'resample']).default('patch'))
+    .addOption(ablateOption())
+    .option('--reference <file>', 'mean/resample: a pairs file whose clean prompts are the reference (default: every prompt, clean and corrupted)')
+    .option('--seed <n>', 'resample: the seed of the draws', wholeNumber(0), 0)
     .action((o) => patch(o));
   inspectCommand(p);
   registerCircuitCommands(p, { common, setup, emit, header });

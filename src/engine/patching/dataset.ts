@@ -297,7 +297,7 @@ export const defaultBatchPairs = (nPos: number) => Math.max(1, Math.min(32, Math
 export async function runBatches(
   exps: Experiment[],
   families: readonly Family[],
-  run: (exp: Experiment) => Promise<{ metric: { clean: ArrayLike<number>; corrupted: ArrayLike<number> }; values: Partial<Record<Family, PairLabelled>> }>,
+  run: (exp: Experiment, pairs: number[]) => Promise<{ metric: { clean: ArrayLike<number>; corrupted: ArrayLike<number> }; values: Partial<Record<Family, PairLabelled>> }>,
   opts: DatasetRunOptions = {},
 ): Promise<DatasetSummary> {
   const n = exps.length;
@@ -313,7 +313,7 @@ export async function runBatches(
   opts.onProgress?.(0, n);
   for (const batch of batches(exps, maxPairs)) {
     if (opts.signal?.aborted) throw new DOMException('The run was cancelled.', 'AbortError');
-    const r = await run(batch.exp);
+    const r = await run(batch.exp, batch.pairs);
     batch.pairs.forEach((pair, b) => {
       metricPerPair.clean[pair] = r.metric.clean[b];
       metricPerPair.corrupted[pair] = r.metric.corrupted[b];

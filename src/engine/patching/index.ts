@@ -131,6 +131,9 @@ export {
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
 export {
+  ablatedExperiment, ablationSweepPairs, familyHooks, meanActivations, type Ablation, type AblatedRun, type AblationMode,
+} from './ablation';
+export {
   DatasetError, batches, datasetFormat, joinExperiments, meanAndSem, parsePairs, resolvePairs, runBatches,
   type DatasetSummary, type PairLabelled, type PairRecord,
 } from './dataset';
