@@ -146,6 +146,40 @@ describe('ablations from the CLI', () => {
   });
 });
 
+
+describe('--metric kl from the CLI', () => {
+  // The trained toy IOI model: its next-token distributions are sharp, so KL values are far above float32 noise.
+  const toy = 'public/models/toy-ioi';
+  it('KL(p_clean || p_run): 0 for the clean run, the float64 value for the corrupted run and for ablations; no --answer needed', async () => {
+    const { config: tcfg, weights: tw } = await loadModelFromDir(toy);
+    const tw64 = toFloat64Weights(tcfg, tw);
+    const args = ['--model', toy, '--clean', PAIRS[0].clean.replace(' a bag', ' the drink'), '--corrupted', PAIRS[0].corrupted.replace(' a bag', ' the drink'), '--metric', 'kl', '--families', 'head_out_all_pos'];
+    const r = await cli(['attribute', ...args]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.metric.name).toBe('kl');
+    expect(j.tokens.answer).toBeNull();
+    const [tc, tk] = [j.tokens.clean, j.tokens.corrupted];
+    const src = referenceForward(tcfg, tw, tc).logits;
+    const kl = (l: Float64Array) => M.klDivergence(src, l, tc.length, tcfg.dVocab);
+    expect(Math.abs(j.metric.clean)).toBeLessThan(1e-4);
+    const klCorrupted = kl(referenceForward(tcfg, tw, tk).logits);
+    expect(klCorrupted).toBeGreaterThan(0.1);
+    expect(Math.abs(j.metric.corrupted - klCorrupted) / klCorrupted).toBeLessThan(1e-4);
+    // Zero ablation of the clean run: KL(p_clean || p_ablated) per head.
+    const z = JSON.parse((await cli(['patch', ...args, '--mode', 'zero'])).stdout);
+    const want: number[] = [];
+    for (let l = 0; l < tcfg.nLayers; l++)
+      for (let h = 0; h < tcfg.nHeads; h++) {
+        const { logits } = referenceForwardF64(tcfg, tw64, tc, {
+          hooks: { [`blocks.${l}.attn.hook_z`]: (v) => v.map((x, i) => (Math.floor(i / tcfg.dHead) % tcfg.nHeads === h ? 0 : x)) },
+        });
+        want.push(kl(logits));
+      }
+    expectClose('kl, zero ablation of the clean run', flat(z.activation.head_out_all_pos), want, 1e-4, 1e-6);
+  });
+});
+
 /** GPT-2 tokens of a prompt with <|endoftext|> first, as the CLI encodes it (gpt-tokenizer's r50k, not the engine). */
 function encodeLike(text: string): number[] {
   return [50256, ...r50k(text)];

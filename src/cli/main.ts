@@ -47,7 +47,7 @@ const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 function spec(o: CommonOpts): ExperimentSpec {
   return {
-    pairs: o.pairs ? [] : [{ clean: o.clean!, corrupted: o.corrupted!, answer: o.answer!, wrong: o.wrong ?? '' }],
+    pairs: o.pairs ? [] : [{ clean: o.clean!, corrupted: o.corrupted!, answer: o.answer ?? '', wrong: o.wrong ?? '' }],
     metric: { name: o.metric, basket: o.basket?.split('|'), positions: o.positions },
     direction: o.direction,
     options: { freezeLayerNorm: !!o.freezeLn, freezeAttention: !!o.freezeAttn },
@@ -64,7 +64,7 @@ function preflight(o: CommonOpts) {
     return;
   }
   for (const [k, v] of [['clean', 'text'], ['corrupted', 'text'], ['answer', 'text']] as const)
-    if (o[k] === undefined) throw new UsageError(`required option '--${k} <${v}>' not specified (or give a dataset with --pairs FILE).`);
+    if (o[k] === undefined && !(k === 'answer' && o.metric === 'kl')) throw new UsageError(`required option '--${k} <${v}>' not specified (or give a dataset with --pairs FILE).`);
   if (o.metric === 'logit_diff' && o.wrong === undefined)
     throw new UsageError('--wrong is required for the logit_diff metric (the default), which measures logit(answer) - logit(wrong answer): give e.g. --wrong " John", or choose another --metric.');
 }
@@ -108,7 +108,7 @@ export function header(exp: Experiment, metric: { clean: number; corrupted: numb
     tokens: {
       clean: one ? exp.clean[0] : exp.clean,
       corrupted: one ? exp.corrupted[0] : exp.corrupted,
-      answer: one ? exp.answers[0] : exp.answers,
+      answer: one ? (exp.answers[0] >= 0 ? exp.answers[0] : null) : exp.answers, // kl: no answer (null)
       wrong: one ? (exp.wrongs[0] >= 0 ? exp.wrongs[0] : null) : exp.wrongs,
     },
     metric: { name: exp.spec.metric.name, clean: metric.clean, corrupted: metric.corrupted },
@@ -307,7 +307,7 @@ export function common(cmd: Command): Command {
     .requiredOption('--model <dir>', 'Hugging Face layout folder: config.json + model.safetensors (or shards + model.safetensors.index.json)')
     .option('--clean <text>', 'clean prompt (required unless --pairs)')
     .option('--corrupted <text>', 'corrupted prompt (same number of tokens; required unless --pairs)')
-    .option('--answer <text>', 'answer token, e.g. " Mary" (one token; required unless --pairs)')
+    .option('--answer <text>', 'answer token, e.g. " Mary" (one token; required unless --pairs or --metric kl)')
     .option('--pairs <file>', 'a dataset of prompt pairs instead: JSONL or CSV with clean, corrupted, answer, wrong (optional positions) per line')
     .option('--batch <n>', 'with --pairs: pairs per batch (default: about 512 tokens)', wholeNumber(1))
     .option('--wrong <text>', 'wrong-answer token, e.g. " John" (one token; required for logit_diff)')

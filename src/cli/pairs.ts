@@ -92,7 +92,7 @@ export function pairsHeader(exps: Experiment[], records: PairRecord[], res: Data
       line: records[i].line,
       clean: e.clean[0],
       corrupted: e.corrupted[0],
-      answer: e.answers[0],
+      answer: e.answers[0] >= 0 ? e.answers[0] : null,
       wrong: e.wrongs[0] >= 0 ? e.wrongs[0] : null,
       ...(spec.metric.name === 'mean_logprob' ? { positions: e.positions } : {}),
     })),

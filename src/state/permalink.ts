@@ -60,7 +60,7 @@ export const experimentSchema = z.strictObject({
     wrong: tokenText,
   })).min(1).max(MAX_PAIRS),
   metric: z.strictObject({
-    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob']),
+    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl']),
     basket: z.array(tokenText).max(64).optional(),
     positions: z.array(int(8192)).max(2048).optional(),
   }),

@@ -99,7 +99,8 @@ export function resampleIndex(seed: number, pair: number, nReference: number): n
  */
 export function resampleExperiment(exp: Experiment, ablated: AblatedRun, reference: number[][], indices: number[]): Experiment {
   // mean_logprob reads its targets from the clean prompt, which must stay the pair's own.
-  if (ablated === 'corrupted' && exp.spec.metric.name === 'mean_logprob') throw new Error('Resample ablation of the corrupted run is not available with mean_logprob (its targets come from the clean prompt).');
+  if (ablated === 'corrupted' && (exp.spec.metric.name === 'mean_logprob' || exp.spec.metric.name === 'kl'))
+    throw new Error(`Resample ablation of the corrupted run is not available with ${exp.spec.metric.name} (it reads the clean prompt).`);
   const drawn = indices.map((i) => reference[i]);
   if (drawn.some((t) => t.length !== exp.nPos)) throw new Error(`Resample ablation needs reference prompts of ${exp.nPos} tokens.`);
   const e = ablatedExperiment(exp, ablated);

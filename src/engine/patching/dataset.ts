@@ -215,8 +215,21 @@ export function joinExperiments(exps: Experiment[]): Experiment {
     clean: all('clean'), corrupted: all('corrupted'), answers: all('answers'), wrongs: all('wrongs'),
     cleanDisplay: all('cleanDisplay'), corruptedDisplay: all('corruptedDisplay'),
     warnings: exps.flatMap((e) => e.warnings ?? []),
+    klSource: exps.every((e) => e.klSource) ? {
+      probs: concat(exps.map((e) => e.klSource!.probs)), negEntropy: concat(exps.map((e) => e.klSource!.negEntropy)),
+    } : undefined,
     nPairs: exps.reduce((a, e) => a + e.nPairs, 0),
   };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 export interface Batch {

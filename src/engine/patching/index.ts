@@ -7,6 +7,7 @@ import { EdgePatcher, type EdgeRunOptions } from './circuit';
 import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from './edges';
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
 import { runInspection, type InspectOptions, type Inspection } from './inspect';
+import { prepareMetric } from './metrics';
 import { jointPatch, type Cell } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
@@ -40,34 +41,45 @@ export class PatchingEngine {
     await this.patch(exp, 'head_out', [0, 0, 1]);
   }
 
+  /** What a metric needs before any graph runs (kl: the clean run's distribution, metrics.ts prepareMetric). */
+  prepare(exp: Experiment): Promise<Experiment> {
+    return prepareMetric(this.rt, this.cfg, exp);
+  }
+
   resolve(spec: ExperimentSpec): Experiment {
     return resolveExperiment(spec, this.cfg);
   }
 
-  attribute(exp: Experiment, req?: AttributionRequest): Promise<AttributionResult> {
+  async attribute(exp: Experiment, req?: AttributionRequest): Promise<AttributionResult> {
+    await this.prepare(exp);
     return runAttribution(this.rt, this.cfg, exp, req);
   }
 
   /** metric(base) and metric(source) as clean / corrupted. */
   async metrics(exp: Experiment): Promise<{ clean: number; corrupted: number }> {
+    await this.prepare(exp);
     const m = await this.patcher.metrics(exp);
     return exp.spec.direction === 'denoising' ? { clean: m.source, corrupted: m.base } : { clean: m.base, corrupted: m.source };
   }
 
-  patch(exp: Experiment, family: Family, index: number[]): Promise<number> {
+  async patch(exp: Experiment, family: Family, index: number[]): Promise<number> {
+    await this.prepare(exp);
     return this.patcher.patch(exp, family, index);
   }
 
-  patchCells(exp: Experiment, family: Family, indices: number[][], opts?: SweepOptions): Promise<Float64Array> {
+  async patchCells(exp: Experiment, family: Family, indices: number[][], opts?: SweepOptions): Promise<Float64Array> {
+    await this.prepare(exp);
     return this.patcher.patchCells(exp, family, indices, opts);
   }
 
-  sweep(exp: Experiment, family: Family, opts?: SweepOptions): Promise<Labelled> {
+  async sweep(exp: Experiment, family: Family, opts?: SweepOptions): Promise<Labelled> {
+    await this.prepare(exp);
     return this.patcher.sweep(exp, family, opts);
   }
 
   /** A sweep with each pair's own values [pair, ...layout] and metrics (datasets, dataset.ts). */
-  sweepPairs(exp: Experiment, family: Family, opts?: SweepOptions) {
+  async sweepPairs(exp: Experiment, family: Family, opts?: SweepOptions) {
+    await this.prepare(exp);
     return this.patcher.sweepPairs(exp, family, opts);
   }
 
@@ -77,32 +89,38 @@ export class PatchingEngine {
   }
 
   /** Edge attribution: every edge's score from one backward pass (edges.ts). */
-  edgeScores(exp: Experiment): Promise<EdgeScores> {
+  async edgeScores(exp: Experiment): Promise<EdgeScores> {
+    await this.prepare(exp);
     return runEdgeAttribution(this.rt, this.cfg, exp);
   }
 
   /** Exact direct path patch of each edge alone. */
-  pathPatch(exp: Experiment, edges: Edge[], opts?: EdgeRunOptions): Promise<Float64Array> {
+  async pathPatch(exp: Experiment, edges: Edge[], opts?: EdgeRunOptions): Promise<Float64Array> {
+    await this.prepare(exp);
     return this.edgePatcher.pathPatch(exp, edges, opts);
   }
 
   /** Circuit evaluation (EAP-IG's evaluate_graph): metric and faithfulness per edge set. */
-  evaluateCircuits(exp: Experiment, circuits: Edge[][], opts?: EdgeRunOptions): Promise<{ metric: number; faithfulness: number }[]> {
+  async evaluateCircuits(exp: Experiment, circuits: Edge[][], opts?: EdgeRunOptions): Promise<{ metric: number; faithfulness: number }[]> {
+    await this.prepare(exp);
     return this.edgePatcher.faithfulness(exp, circuits, opts);
   }
 
   /** The exact patch of a set of cells together (node-sets.ts). */
-  jointPatch(exp: Experiment, cells: Cell[]): Promise<number> {
+  async jointPatch(exp: Experiment, cells: Cell[]): Promise<number> {
+    await this.prepare(exp);
     return jointPatch(this.rt, this.cfg, exp, cells);
   }
 
   /** Exact patches of an estimate's top K cells and R random others (and the recall, given a full sweep). */
-  verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions): Promise<Verification> {
+  async verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions): Promise<Verification> {
+    await this.prepare(exp);
     return verifyTopK((e, f, i, o) => this.patcher.patchCells(e, f, i, o), exp, family, estimate, opts);
   }
 
   /** Top-k next tokens, direct logit attribution and the logit lens at the metric position (inspect.ts). */
-  inspect(exp: Experiment, opts?: InspectOptions): Promise<Inspection> {
+  async inspect(exp: Experiment, opts?: InspectOptions): Promise<Inspection> {
+    await this.prepare(exp);
     return runInspection(this.rt, this.cfg, exp, opts);
   }
 
