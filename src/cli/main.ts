@@ -11,6 +11,7 @@ import {
 } from '../engine/patching';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
 import { NonFiniteError, checkFinite } from '../engine/patching/finite';
+import { corruptCommand } from './corrupt';
 import { inspectCommand } from './inspect';
 import { patchTogether, patchedCells, registerCircuitCommands } from './circuits';
 import { checkOutputPath, writeJson, writeJsonFile } from './json-out';
@@ -345,6 +346,7 @@ export function program(): Command {
     .option('--seed <n>', 'resample: the seed of the draws', wholeNumber(0), 0)
     .action((o) => patch(o));
   inspectCommand(p);
+  corruptCommand(p);
   registerCircuitCommands(p, { common, setup, emit, header });
   return p;
 }

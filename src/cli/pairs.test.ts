@@ -127,4 +127,24 @@ describe('--pairs', () => {
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.includes('interrupted'))).toEqual([]);
   });
+
+  it('corrupt writes a reproducible pairs file (same seed, same bytes) whose pairs rerun to the same metric', async () => {
+    const [f1, f2] = [join(dir, 'abc1.jsonl'), join(dir, 'abc2.jsonl')];
+    const [a, b] = await Promise.all([f1, f2].map((f) => cli(['corrupt', '--kind', 'abc', '--pairs', jsonl, '--seed', '3', '--out', f])));
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code).toBe(0);
+    expect(readFileSync(f1, 'utf8')).toBe(readFileSync(f2, 'utf8'));
+    const pairs = readFileSync(f1, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(pairs).toHaveLength(3);
+    expect(pairs[0].meta).toMatchObject({ generator: 'abc', seed: 3 });
+    const r = await cli(['attribute', '--model', model, '--pairs', f1, '--families', 'head_out_all_pos', '--batch', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const single = JSON.parse((await cli(['attribute', '--model', model, ...one(pairs[1]), '--families', 'head_out_all_pos'])).stdout);
+    close([j.metric.per_pair.clean[1], j.metric.per_pair.corrupted[1]], [single.metric.clean, single.metric.corrupted]);
+    close(flat(j.per_pair.head_out_all_pos[1]), flat(single.attribution.head_out_all_pos));
+    const bad = await cli(['corrupt', '--kind', 'random', '--pairs', jsonl]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--kind random needs --positions/);
+  });
 });
