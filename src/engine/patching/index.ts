@@ -9,6 +9,7 @@ import { experimentFromTokens, resolveExperiment, type Experiment } from './expe
 import { runInspection, type InspectOptions, type Inspection } from './inspect';
 import { jointPatch, type Cell } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
+import type { Method } from './estimators';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
 export class PatchingEngine {
@@ -71,9 +72,9 @@ export class PatchingEngine {
     return this.edgePatcher.layout;
   }
 
-  /** Edge attribution: every edge's score from one backward pass (edges.ts). */
-  edgeScores(exp: Experiment): Promise<EdgeScores> {
-    return runEdgeAttribution(this.rt, this.cfg, exp);
+  /** Edge attribution: every edge's score from one backward pass (edges.ts), or by another estimator. */
+  edgeScores(exp: Experiment, method: Method = 'atp', steps = 1): Promise<EdgeScores> {
+    return runEdgeAttribution(this.rt, this.cfg, exp, method, steps);
   }
 
   /** Exact direct path patch of each edge alone. */
