@@ -145,10 +145,10 @@ function patternGrad(cfg: GPT2Config, weights: Weights, pair: EdgePair, l: numbe
   return G;
 }
 
-type Method = 'qk-fix' | 'graddrop' | 'atp-star' | 'ig-inputs';
+export type EdgeMethod = 'qk-fix' | 'graddrop' | 'atp-star' | 'ig-inputs';
 
 /** Reference edge scores of one estimator, mean over pairs (|.| per pair for GradDrop and AtP*): "u->v" -> value. */
-export function refEdgeEstimates(cfg: GPT2Config, weights: Weights, pairs: EdgePair[], method: Method, steps = 1): Map<string, number> {
+export function refEdgeEstimates(cfg: GPT2Config, weights: Weights, pairs: EdgePair[], method: EdgeMethod, steps = 1): Map<string, number> {
   const w = toFloat64Weights(cfg, weights);
   const L = cfg.nLayers;
   const total = new Map<string, number>();

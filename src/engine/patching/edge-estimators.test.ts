@@ -4,9 +4,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNodeRuntime } from '../runtime/node';
 import { runEdgeAttribution } from './edges';
-import type { Method } from './estimators';
 import { experimentFromTokens } from './experiment';
-import { refEdgeEstimates } from '../../../test/reference/edge-estimators-f64';
+import { refEdgeEstimates, type EdgeMethod } from '../../../test/reference/edge-estimators-f64';
 import { randomTokens, randomWeights, tinyConfig } from '../../../test/reference/random-weights';
 import { expectClose } from '../../../test/helpers/compare';
 
@@ -27,7 +26,7 @@ const exp = (direction: 'denoising' | 'noising') => experimentFromTokens({
   spec: { metric: { name: 'logit_diff' }, direction, options: { freezeLayerNorm: false, freezeAttention: false } },
 });
 
-describe.each(['qk-fix', 'graddrop', 'atp-star', 'ig-inputs'] as Method[])('edge estimator %s', (method) => {
+describe.each(['qk-fix', 'graddrop', 'atp-star', 'ig-inputs'] as EdgeMethod[])('edge estimator %s', (method) => {
   it.each(['denoising', 'noising'] as const)('%s: every edge equals the float64 reference', async (direction) => {
     await rt.setWeights(weights);
     const steps = method === 'ig-inputs' ? M : 1;
