@@ -27,8 +27,6 @@ export interface ModelState {
   /** Token ids the model was trained on, for toy models trained on a subset (their vocab_subset.json). */
   trainedVocab: number[] | null;
   fromCache: boolean;
-  /** Why the model loaded is not the one asked for, or a restart after a lost device. */
-  note: string | null;
 }
 
 export interface RunState {
@@ -95,7 +93,6 @@ export const useStore = create<AppState>(() => ({
     config: null,
     trainedVocab: null,
     fromCache: false,
-    note: null,
   },
   spec: DEFAULT_SPEC,
   presetId: null,

@@ -1,9 +1,9 @@
 // Layout: a header (backend, link), the model and experiment on the left, the views on the right with the
 // selected cell's details beside them.
 import { useEffect, useState } from 'react';
-import { cancelSweep, switchBackend, sweep } from '../state/actions';
+import { cancelSweep, dismissNotice, setNormalised, setTab, switchBackend, sweep } from '../state/actions';
 import { currentFragment, declinePendingLink, openLink, syncFragment } from '../state/link';
-import { useStore, setState, type ViewTab } from '../state/store';
+import { useStore, type ViewTab } from '../state/store';
 import { loadDefault } from './boot';
 import { ExperimentEditor } from './editor/ExperimentEditor';
 import { ModelPanel } from './model/ModelPanel';
@@ -91,7 +91,7 @@ function Notice() {
   return (
     <div className={`pw-notice pw-notice-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="notice">
       <span>{notice.text}</span>
-      <button type="button" className="pw-small" aria-label="Dismiss" onClick={() => setState({ notice: null })}>×</button>
+      <button type="button" className="pw-small" aria-label="Dismiss" onClick={dismissNotice}>×</button>
     </div>
   );
 }
@@ -123,7 +123,6 @@ function Results() {
     if (run) syncFragment();
   }, [run, view.tab, view.family, view.normalised, view.head, view.attentionMode, view.perPosition, selected]);
 
-  const setTab = (tab: ViewTab) => setState((s) => ({ view: { ...s.view, tab } }));
   const sweepHead = run ? view.head ?? rankedHead(run) : null;
   const targets = run && !(view.tab === 'attention' && view.attentionMode === 'clean')
     ? viewSweepTargets(run, view.tab, view.perPosition, sweepHead) : [];
@@ -143,7 +142,7 @@ function Results() {
           <input
             type="checkbox"
             checked={view.normalised}
-            onChange={(e) => setState((s) => ({ view: { ...s.view, normalised: e.target.checked } }))}
+            onChange={(e) => setNormalised(e.target.checked)}
             data-testid="view.normalised"
           />
           normalised

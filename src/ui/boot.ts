@@ -1,10 +1,9 @@
 // Start-up: the engine (on the backend a `?backend=` query forces, else the best available), then either the
 // experiment in the URL fragment or the default: the remembered hub model when it is cached, else the offline one.
 import { applyDefaultPreset } from './editor/preset-switch';
-import { isHubCached } from '../worker/model-loader';
-import { loadModel, refreshCached, startEngine } from '../state/actions';
+import { isHubModelCached, loadModel, refreshCached, startEngine } from '../state/actions';
 import { openFragment, syncFragment } from '../state/link';
-import { builtin, DEFAULT_MODEL, rememberedModel, type ModelChoice } from '../state/models';
+import { DEFAULT_MODEL, rememberedModel, type ModelChoice } from '../state/models';
 import { getState } from '../state/store';
 
 export function forcedBackend(search: string): 'wasm' | 'webgpu' | null {
@@ -31,8 +30,7 @@ export async function boot(): Promise<void> {
 export async function loadDefault(): Promise<void> {
   let choice: ModelChoice = { kind: 'builtin', id: DEFAULT_MODEL };
   const remembered = rememberedModel();
-  const hub = remembered ? builtin(remembered).hub : undefined;
-  if (remembered && hub && (await isHubCached(hub))) choice = { kind: 'builtin', id: remembered };
+  if (remembered && (await isHubModelCached(remembered))) choice = { kind: 'builtin', id: remembered };
   applyDefaultPreset(choice);
   await loadModel(choice);
 }

@@ -1,7 +1,7 @@
 // The page's side of the engine worker: promises for requests, callbacks for progress, AbortSignals for cancel.
 // The worker is a module worker, so it code-splits and imports onnxruntime-web lazily.
-import type { ExperimentSpec, Family } from '../engine/patching';
-import type { AttributionMode } from '../engine/patching';
+import type { AttributionMode } from '../engine/patching/attribution';
+import type { ExperimentSpec, Family } from '../engine/patching/types';
 import {
   WorkerError, type BackendChoice, type LoadProgress, type ModelSource, type ProgressOf, type Request, type ResultOf,
   type WorkerMessage,
@@ -19,11 +19,11 @@ export interface CallOptions<P> {
 }
 
 export class EngineClient {
-  private worker: Worker;
+  private readonly worker: Worker;
   private nextId = 1;
   private pending = new Map<number, Pending>();
 
-  /** `onDeviceLost` is called when the worker's GPU device goes away; the caller restarts (see restart()). */
+  /** `onDeviceLost` is called when the worker's GPU device goes away; the caller replaces this client. */
   constructor(private readonly events: { onDeviceLost?: (message: string) => void; onCrash?: (message: string) => void } = {}) {
     this.worker = this.spawn();
   }
@@ -107,13 +107,6 @@ export class EngineClient {
   /** Tests only: makes the worker lose its GPU device (resolves false on wasm). */
   debugLoseDevice(): Promise<boolean> {
     return this.call({ type: 'debugLoseDevice' });
-  }
-
-  /** A fresh worker (and so a fresh onnxruntime and GPU device); every request in flight fails. */
-  restart(): void {
-    this.worker.terminate();
-    this.failAll(new Error('The engine was restarted.'));
-    this.worker = this.spawn();
   }
 
   dispose(): void {

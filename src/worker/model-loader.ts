@@ -164,10 +164,3 @@ export async function isHubCached(source: { repo: string; commit: string }): Pro
     return false;
   }
 }
-
-export async function forgetHub(source: { repo: string; commit: string }): Promise<void> {
-  const cache = await openModelCache();
-  if (!cache) return;
-  const urls = hubFiles(source);
-  await Promise.all([cache.delete(urls.weights), cache.delete(urls.config)]).catch(() => undefined);
-}

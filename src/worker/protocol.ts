@@ -4,7 +4,9 @@
 // `result` or `error` for that id. `cancel` aborts the request with that id (an AbortController in the worker).
 // Float64Arrays travel as transferables, so results cost no copy.
 import type { GPT2Config } from '../engine/model/types';
-import type { AttributionMode, ExperimentSpec, Family, InputIssue, Labelled } from '../engine/patching';
+import type { AttributionMode } from '../engine/patching/attribution';
+import type { InputIssue } from '../engine/patching/experiment';
+import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
 import type { BackendName } from '../engine/runtime/types';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm';

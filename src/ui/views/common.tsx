@@ -1,6 +1,6 @@
 // Pieces every view shares: the current run, the raw/normalised scale, family names, and a figure with exports.
 import { useMemo, useRef, useState, type ReactNode } from 'react';
-import { normaliser } from '../../engine/patching';
+import { normaliser } from '../../engine/patching/normalise';
 import type { AxisName, Family, Labelled } from '../../engine/patching/types';
 import { modelKey } from '../../state/models';
 import { getRun, scaled, type RunResult } from '../../state/results';
