@@ -4,7 +4,7 @@ import { applyDefaultPreset } from './editor/preset-switch';
 import { isHubModelCached, loadModel, refreshCached, startEngine } from '../state/actions';
 import { openFragment, syncFragment } from '../state/link';
 import { DEFAULT_MODEL, rememberedModel, type ModelChoice } from '../state/models';
-import { getState } from '../state/store';
+import { DEFAULT_SPEC, getState } from '../state/store';
 
 export function forcedBackend(search: string): 'wasm' | 'webgpu' | null {
   const b = new URLSearchParams(search).get('backend');
@@ -26,12 +26,15 @@ export async function boot(): Promise<void> {
   await loadDefault();
 }
 
-/** The remembered hub model when it is in the cache, else the offline model; with its first preset. */
+/**
+ * The remembered hub model when it is in the cache, else the offline model; with its first preset unless the user
+ * has already typed an experiment (text typed while the app starts is kept, issue 14 item 1).
+ */
 export async function loadDefault(): Promise<void> {
   let choice: ModelChoice = { kind: 'builtin', id: DEFAULT_MODEL };
   const remembered = rememberedModel();
   if (remembered && (await isHubModelCached(remembered))) choice = { kind: 'builtin', id: remembered };
-  applyDefaultPreset(choice);
+  if (getState().spec === DEFAULT_SPEC) applyDefaultPreset(choice);
   await loadModel(choice);
 }
 

@@ -88,20 +88,28 @@ export class EngineClient {
     return this.call({ type: 'init', backend });
   }
 
-  load(source: ModelSource, opts: CallOptions<LoadProgress> = {}): Promise<ResultOf['load']> {
-    return this.call({ type: 'load', source }, opts as CallOptions<ProgressOf>);
+  /** Loads `source` as the model called `key` (the key later requests name). */
+  load(source: ModelSource, key: string, opts: CallOptions<LoadProgress> = {}): Promise<ResultOf['load']> {
+    return this.call({ type: 'load', source, key }, opts as CallOptions<ProgressOf>);
   }
 
-  attribute(spec: ExperimentSpec, families: Family[], mode: AttributionMode = 'patch', signal?: AbortSignal): Promise<ResultOf['attribute']> {
-    return this.call({ type: 'attribute', spec, families, mode }, { signal });
+  /** The key of the model the worker holds, or null. */
+  loaded(): Promise<string | null> {
+    return this.call({ type: 'loaded' });
   }
 
-  patch(spec: ExperimentSpec, family: Family, index: number[]): Promise<number> {
-    return this.call({ type: 'patch', spec, family, index });
+  attribute(model: string, spec: ExperimentSpec, families: Family[], mode: AttributionMode = 'patch', signal?: AbortSignal): Promise<ResultOf['attribute']> {
+    return this.call({ type: 'attribute', model, spec, families, mode }, { signal });
   }
 
-  patchCells(spec: ExperimentSpec, family: Family, indices: number[][], opts: CallOptions<{ done: number; total: number }> = {}): Promise<Float64Array> {
-    return this.call({ type: 'patchCells', spec, family, indices }, opts as CallOptions<ProgressOf>);
+  patch(model: string, spec: ExperimentSpec, family: Family, index: number[]): Promise<number> {
+    return this.call({ type: 'patch', model, spec, family, index });
+  }
+
+  patchCells(
+    model: string, spec: ExperimentSpec, family: Family, indices: number[][], opts: CallOptions<{ done: number; total: number }> = {},
+  ): Promise<Float64Array> {
+    return this.call({ type: 'patchCells', model, spec, family, indices }, opts as CallOptions<ProgressOf>);
   }
 
   /** Tests only: makes the worker lose its GPU device (resolves false on wasm). */

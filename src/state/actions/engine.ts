@@ -17,6 +17,7 @@ export async function startEngine(choice: BackendChoice, forced = false): Promis
   patchSlice('backend', { choice, forced, active: null });
   // A loaded model is gone with the old worker: nothing may run until reloadModel() has put it back.
   if (getState().model.status === 'ready') patchSlice('model', { status: 'loading', progress: { phase: 'config', loaded: 0 } });
+  patchSlice('model', { loadedKey: null });
   try {
     const r = await client.init(choice);
     patchSlice('backend', { active: r.backend, webgpu: r.webgpu });

@@ -3,13 +3,12 @@
 import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from '../../engine/patching/experiment';
 import { FAMILY_AXES, type ExperimentSpec, type Family } from '../../engine/patching/types';
 import { describeError } from '../../worker/protocol';
-import { modelKey } from '../models';
 import { newRunId, putRun, type RunResult } from '../results';
-import { getState, setState, type Selection } from '../store';
+import { getState, setState, type AppState, type Selection } from '../store';
 import { startEngine } from './engine';
 import { reloadModel } from './model';
 import { patchCell } from './selection';
-import { bumpRun, currentRun, engine } from './shared';
+import { bumpRun, cannotPatch, currentRun, engine, isCurrentRunGeneration, nextRunGeneration } from './shared';
 import { cancelSweep } from './sweep';
 
 /** Families computed by every run: one attribution graph gives them all. */
@@ -18,8 +17,6 @@ export const RUN_FAMILIES: Family[] = [
   'head_out', 'head_out_all_pos', 'q', 'k', 'v', 'pattern',
   'pattern_by_pos',
 ];
-
-let runSeq = 0;
 
 /** Every problem with the spec for this model, as the engine words it; [] when it can run. */
 export function validate(spec: ExperimentSpec): { issues: InputIssue[]; exp: Experiment | null } {
@@ -39,7 +36,8 @@ export function setSpec(spec: ExperimentSpec, presetId: string | null = getState
 
 export async function run(): Promise<RunResult | null> {
   const { spec, model } = getState();
-  if (model.status !== 'ready') {
+  const key = model.loadedKey;
+  if (model.status !== 'ready' || key === null) {
     setState({ issues: [{ field: 'pairs', message: 'Load a model first.' }] });
     return null;
   }
@@ -47,17 +45,18 @@ export async function run(): Promise<RunResult | null> {
   setState({ issues });
   if (!exp) return null;
   cancelSweep();
-  const seq = ++runSeq;
+  const generation = nextRunGeneration();
   const id = newRunId();
   setState((s) => ({ run: { ...s.run, status: 'running', error: null }, cellError: null }));
   const t0 = performance.now();
   try {
-    const r = await engine().attribute(spec, RUN_FAMILIES, 'patch');
-    if (seq !== runSeq) return null;
+    const r = await engine().attribute(key, spec, RUN_FAMILIES, 'patch');
+    if (!isCurrentRunGeneration(generation)) return null;
     const result: RunResult = {
       id,
       spec,
-      modelKey: modelKey(model.choice),
+      model: model.choice,
+      modelKey: key,
       metric: r.metric,
       tokens: exp.cleanDisplay[0],
       corruptedTokens: exp.corruptedDisplay[0],
@@ -66,13 +65,17 @@ export async function run(): Promise<RunResult | null> {
       elapsedMs: performance.now() - t0,
     };
     putRun(result);
-    const sel = getState().selected;
-    const keep = sel && fits(result, sel) ? sel : null;
-    setState((s) => ({ run: { id, status: 'done', error: null, version: s.run.version + 1 }, selected: keep }));
-    if (keep) void patchCell(keep.family, keep.index);
+    const { view, selected, dropped } = viewFor(result, getState());
+    setState((s) => ({
+      run: { id, status: 'done', error: null, version: s.run.version + 1 },
+      view,
+      selected,
+      ...(dropped.length ? { notice: { kind: 'info' as const, text: `${dropped.join('; ')}: not in this result, so it is not shown.` } } : {}),
+    }));
+    if (selected) void patchCell(selected.family, selected.index);
     return result;
   } catch (e) {
-    if (seq !== runSeq) return null;
+    if (!isCurrentRunGeneration(generation)) return null;
     const err = e as Error & { issues?: InputIssue[] };
     if (err.issues) setState({ issues: err.issues });
     setState((s) => ({ run: { ...s.run, status: 'error', error: describeError(e) } }));
@@ -86,7 +89,7 @@ export async function run(): Promise<RunResult | null> {
  */
 export async function cancelRun(): Promise<void> {
   if (getState().run.status !== 'running') return;
-  runSeq++;
+  nextRunGeneration();
   setState((s) => ({ run: { ...s.run, status: s.run.id === null ? 'idle' : 'done', error: null } }));
   await startEngine(getState().backend.choice, getState().backend.forced);
   await reloadModel();
@@ -95,6 +98,31 @@ export async function cancelRun(): Promise<void> {
 function fits(r: RunResult, sel: Selection): boolean {
   const a = r.attribution[sel.family];
   return !!a && sel.index.length === a.shape.length && sel.index.every((v, i) => Number.isInteger(v) && v >= 0 && v < a.shape[i]);
+}
+
+/** Whether the result has attention head `head` (its pattern_by_pos is [layer, head, query_pos, key_pos]). */
+export function hasHead(r: RunResult, head: { layer: number; head: number }): boolean {
+  const shape = r.attribution.pattern_by_pos?.shape;
+  return !!shape && head.layer < shape[0] && head.head < shape[1];
+}
+
+/**
+ * The view and selection checked against a new result: a head or cell that the model does not have (a link made
+ * for a bigger model, a head picked before switching to a smaller one) is dropped and named, never drawn (issue 16).
+ */
+function viewFor(r: RunResult, s: AppState): { view: AppState['view']; selected: Selection | null; dropped: string[] } {
+  const dropped: string[] = [];
+  let view = s.view;
+  if (view.head && !hasHead(r, view.head)) {
+    dropped.push(`Attention head L${view.head.layer}H${view.head.head}`);
+    view = { ...view, head: undefined };
+  }
+  let selected = s.selected;
+  if (selected && !fits(r, selected)) {
+    dropped.push(`The selected ${selected.family} cell [${selected.index.join(', ')}]`);
+    selected = null;
+  }
+  return { view, selected, dropped };
 }
 
 /**
@@ -107,7 +135,9 @@ export async function computeCleanAttention(): Promise<void> {
   if (!r || r.cleanAttention) return;
   const spec: ExperimentSpec = { ...r.spec, direction: 'noising', pairs: r.spec.pairs.map((p) => ({ ...p, corrupted: p.clean })) };
   try {
-    const out = await engine().attribute(spec, ['pattern_by_pos'], 'zero');
+    const refused = cannotPatch(r);
+    if (refused) return void setState({ cellError: refused });
+    const out = await engine().attribute(r.modelKey, spec, ['pattern_by_pos'], 'zero');
     const l = out.values.pattern_by_pos!;
     const data = new Float64Array(l.data.length);
     for (let i = 0; i < data.length; i++) data[i] = -l.data[i];
@@ -123,5 +153,5 @@ export async function exactPatch(family: Family, index: number[]): Promise<numbe
   const r = currentRun();
   if (!r) throw new Error('No run yet.');
   if (index.length !== FAMILY_AXES[family].length) throw new Error(`${family} takes ${FAMILY_AXES[family].length} indices`);
-  return engine().patch(r.spec, family, index);
+  return engine().patch(r.modelKey, r.spec, family, index);
 }

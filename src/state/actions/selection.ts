@@ -3,7 +3,7 @@ import type { Family } from '../../engine/patching/types';
 import { describeError } from '../../worker/protocol';
 import { flatIndex, patchedFor, writePatched } from '../results';
 import { getState, setState } from '../store';
-import { bumpRun, currentRun, engine } from './shared';
+import { bumpRun, cannotPatch, currentRun, engine } from './shared';
 
 /** Select a cell and run its exact activation patch (unless already computed). */
 export async function selectCell(family: Family, index: number[]): Promise<void> {
@@ -22,10 +22,15 @@ export async function patchCell(family: Family, index: number[]): Promise<number
   if (!p) return null;
   const flat = flatIndex(p.shape, index);
   if (!Number.isNaN(p.data[flat])) return p.data[flat];
+  const refused = cannotPatch(r);
+  if (refused) {
+    setState({ cellError: refused });
+    return null;
+  }
   const key = `${family}:${index.join(',')}`;
   setState({ pendingCell: key });
   try {
-    const v = await engine().patch(r.spec, family, index);
+    const v = await engine().patch(r.modelKey, r.spec, family, index);
     writePatched(r, family, [flat], [v]);
     bumpRun();
     return v;

@@ -1,6 +1,7 @@
 // What every group of actions shares: the page's one engine client, the run on screen, and small store helpers.
 // Components never hold the client; they call the named actions of the sibling modules.
 import type { EngineClient } from '../../worker/client';
+import { modelLabel } from '../models';
 import { getRun, type RunResult } from '../results';
 import { getState, setState, type AppState } from '../store';
 
@@ -29,4 +30,25 @@ export function bumpRun(): void {
 
 export function currentRun(): RunResult | undefined {
   return getRun(getState().run.id);
+}
+
+let runGeneration = 0;
+
+/** A new generation of runs: an attribution still in flight from an older one is dropped when it lands. */
+export function nextRunGeneration(): number {
+  return ++runGeneration;
+}
+
+export function isCurrentRunGeneration(g: number): boolean {
+  return g === runGeneration;
+}
+
+/**
+ * Why a result cannot be patched further, or null when it can: a click or sweep on a result patches with the
+ * result's own spec on the model it was computed on, never on another model (issue 16).
+ */
+export function cannotPatch(r: RunResult, model: AppState['model'] = getState().model): string | null {
+  if (model.status === 'ready' && model.loadedKey === r.modelKey) return null;
+  const now = model.status === 'loading' ? `${modelLabel(model.choice)} is loading` : model.loadedKey ? `${modelLabel(model.choice)} is loaded now` : 'no model is loaded now';
+  return `These results were computed on ${modelLabel(r.model)}, but ${now}: press Run to compute them on the model that is loaded.`;
 }

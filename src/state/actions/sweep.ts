@@ -3,7 +3,7 @@ import type { Family } from '../../engine/patching/types';
 import { describeError, isAbort } from '../../worker/protocol';
 import { flatIndex, patchedFor, writePatched } from '../results';
 import { getState, setState } from '../store';
-import { bumpRun, currentRun, engine } from './shared';
+import { bumpRun, cannotPatch, currentRun, engine } from './shared';
 
 export interface SweepTarget {
   family: Family;
@@ -33,6 +33,11 @@ export async function sweep(targets: SweepTarget[], label: string): Promise<void
   const r = currentRun();
   if (!r) return;
   cancelSweep();
+  const refused = cannotPatch(r);
+  if (refused) {
+    setState({ cellError: refused });
+    return;
+  }
   const controller = new AbortController();
   sweepController = controller;
   const jobs = targets.flatMap(({ family, indices }) => {
@@ -50,9 +55,9 @@ export async function sweep(targets: SweepTarget[], label: string): Promise<void
   try {
     for (const job of jobs) {
       if (controller.signal.aborted) break;
-      const values = await engine().patchCells(r.spec, job.family, job.cells, {
+      const values = await engine().patchCells(r.modelKey, r.spec, job.family, job.cells, {
         signal: controller.signal,
-        onProgress: (p) => { if (sweepController === controller) setState({ sweep: { label, done: done + p.done, total } }); },
+        onProgress: (p: { done: number }) => { if (sweepController === controller) setState({ sweep: { label, done: done + p.done, total } }); },
       });
       const shape = r.attribution[job.family]!.shape;
       writePatched(r, job.family, job.cells.map((c) => flatIndex(shape, c)), values);

@@ -2,7 +2,7 @@
 import { useEffect, useMemo } from 'react';
 import type { Family } from '../../engine/patching/types';
 import {
-  computeCleanAttention, selectCell, selectHead, setAttentionMode, setPerPosition, sweep, type SweepTarget,
+  computeCleanAttention, hasHead, selectCell, selectHead, setAttentionMode, setPerPosition, sweep, type SweepTarget,
 } from '../../state/actions';
 import { scaled, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
@@ -174,7 +174,8 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
   const p = run.patched.pattern_by_pos;
   const patched = useMemo(() => (p && mode === 'pair' ? scaled(p, k) : undefined), [p, k, mode]);
   const ranked = useMemo(() => (data ? rankHeads(data) : []), [data]);
-  const shown = head ?? (ranked[0] ? { layer: ranked[0].layer, head: ranked[0].head } : null);
+  // A head this result does not have (a link for a bigger model) is never drawn; run() also drops it with a notice.
+  const shown = head && hasHead(run, head) ? head : ranked[0] ? { layer: ranked[0].layer, head: ranked[0].head } : null;
   const unit = mode === 'clean' ? `${scale.unit === 'normalised' ? 'metric' : scale.unit}, clean only` : scale.unit;
 
   return (
