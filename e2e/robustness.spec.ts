@@ -94,9 +94,14 @@ test('switching model while a run is in flight: the old model\'s result never sh
   await app.open();
   await app.ready();
   await app.editor.run();
-  // Run, and switch model at once: the attribution in flight belongs to toy-induction.
-  await app.editor.runButton.click();
-  await app.model.picker.selectOption('toy-ioi');
+  // Run, and switch model in the same task: the attribution in flight belongs to toy-induction.
+  await app.page.evaluate(() => {
+    document.querySelector<HTMLButtonElement>('[data-testid="patching.run"]')!.click();
+    const picker = document.querySelector<HTMLSelectElement>('[data-testid="model.picker"]')!;
+    picker.value = 'toy-ioi';
+    picker.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  await expect(app.model.picker.locator('option:checked')).toHaveText('Toy IOI (offline)');
   await app.model.waitReady();
   await app.page.waitForTimeout(1000);
   const shown = await app.lastResult();
@@ -200,4 +205,13 @@ test('a model URL that redirects to another origin is not followed until the use
     await new Promise<void>((r) => { redirect.closeAllConnections(); redirect.close(() => r()); });
     await other.close();
   }
+});
+
+test('text typed while the app starts is kept, not replaced by the preset (issue 14 item 1)', async ({ app }) => {
+  await app.open();
+  // At once, before the engine and the default model are up.
+  await app.editor.field('Clean prompt').fill('typed while loading');
+  await app.ready();
+  await app.page.waitForTimeout(500);
+  await expect(app.editor.field('Clean prompt')).toHaveValue('typed while loading');
 });
