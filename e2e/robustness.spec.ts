@@ -21,12 +21,14 @@ const toyPreset = PRESETS.find((p) => p.id === 'toy-induction')!;
 test.beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'patchwork-e2e-robust-'));
   await writeRandomCheckpoint(join(root, 'three-layers'), CFG, 11);
-  // Non-finite weights: one Inf in one MLP weight of layer 1.
-  const bad = randomCheckpoint({ ...CFG, name: 'inf-weight' }, 12);
-  bad.tensors.get('h.1.mlp.c_fc.weight')!.data[5] = Infinity;
-  await mkdir(join(root, 'inf-weight'));
-  await writeFile(join(root, 'inf-weight', 'config.json'), JSON.stringify(bad.config));
-  await writeFile(join(root, 'inf-weight', 'model.safetensors'), encodeSafetensors(bad.tensors, bad.metadata));
+  // One Inf in one MLP weight (refused at load), and a finite weight so large that the activations overflow.
+  for (const [name, value] of [['inf-weight', Infinity], ['overflow', 1e38]] as const) {
+    const bad = randomCheckpoint({ ...CFG, name }, 12);
+    bad.tensors.get('h.1.mlp.c_fc.weight')!.data[5] = value;
+    await mkdir(join(root, name));
+    await writeFile(join(root, name, 'config.json'), JSON.stringify(bad.config));
+    await writeFile(join(root, name, 'model.safetensors'), encodeSafetensors(bad.tensors, bad.metadata));
+  }
   server = await serveModels(root, { slowChunk: 64 * 1024, slowDelayMs: 100 });
 });
 
@@ -168,14 +170,18 @@ test('"Don\'t load" on an incoming link keeps the edited prompts and the model',
   expect(server.requests.filter((r) => r.startsWith('/three-layers/'))).toEqual([]);
 });
 
-test('NaN or Inf in the results is an error that says where, never "not computed"', async ({ app }) => {
+test('non-finite weights are refused at load; NaN or Inf in the results is an error that says where, never "not computed"', async ({ app }) => {
   await app.open();
   await app.ready();
   await app.model.loadUrl(`${server.url}/inf-weight/`);
+  await expect(app.model.error).toContainText('h.1.mlp.c_fc.weight');
+  await expect(app.model.error).toContainText('still loaded');
+  await app.model.loadUrl(`${server.url}/overflow/`);
   await app.model.waitReady();
+  await expect(app.page.getByTestId('model.note')).toContainText('3 layers');
   await app.editor.preset('ioi');
   await app.editor.runButton.click();
-  await expect(app.page.getByTestId('run.error')).toContainText(/metric is (NaN|-?Inf)|not finite/);
+  await expect(app.page.getByTestId('run.error')).toContainText(/The (clean|corrupted) metric is (NaN|-?Infinity)|The attribution of \w+ is (NaN|-?Infinity) at/);
   expect(await app.lastResult()).toBeNull();
 });
 

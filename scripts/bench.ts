@@ -1,5 +1,6 @@
 // `npm run bench`: engine speed on a GPT-2-Small-shaped random checkpoint, 16 tokens, onnxruntime-node CPU.
-// Prints and writes bench-results/bench.json. Targets (issue #3): attribution_over_forward <= 4.5, sweep_speedup >= 10.
+// Prints and writes bench-results/bench.json. Targets (issue #3): attribution_over_forward <= 4.5, sweep_speedup >= 10;
+// (issue #10) edges_over_node_attribution <= 2, circuit_eval_over_forward <= 3.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,8 +11,10 @@ import { loadModelFromDir, writeRandomCheckpoint } from '../src/engine/model/wei
 import type { GPT2Config } from '../src/engine/model/types';
 import { createNodeRuntime } from '../src/engine/runtime/node';
 import type { Feed } from '../src/engine/runtime/types';
-import { FAMILIES, PatchingEngine, cellSelector, familyShape } from '../src/engine/patching';
+import { FAMILIES, PatchingEngine, cellSelector, familyShape, rankEdges } from '../src/engine/patching';
 import { tokenFeed } from '../src/engine/patching/attribution';
+import { numel } from '../src/engine/graph/shape';
+import type { Method } from '../src/engine/patching/estimators';
 
 const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' }, bucket: { type: 'string' } } });
 const log = (m: string) => process.stderr.write(m + '\n');
@@ -62,6 +65,25 @@ await engine.attribute(exp, { families: FAMILIES });
 const attributionMs = await time(() => engine.attribute(exp, { families: FAMILIES }), 5);
 log(`attribution, all ${FAMILIES.length} families: ${attributionMs.toFixed(1)} ms (${(attributionMs / forwardMs).toFixed(2)} x forward)`);
 
+// Edges (issue #10): every edge score from one backward pass; one circuit evaluation (the top 100 edges by
+// |attribution|) on the cached base run, timed apart from the cache and session creation.
+const edgeScores = await engine.edgeScores(exp);
+const edgesMs = await time(() => engine.edgeScores(exp), 5);
+log(`edge attribution, ${edgeScores.layout.senders.length} senders x ${edgeScores.layout.receivers.length} receivers: ${edgesMs.toFixed(1)} ms (${(edgesMs / attributionMs).toFixed(2)} x node attribution)`);
+const circuit = [rankEdges(edgeScores).slice(0, 100)];
+await engine.evaluateCircuits(exp, circuit);
+const circuitMs = await time(() => engine.evaluateCircuits(exp, circuit), 5);
+log(`circuit evaluation (100 edges): ${circuitMs.toFixed(1)} ms (${(circuitMs / forwardMs).toFixed(2)} x forward)`);
+// The better estimators (issue #12), every family, against the same plain attribution.
+async function timeMethod(method: Method, steps = 1): Promise<number> {
+  await engine.attribute(exp, { families: FAMILIES, method, steps });
+  const ms = await time(() => engine.attribute(exp, { families: FAMILIES, method, steps }), 3);
+  log(`${method}${steps > 1 ? ` (${steps} steps)` : ''}: ${ms.toFixed(1)} ms (${(ms / attributionMs).toFixed(2)} x attribution)`);
+  return ms;
+}
+const atpStarMs = await timeMethod('atp-star');
+const igInputs8Ms = await timeMethod('ig-inputs', 8);
+
 // Naive activation patching: one full forward pass (from the tokens, logits everywhere) per patch, on a sample.
 function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
   const g = new Graph('naive');
@@ -73,7 +95,7 @@ function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
   return g;
 }
 const shape = familyShape('head_out', cfg, P);
-const nPatches = shape.reduce((a, b) => a * b, 1);
+const nPatches = numel(shape);
 const samples = Number(args.samples);
 const hShape = [P, cfg.nHeads, cfg.dHead];
 const naiveTimes: number[] = [];
@@ -118,12 +140,20 @@ const result = {
   forward_ms: +forwardMs.toFixed(1),
   attribution_ms: +attributionMs.toFixed(1),
   attribution_over_forward: +(attributionMs / forwardMs).toFixed(2),
+  edges_ms: +edgesMs.toFixed(1),
+  edges_over_node_attribution: +(edgesMs / attributionMs).toFixed(2),
+  circuit_eval_ms: +circuitMs.toFixed(1),
+  circuit_eval_over_forward: +(circuitMs / forwardMs).toFixed(2),
+  atp_star_ms: +atpStarMs.toFixed(1),
+  atp_star_over_node_attribution: +(atpStarMs / attributionMs).toFixed(2),
+  ig_inputs_8_steps_ms: +igInputs8Ms.toFixed(1),
+  ig_inputs_8_steps_over_node_attribution: +(igInputs8Ms / attributionMs).toFixed(2),
   sweep_head_pos_ms: Math.round(sweepMs),
   naive_sweep_head_pos_ms: Math.round(naiveSweepMs),
   naive_sample_patches: samples,
   sweep_speedup: +(naiveSweepMs / sweepMs).toFixed(1),
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-  targets: { attribution_over_forward: 4.5, sweep_speedup: 10 },
+  targets: { attribution_over_forward: 4.5, sweep_speedup: 10, atp_star_over_node_attribution: 3, ig_inputs_8_steps_over_node_attribution: 6, edges_over_node_attribution: 2, circuit_eval_over_forward: 3 },
 };
 console.log(JSON.stringify(result, null, 2));
 mkdirSync('bench-results', { recursive: true });

@@ -4,7 +4,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hookedGraph } from '../src/engine/model/hooked';
 import type { LoadedModel } from '../src/engine/model/weights';
 import { loadModelFromDir } from '../src/engine/model/weights-node';
 import { BOS_TOKEN, encode } from '../src/engine/model/tokenizer';
@@ -98,10 +97,7 @@ describe(`the toy IOI model in ${IOI_MODEL_DIR}`, () => {
       const names = new Set(IOI_NAMES.map((n) => encode(` ${n}`)[0]));
       const toS2: number[] = [];
       for (const tokens of exp.clean) {
-        const out = await engine.rt.run(`ioi-pattern-${P}`, () => hookedGraph(model.config, { batch: 1, pos: P, fetch: [`blocks.${layer}.attn.hook_pattern`] }), {
-          tokens: { dtype: 'int64', shape: [1, P], data: BigInt64Array.from(tokens, BigInt) },
-        });
-        const pat = out[`blocks.${layer}.attn.hook_pattern`].data;
+        const pat = referenceForward(model.config, model.weights, tokens).cache.get(`blocks.${layer}.attn.hook_pattern`)!.data;
         const s2 = tokens.findIndex((t, i) => names.has(t) && tokens.slice(0, i).includes(t)); // the repeated name
         toS2.push(pat[(head * P + P - 1) * P + s2]);
       }

@@ -6,7 +6,8 @@
 // user first (needsConfirmation).
 import { deflateSync, inflateSync } from 'fflate';
 import { z } from 'zod';
-import { FAMILY_AXES, type ExperimentSpec, type Family } from '../engine/patching/types';
+import { FAMILIES as ALL_FAMILIES, type Family } from '../engine/patching/families';
+import type { ExperimentSpec } from '../engine/patching/types';
 
 export const PERMALINK_VERSION = 1;
 /** Longest fragment accepted (characters after '#'). Real experiments are far below: 8 IOI pairs are ~600. */
@@ -18,7 +19,7 @@ export const BUILTIN_MODEL_IDS = ['toy-induction', 'toy-ioi', 'gpt2', 'distilgpt
 export const VIEW_TABS = ['residual', 'heads', 'scatter', 'attention'] as const;
 /** 'pair': pattern attribution, (clean - corrupted pattern) x grad; 'clean': pattern x grad on the clean prompt only. */
 export const ATTENTION_MODES = ['pair', 'clean'] as const;
-export const FAMILIES = Object.keys(FAMILY_AXES) as [Family, ...Family[]];
+export const FAMILIES = ALL_FAMILIES as [Family, ...Family[]];
 export const MAX_PAIRS = 16;
 export const MAX_PROMPT_CHARS = 2000;
 const MAX_TOKEN_TEXT_CHARS = 200;

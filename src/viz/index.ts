@@ -2,7 +2,7 @@
 // behind them (scales, stats, layout, CSV/JSON) are exported for the CLI, tests and other views.
 export { NOT_COMPUTED_COLOUR, contrastInk, divergingScale, legendModel, scaleFor, type DivergingScale } from './colour';
 export { formatTick, formatValue } from './format';
-export { describeTarget, FAMILY_HOOK } from './target';
+export { describeTarget } from './target';
 export { ravel, unravel } from './labelled';
 export { ColourLegend } from './legend/ColourLegend';
 export { Heatmap, defaults as heatmapDefaults, type HeatmapOptions, type HeatmapProps } from './heatmap/Heatmap';

@@ -1,53 +1,7 @@
-// Index arithmetic on row-major Labelled arrays, shared by every view.
-import type { AxisName, Labelled } from '../engine/patching/types';
+// View helpers on Labelled arrays. Their index arithmetic lives with the type, in engine/patching/labelled.ts.
+import type { AxisName } from '../engine/patching/labelled';
 
-export function strides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
-
-export function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-/** Flat offset of a full index; throws on a wrong rank or an out-of-range coordinate. */
-export function ravel(shape: readonly number[], index: readonly number[]): number {
-  if (index.length !== shape.length) throw new Error(`index rank ${index.length} != shape rank ${shape.length}`);
-  let off = 0;
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    const v = index[i];
-    if (!Number.isInteger(v) || v < 0 || v >= shape[i]) throw new Error(`index ${index.join(',')} out of range for shape ${shape.join('x')}`);
-    off += v * acc;
-    acc *= shape[i];
-  }
-  return off;
-}
-
-export function unravel(shape: readonly number[], flat: number): number[] {
-  const index = new Array<number>(shape.length);
-  for (let i = shape.length - 1; i >= 0; i--) {
-    index[i] = flat % shape[i];
-    flat = Math.floor(flat / shape[i]);
-  }
-  return index;
-}
-
-export function axisIndex(l: Pick<Labelled, 'axes'>, axis: AxisName): number {
-  const i = l.axes.indexOf(axis);
-  if (i < 0) throw new Error(`axis '${axis}' not in [${l.axes.join(', ')}]`);
-  return i;
-}
-
-export function sameLayout(a: Labelled, b: Labelled): boolean {
-  return a.axes.length === b.axes.length
-    && a.axes.every((ax, i) => ax === b.axes[i] && a.shape[i] === b.shape[i]);
-}
+export { axisIndex, ravel, sameLayout, size, strides, unravel } from '../engine/patching/labelled';
 
 /** Labels for an axis when the caller gives none: L0.. for layers, H0.. for heads, indices otherwise. */
 export function defaultAxisLabels(axis: AxisName, n: number): string[] {

@@ -1,29 +1,10 @@
 // Human names for patch targets, in TransformerLens hook vocabulary:
 //   "blocks.3.attn.hook_z head 5 pos 7 (·Mary)".
-import type { AxisName, Family } from '../engine/patching/types';
+import { familyAxes, hookFor, type Family } from '../engine/patching/families';
+import type { AxisName } from '../engine/patching/labelled';
 
-/** The hook each family patches; `{l}` is the layer. */
-export const FAMILY_HOOK: Record<Family, string> = {
-  resid_pre: 'blocks.{l}.hook_resid_pre',
-  resid_mid: 'blocks.{l}.hook_resid_mid',
-  resid_post: 'blocks.{l}.hook_resid_post',
-  attn_out: 'blocks.{l}.hook_attn_out',
-  mlp_out: 'blocks.{l}.hook_mlp_out',
-  head_out: 'blocks.{l}.attn.hook_z',
-  head_out_all_pos: 'blocks.{l}.attn.hook_z',
-  q: 'blocks.{l}.attn.hook_q',
-  k: 'blocks.{l}.attn.hook_k',
-  v: 'blocks.{l}.attn.hook_v',
-  q_by_pos: 'blocks.{l}.attn.hook_q',
-  k_by_pos: 'blocks.{l}.attn.hook_k',
-  v_by_pos: 'blocks.{l}.attn.hook_v',
-  pattern: 'blocks.{l}.attn.hook_pattern',
-  pattern_by_pos: 'blocks.{l}.attn.hook_pattern',
-  mlp_post: 'blocks.{l}.mlp.hook_post',
-};
-
-/** Families whose target spans every position of the hook (no pos axis), so the name says "all pos". */
-const ALL_POS: ReadonlySet<Family> = new Set<Family>(['head_out_all_pos', 'q', 'k', 'v', 'pattern']);
+/** Families whose cells span every position of the hook (no position axis), so the name says "all pos". */
+const allPositions = (f: Family) => !familyAxes(f).some((a) => a === 'pos' || a === 'query_pos');
 
 export interface TargetContext {
   family?: Family;
@@ -40,12 +21,12 @@ const POS_AXES: ReadonlySet<AxisName> = new Set<AxisName>(['pos', 'query_pos', '
 export function describeTarget(axes: readonly AxisName[], index: readonly number[], ctx: TargetContext = {}): string {
   const parts: string[] = [];
   const li = axes.indexOf('layer');
-  if (ctx.family && li >= 0) parts.push(FAMILY_HOOK[ctx.family].replace('{l}', String(index[li])));
+  if (ctx.family && li >= 0) parts.push(hookFor(ctx.family, index[li]));
   axes.forEach((axis, i) => {
     if (axis === 'layer' && ctx.family) return;
     const tok = POS_AXES.has(axis) ? ctx.tokens?.[index[i]] : undefined;
     parts.push(`${axis} ${index[i]}${tok !== undefined ? ` (${tok})` : ''}`);
   });
-  if (ctx.family && ALL_POS.has(ctx.family)) parts.push('(all pos)');
+  if (ctx.family && allPositions(ctx.family)) parts.push('(all pos)');
   return parts.join(' ');
 }

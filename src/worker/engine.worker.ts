@@ -5,7 +5,7 @@ import { PatchingEngine, type Experiment, type ExperimentSpec, type Labelled } f
 import { createBrowserRuntime, destroyWebGpuDeviceForTesting } from '../engine/runtime/browser';
 import { webgpuAvailable } from '../engine/runtime/web';
 import type { Runtime } from '../engine/runtime/types';
-import { checkArray, checkMetric, checkPatch } from './finite';
+import { checkFinite, NonFiniteError } from '../engine/patching/finite';
 import { loadSource } from './model-loader';
 import type { ProgressOf, RequestMessage, ResultOf, SerializedError, WorkerMessage } from './protocol';
 
@@ -51,6 +51,17 @@ function experiment(model: string, spec: ExperimentSpec): Experiment {
   return exp;
 }
 
+/** A NaN or Inf patch is an error naming the cell: on the page, NaN means "not computed yet" (issue 16). */
+function checkPatched(family: string, indices: number[][], values: ArrayLike<number>): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new NonFiniteError(
+        `The activation patch of ${family} [${indices[i].join(', ')}] is ${values[i]}: the model's activations overflow float32, or its weights are damaged.`,
+      );
+    }
+  }
+}
+
 function transferables(values: Partial<Record<string, Labelled>>): Transferable[] {
   return Object.values(values).map((l) => l!.data.buffer as ArrayBuffer);
 }
@@ -94,14 +105,13 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       const eng = needEngine(msg.model);
       const exp = experiment(msg.model, msg.spec);
       const r = await eng.attribute(exp, { families: msg.families, mode: msg.mode });
-      checkMetric(r.metric);
-      for (const [family, l] of Object.entries(r.values)) checkArray(`The attribution of ${family}`, l!.axes, l!.shape, l!.data);
+      checkFinite('attribution', r.metric, Object.entries(r.values).map(([f, l]) => [f, l!]));
       const value: ResultOf['attribute'] = { metric: r.metric, values: r.values };
       return [value, transferables(r.values)];
     }
     case 'patch': {
       const value: ResultOf['patch'] = await needEngine(msg.model).patch(experiment(msg.model, msg.spec), msg.family, msg.index);
-      checkPatch(msg.family, msg.index, value);
+      checkPatched(msg.family, [msg.index], [value]);
       return [value, []];
     }
     case 'patchCells': {
@@ -109,8 +119,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
         signal,
         onProgress: (done, total) => progress({ done, total }),
       });
-      const bad = value.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) checkPatch(msg.family, msg.indices[bad], value[bad]);
+      checkPatched(msg.family, msg.indices, value);
       return [value, [value.buffer as ArrayBuffer]];
     }
     case 'debugLoseDevice':

@@ -13,6 +13,8 @@ const SHA_HEADER = 'x-patchwork-sha256';
 export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
+  /** A download that receives nothing for this long fails with a message, and Retry starts afresh (default 30 s). */
+  stallTimeoutMs?: number;
 }
 
 export interface SourceLoad {
@@ -54,6 +56,7 @@ export async function loadSource(source: ModelSource, opts: LoadOptions = {}): P
       const model = await loadModelFromUrl(source.baseUrl, {
         name: source.id,
         signal: opts.signal,
+        stallTimeoutMs: opts.stallTimeoutMs,
         onProgress: (loaded, total) => {
           bytes = loaded;
           opts.onProgress?.({ phase: 'download', loaded, total });
@@ -126,7 +129,7 @@ async function readFile(file: File, opts: LoadOptions): Promise<Uint8Array> {
 }
 
 async function loadHub(source: Extract<ModelSource, { kind: 'hub' }>, opts: LoadOptions): Promise<SourceLoad> {
-  const { signal, onProgress } = opts;
+  const { signal, onProgress, stallTimeoutMs } = opts;
   const urls = hubFiles(source);
   const cache = await openModelCache();
 
@@ -135,8 +138,8 @@ async function loadHub(source: Extract<ModelSource, { kind: 'hub' }>, opts: Load
   if (cached) return cached;
 
   onProgress?.({ phase: 'config', loaded: 0 });
-  const configBytes = await fetchBytes(urls.config, { signal });
-  const bytes = await fetchBytes(urls.weights, { signal, onProgress: (loaded, total) => onProgress?.({ phase: 'download', loaded, total: total ?? source.size }) });
+  const configBytes = await fetchBytes(urls.config, { signal, stallTimeoutMs });
+  const bytes = await fetchBytes(urls.weights, { signal, stallTimeoutMs, onProgress: (loaded, total) => onProgress?.({ phase: 'download', loaded, total: total ?? source.size }) });
   if (signal?.aborted) throw signal.reason;
   if (source.size !== undefined && bytes.length !== source.size) {
     throw new WeightsError(`model.safetensors of ${source.repo} is ${bytes.length} bytes, expected ${source.size}: the download is incomplete or damaged. Retry.`);

@@ -19,6 +19,11 @@ export type HookFn = (value: Float64Array, shape: number[]) => Float64Array | vo
 export interface ForwardOptions {
   /** Callbacks by exact TransformerLens hook name, e.g. `blocks.3.attn.hook_z`. Unknown names throw. */
   hooks?: Record<string, HookFn>;
+  /**
+   * Unembed only these positions (the others' logits stay 0): a metric that reads only the final position then
+   * costs one row of the 50257-token unembedding instead of every row (toy models with GPT-2's vocabulary).
+   */
+  logitPositions?: number[];
 }
 
 export interface Activation {
@@ -342,7 +347,7 @@ export function referenceForwardF64(
   // Final LayerNorm and tied unembedding: logits[t, v] = lnf[t, :] . wte[v, :] (no bias).
   const lnf = layerNorm('ln_final', resid, get('ln_f.weight'), get('ln_f.bias'));
   const logits = new Float64Array(T * dVocab); // [pos, d_vocab]
-  for (let t = 0; t < T; t++)
+  for (const t of opts.logitPositions ?? Array.from({ length: T }, (_, i) => i))
     for (let vi = 0; vi < dVocab; vi++) {
       let s = 0;
       for (let i = 0; i < D; i++) s += lnf[t * D + i] * wte[vi * D + i];

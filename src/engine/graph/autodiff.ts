@@ -1,5 +1,5 @@
 // Reverse-mode autodiff over the graph IR: one table of gradient rules, one per primitive op.
-import type { Node, Tensor } from './graph';
+import { fmtShape, sameShape, type Node, type Tensor } from './graph';
 import { Add, elementwiseRules } from './ops/elementwise';
 import { gemmRules, matmulRules } from './ops/matmul';
 import { shapeReduceRules } from './ops/shape-reduce';
@@ -16,6 +16,8 @@ export const GRAD_RULES: Record<string, GradRule> = { ...elementwiseRules, ...sh
 export function grad(loss: Tensor, wrt: Tensor[], seed?: Tensor): (Tensor | null)[] {
   const g = loss.graph;
   if (!seed && loss.size !== 1) throw new Error(`grad: loss must be a scalar, got shape [${loss.shape}]`);
+  if (seed && !sameShape(seed.shape, loss.shape))
+    throw new Error(`grad: the seed ${fmtShape(seed.shape)} must have the loss's shape ${fmtShape(loss.shape)}`);
 
   // Forward-reachable from wrt.
   const fromWrt = new Set<Tensor>(wrt);

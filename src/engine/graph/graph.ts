@@ -1,5 +1,6 @@
 // The graph IR: a list of ONNX nodes in construction (= topological) order over statically shaped tensors.
 // Ops live in ./ops (one file per family, each op beside its gradient rule); ./onnx.ts serialises to ONNX.
+import { numel } from './shape';
 
 export type DType = 'float32' | 'int64' | 'bool';
 
@@ -35,7 +36,7 @@ export class Tensor {
     return this.shape.length;
   }
   get size(): number {
-    return this.shape.reduce((a, b) => a * b, 1);
+    return numel(this.shape);
   }
 }
 
@@ -83,7 +84,7 @@ export class Graph {
   }
 
   constant(values: number[] | Float32Array, shape: readonly number[], dtype: DType = 'float32'): Tensor {
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = numel(shape);
     if (values.length !== n) throw new Error(`constant: ${values.length} values for shape [${shape}]`);
     const data: ConstantData['values'] =
       dtype === 'int64' ? BigInt64Array.from(Array.from(values, (v) => BigInt(v))) : dtype === 'float32' ? Float32Array.from(values) : [...values];

@@ -4,6 +4,7 @@
 
 import type { FloatDtype, TensorToWrite } from './safetensors';
 import type { GPT2Config } from './types';
+import { numel } from '../graph/shape';
 
 export const GPT2_SMALL_CONFIG: GPT2Config = {
   name: 'gpt2-small',
@@ -71,7 +72,7 @@ export function checkpointTensors(cfg: GPT2Config, seed: number): CheckpointTens
   const normal = (name: string, shape: number[], mean: number, std: number): CheckpointTensor => ({
     name,
     shape,
-    generate: () => gaussian(shape.reduce((a, b) => a * b, 1), mean, std, mulberry32(hashSeed(seed, name))),
+    generate: () => gaussian(numel(shape), mean, std, mulberry32(hashSeed(seed, name))),
   });
   const weight = (name: string, shape: number[], std = 0.02) => normal(name, shape, 0, std);
   const bias = (name: string, size: number) => normal(name, [size], 0, 0.02);

@@ -4,9 +4,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Graph, Mul, ReduceSum, Slice, grad, stopGradient, type Tensor } from '../graph';
 import { createNodeRuntime } from '../runtime/node';
 import type { Fetched } from '../runtime/types';
-import { gpt2Forward, hookShapes, unembed, weightInputs } from './gpt2';
+import { gpt2Forward, unembed, weightInputs } from './gpt2';
 import type { GPT2Config, Weights } from './types';
-import { referenceForward } from '../../../test/reference/gpt2-f64';
+import { hookNames, hookShape, referenceForward } from '../../../test/reference/gpt2-f64';
+
+/** Hook names and shapes from the reference (independent of gpt2.ts), with the batch axis. */
+const hookShapes = (cfg: GPT2Config, batch: number, pos: number) =>
+  new Map(hookNames(cfg).map((n) => [n, [batch, ...hookShape(cfg, n, pos)]]));
 import { hookGradFD } from '../../../test/reference/finite-diff';
 import { logitDiff } from '../../../test/reference/metrics-f64';
 import { randomTokens, randomWeights, tinyConfig } from '../../../test/reference/random-weights';

@@ -2,7 +2,7 @@
 // Every TransformerLens hook point passes through `hook(name, tensor)`, which may record, replace or freeze the
 // value; what it returns is used downstream. Shapes carry the batch axis first, as in TransformerLens.
 import {
-  Add, Concat, Div, Expand, Gather, GemmTransB, Graph, MatMul, Reshape, Slice, Transpose, Where,
+  Add, Concat, Div, Expand, Gather, GemmTransB, Graph, Identity, MatMul, ReduceSum, Reshape, Slice, Transpose, Where,
   geluNew, layerNorm, softmax, type Tensor,
 } from '../graph';
 import { expectedWeightShapes, type GPT2Config } from './types';
@@ -36,6 +36,15 @@ export interface ForwardOptions {
    * see these rows only.
    */
   finalRows?: number[];
+  /**
+   * The edge graph's hooks (TransformerLens's use_split_qkv_input, use_attn_result and use_hook_mlp_in): each head's
+   * query, key and value read a private copy of the residual stream, `blocks.{l}.hook_{q,k,v}_input` [batch, pos,
+   * head_index, d_model] (ln1's hooks then cover all three: [batch, pos, 3 * head_index, ...]); each head's output
+   * into the residual stream is `blocks.{l}.attn.hook_result` [batch, pos, head_index, d_model] (z @ W_O per head,
+   * without b_O); the MLP reads `blocks.{l}.hook_mlp_in` [batch, pos, d_model], a copy of hook_resid_mid. The values
+   * are those of the plain graph; only the hooks (and so what can be replaced or differentiated) differ.
+   */
+  edgeHooks?: boolean;
 }
 
 /** Returns ln_final's output [batch, pos, d_model]; see `unembed` for logits. */
@@ -54,13 +63,17 @@ export function gpt2Forward(cfg: GPT2Config, w: WeightInputs, tokens: Tensor | n
     if (!opts.residPre) throw new Error('gpt2Forward: residPre is required when startLayer > 0');
     resid = opts.residPre;
   }
-  for (let l = start; l < cfg.nLayers; l++) resid = block(cfg, W, l, resid, hook, opts.past, l === cfg.nLayers - 1 ? opts.finalRows : undefined);
+  for (let l = start; l < cfg.nLayers; l++)
+    resid = block(cfg, W, l, resid, hook, opts.past, l === cfg.nLayers - 1 ? opts.finalRows : undefined, !!opts.edgeHooks);
   const lnf = layerNorm(resid, W('ln_f.weight'), W('ln_f.bias'), cfg.layerNormEps,
     (t) => hook('ln_final.hook_scale', t), (t) => hook('ln_final.hook_normalized', t));
   return lnf.out;
 }
 
-function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past?: ForwardOptions['past'], rows?: number[]): Tensor {
+function block(
+  cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past: ForwardOptions['past'], rows: number[] | undefined,
+  edgeHooks: boolean,
+): Tensor {
   const p = `h.${l}.`;
   const b = `blocks.${l}.`;
   const [batch, nIn, d] = residIn.shape;
@@ -68,10 +81,21 @@ function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Te
   const { nHeads: H, dHead: dh } = cfg;
   const residPre = hook(b + 'hook_resid_pre', residIn);
 
-  const ln1 = layerNorm(residPre, W(p + 'ln_1.weight'), W(p + 'ln_1.bias'), cfg.layerNormEps,
-    (t) => hook(b + 'ln1.hook_scale', t), (t) => hook(b + 'ln1.hook_normalized', t));
-  const qkv = Add(MatMul(ln1.out, W(p + 'attn.c_attn.weight')), W(p + 'attn.c_attn.bias')); // [batch, pos, 3 * d_model]
-  const heads = (i: number) => Reshape(Slice(qkv, 2, i * d, (i + 1) * d), [batch, nIn, H, dh]); // [batch, pos, head_index, d_head]
+  const ln1 = (x: Tensor) => layerNorm(x, W(p + 'ln_1.weight'), W(p + 'ln_1.bias'), cfg.layerNormEps,
+    (t) => hook(b + 'ln1.hook_scale', t), (t) => hook(b + 'ln1.hook_normalized', t)).out;
+  let heads: (i: number) => Tensor; // 0: q, 1: k, 2: v, each [batch, pos, head_index, d_head]
+  if (!edgeHooks) {
+    const qkv = Add(MatMul(ln1(residPre), W(p + 'attn.c_attn.weight')), W(p + 'attn.c_attn.bias')); // [batch, pos, 3 * d_model]
+    heads = (i) => Reshape(Slice(qkv, 2, i * d, (i + 1) * d), [batch, nIn, H, dh]);
+  } else {
+    const copy = (x: string) => hook(b + `hook_${x}_input`, Expand(Reshape(residPre, [batch, nIn, 1, d]), [batch, nIn, H, d])); // [batch, pos, head_index, d_model]
+    const ln = Transpose(ln1(Concat([copy('q'), copy('k'), copy('v')], 2)), [0, 2, 1, 3]); // [batch, 3 * head_index, pos, d_model]
+    // c_attn as one [d_model, d_head] matrix per (q|k|v, head): [3 * head_index, d_model, d_head]
+    const Wqkv = Transpose(Reshape(W(p + 'attn.c_attn.weight'), [d, 3 * H, dh]), [1, 0, 2]);
+    const bqkv = Reshape(W(p + 'attn.c_attn.bias'), [3 * H, 1, dh]);
+    const qkv = Transpose(Add(MatMul(ln, Wqkv), bqkv), [0, 2, 1, 3]); // [batch, pos, 3 * head_index, d_head]
+    heads = (i) => Slice(qkv, 2, i * H, (i + 1) * H);
+  }
   const q = hook(b + 'attn.hook_q', rows ? atPositions(heads(0), rows) : heads(0));
   const k = hook(b + 'attn.hook_k', heads(1));
   const v = hook(b + 'attn.hook_v', heads(2));
@@ -88,11 +112,18 @@ function block(cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Te
   const pattern = hook(b + 'attn.hook_pattern', softmax(scores));
   const vh = Transpose(vAll, [0, 2, 1, 3]); // [batch, head_index, key_pos, d_head]
   const z = hook(b + 'attn.hook_z', Transpose(MatMul(pattern, vh), [0, 2, 1, 3])); // [batch, pos, head_index, d_head]
-  const attnOut = hook(b + 'hook_attn_out',
-    Add(MatMul(Reshape(z, [batch, pos, H * dh]), W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias')));
+  let headsOut: Tensor; // [batch, pos, d_model], without b_O
+  if (!edgeHooks) headsOut = MatMul(Reshape(z, [batch, pos, H * dh]), W(p + 'attn.c_proj.weight'));
+  else {
+    const WO = Reshape(W(p + 'attn.c_proj.weight'), [H, dh, d]); // [head_index, d_head, d_model]
+    const result = hook(b + 'attn.hook_result', Transpose(MatMul(Transpose(z, [0, 2, 1, 3]), WO), [0, 2, 1, 3])); // [batch, pos, head_index, d_model]
+    headsOut = ReduceSum(result, [2]);
+  }
+  const attnOut = hook(b + 'hook_attn_out', Add(headsOut, W(p + 'attn.c_proj.bias')));
   const residMid = hook(b + 'hook_resid_mid', Add(rows ? atPositions(residPre, rows) : residPre, attnOut));
 
-  const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps,
+  const mlpIn = edgeHooks ? hook(b + 'hook_mlp_in', Identity(residMid)) : residMid; // a copy: only the MLP reads it
+  const ln2 = layerNorm(mlpIn, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps,
     (t) => hook(b + 'ln2.hook_scale', t), (t) => hook(b + 'ln2.hook_normalized', t));
   const pre = hook(b + 'mlp.hook_pre', Add(MatMul(ln2.out, W(p + 'mlp.c_fc.weight')), W(p + 'mlp.c_fc.bias'))); // [batch, pos, d_mlp]
   const post = hook(b + 'mlp.hook_post', geluNew(pre));
@@ -117,50 +148,4 @@ export function unembed(cfg: GPT2Config, w: WeightInputs, x: Tensor): Tensor {
 /** ln_final output at the given positions only: [batch, positions.length, d_model]. */
 export function atPositions(x: Tensor, positions: readonly number[]): Tensor {
   return Concat(positions.map((p) => Slice(x, 1, p, p + 1)), 1);
-}
-
-/** Every TransformerLens hook name for a config, in the order the forward pass fires them, with shapes. */
-export function hookShapes(cfg: GPT2Config, batch: number, pos: number): Map<string, number[]> {
-  const { nHeads: H, dHead: dh, dModel: d, dMlp } = cfg;
-  const m = new Map<string, number[]>();
-  m.set('hook_embed', [batch, pos, d]);
-  m.set('hook_pos_embed', [batch, pos, d]);
-  for (let l = 0; l < cfg.nLayers; l++) {
-    const b = `blocks.${l}.`;
-    m.set(b + 'hook_resid_pre', [batch, pos, d]);
-    m.set(b + 'ln1.hook_scale', [batch, pos, 1]);
-    m.set(b + 'ln1.hook_normalized', [batch, pos, d]);
-    for (const x of ['q', 'k', 'v']) m.set(b + `attn.hook_${x}`, [batch, pos, H, dh]);
-    m.set(b + 'attn.hook_attn_scores', [batch, H, pos, pos]);
-    m.set(b + 'attn.hook_pattern', [batch, H, pos, pos]);
-    m.set(b + 'attn.hook_z', [batch, pos, H, dh]);
-    m.set(b + 'hook_attn_out', [batch, pos, d]);
-    m.set(b + 'hook_resid_mid', [batch, pos, d]);
-    m.set(b + 'ln2.hook_scale', [batch, pos, 1]);
-    m.set(b + 'ln2.hook_normalized', [batch, pos, d]);
-    m.set(b + 'mlp.hook_pre', [batch, pos, dMlp]);
-    m.set(b + 'mlp.hook_post', [batch, pos, dMlp]);
-    m.set(b + 'hook_mlp_out', [batch, pos, d]);
-    m.set(b + 'hook_resid_post', [batch, pos, d]);
-  }
-  m.set('ln_final.hook_scale', [batch, pos, 1]);
-  m.set('ln_final.hook_normalized', [batch, pos, d]);
-  return m;
-}
-
-/** TransformerLens's utils.get_act_name: getActName('z', 3) => 'blocks.3.attn.hook_z'. */
-export function getActName(name: string, layer?: number): string {
-  const table: Record<string, string> = {
-    embed: 'hook_embed', pos_embed: 'hook_pos_embed',
-    resid_pre: 'hook_resid_pre', resid_mid: 'hook_resid_mid', resid_post: 'hook_resid_post',
-    attn_out: 'hook_attn_out', mlp_out: 'hook_mlp_out',
-    q: 'attn.hook_q', k: 'attn.hook_k', v: 'attn.hook_v', z: 'attn.hook_z',
-    attn_scores: 'attn.hook_attn_scores', pattern: 'attn.hook_pattern',
-    pre: 'mlp.hook_pre', post: 'mlp.hook_post',
-  };
-  const suffix = table[name];
-  if (!suffix) throw new Error(`getActName: unknown activation "${name}"`);
-  if (name === 'embed' || name === 'pos_embed') return suffix;
-  if (layer === undefined) throw new Error(`getActName: "${name}" needs a layer`);
-  return `blocks.${layer}.${suffix}`;
 }

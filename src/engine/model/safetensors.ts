@@ -4,6 +4,8 @@
 // offsets are relative to the start of the data region.
 
 import type { HostTensor } from './types';
+import { numel } from '../graph/shape';
+
 
 export class SafetensorsError extends Error {
   override readonly name = 'SafetensorsError';
@@ -328,10 +330,6 @@ export function encodeSafetensors(tensors: Map<string, TensorToWrite>, metadata?
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-
-export function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -51,9 +51,60 @@ describe('writeRandomCheckpoint / loadModelFromDir', () => {
     const out = join(dir, 'incomplete');
     await writeRandomCheckpoint(out, TINY, 2);
     await unlink(join(out, 'model.safetensors'));
-    await expect(loadModelFromDir(out)).rejects.toThrow(new WeightsError(`${out} has no model.safetensors`));
+    await expect(loadModelFromDir(out)).rejects.toThrow(
+      new WeightsError(`${out} has no model.safetensors (nor model.safetensors.index.json, for a checkpoint saved in shards)`),
+    );
     await expect(loadModelFromDir(join(dir, 'nowhere'))).rejects.toThrow(
       new WeightsError(`${join(dir, 'nowhere')} has no config.json`),
+    );
+  });
+
+  // Hugging Face's layout for checkpoints over max_shard_size: model-0000i-of-0000n.safetensors + an index that maps
+  // every tensor to its shard. Before: "missing tensor h.1..." (issue 16).
+  async function writeSharded(out: string, edit: (index: { weight_map: Record<string, string> }) => void = () => {}) {
+    await mkdir(out, { recursive: true });
+    const { config, tensors, metadata } = randomCheckpoint(TINY, 2);
+    const names = [...tensors.keys()];
+    const half = names.indexOf('h.1.ln_1.weight');
+    const shards = [names.slice(0, half), names.slice(half)];
+    const index = { metadata: { total_size: 0 }, weight_map: {} as Record<string, string> };
+    for (const [i, part] of shards.entries()) {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      await writeFile(join(out, file), encodeSafetensors(new Map(part.map((n) => [n, tensors.get(n)!])), metadata));
+      for (const n of part) index.weight_map[n] = file;
+    }
+    edit(index);
+    await writeFile(join(out, 'config.json'), JSON.stringify(config));
+    await writeFile(join(out, 'model.safetensors.index.json'), JSON.stringify(index));
+    return tensors;
+  }
+
+  it('loads a checkpoint saved in shards, through model.safetensors.index.json', async () => {
+    const out = join(dir, 'sharded');
+    const tensors = await writeSharded(out);
+    const { config, weights } = await loadModelFromDir(out);
+    expect(config).toEqual({ ...TINY, name: 'sharded' });
+    for (const [name, w] of weights) expect(w.data, name).toEqual(tensors.get(name)!.data);
+  });
+
+  it('names what is wrong with a sharded checkpoint', async () => {
+    const out = join(dir, 'sharded-bad');
+    await writeSharded(out);
+    await unlink(join(out, 'model-00002-of-00002.safetensors'));
+    await expect(loadModelFromDir(out)).rejects.toThrow(
+      new WeightsError(`${out} has no model-00002-of-00002.safetensors, a shard that model.safetensors.index.json lists`),
+    );
+    await unlink(join(out, 'model.safetensors.index.json'));
+    await expect(loadModelFromDir(out)).rejects.toThrow(
+      new WeightsError(`${out} has shards (model-00001-of-00002.safetensors) but no model.safetensors.index.json to say which tensor is where`),
+    );
+    const outside = join(dir, 'sharded-outside');
+    await writeSharded(outside, (i) => void (i.weight_map['wte.weight'] = '../elsewhere.safetensors'));
+    await expect(loadModelFromDir(outside)).rejects.toThrow(/maps wte\.weight to "\.\.\/elsewhere\.safetensors", which is not a \.safetensors file name in the same folder/);
+    const wrong = join(dir, 'sharded-wrong');
+    await writeSharded(wrong, (i) => void (i.weight_map['wte.weight'] = 'model-00002-of-00002.safetensors'));
+    await expect(loadModelFromDir(wrong)).rejects.toThrow(
+      new WeightsError('tensor wte.weight is in model-00001-of-00002.safetensors, but model.safetensors.index.json says model-00002-of-00002.safetensors'),
     );
   });
 

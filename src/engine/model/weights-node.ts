@@ -1,22 +1,52 @@
 // Node-only loading and writing of Hugging Face layout folders (config.json + model.safetensors).
 // Kept apart from weights.ts so that the browser bundle never imports node:fs.
 
-import { mkdir, open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { checkpointMetadata, checkpointTensors, hfConfigJson } from './checkpoint';
 import { encodeSafetensorsHeader, encodeTensorData, type FloatDtype } from './safetensors';
 import type { GPT2Config } from './types';
-import { loadModelFromBytes, WeightsError, type LoadedModel } from './weights';
+import { loadModelFromBytes, loadModelFromShards, parseShardIndex, SHARD_INDEX, WeightsError, type LoadedModel } from './weights';
 
-/** Load `${dir}/config.json` and `${dir}/model.safetensors`; F32 weights are views into one file-sized buffer. */
+/**
+ * Load `${dir}/config.json` and `${dir}/model.safetensors`; F32 weights are views into one file-sized buffer.
+ * A checkpoint saved in shards (model-00001-of-00002.safetensors, ... + model.safetensors.index.json, as
+ * transformers writes models over its max_shard_size) loads from its shards, one buffer per shard.
+ */
 export async function loadModelFromDir(dir: string, name = basename(resolve(dir))): Promise<LoadedModel> {
   const configText = await readFile(join(dir, 'config.json'), 'utf8').catch((e) => {
     throw fileError(e, dir, 'config.json');
   });
   const bytes = await readWholeFile(join(dir, 'model.safetensors')).catch((e) => {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw fileError(e, dir, 'model.safetensors');
   });
-  return loadModelFromBytes(configText, bytes, name);
+  if (bytes) return loadModelFromBytes(configText, bytes, name);
+
+  const indexText = await readFile(join(dir, SHARD_INDEX), 'utf8').catch(async (e) => {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fileError(e, dir, SHARD_INDEX);
+    const shards = (await readdir(dir).catch(() => [])).filter((f) => /^model-\d+-of-\d+\.safetensors$/.test(f));
+    throw new WeightsError(
+      shards.length
+        ? `${dir} has shards (${shards.sort().join(', ')}) but no ${SHARD_INDEX} to say which tensor is where`
+        : `${dir} has no model.safetensors (nor ${SHARD_INDEX}, for a checkpoint saved in shards)`,
+    );
+  });
+  let index: unknown;
+  try {
+    index = JSON.parse(indexText);
+  } catch (e) {
+    throw new WeightsError(`${join(dir, SHARD_INDEX)} is not valid JSON (${(e as Error).message})`);
+  }
+  const { files } = parseShardIndex(index, join(dir, SHARD_INDEX));
+  const shards = [];
+  for (const file of files) {
+    const shard = await readWholeFile(join(dir, file)).catch((e) => {
+      throw fileError(e, dir, `${file}, a shard that ${SHARD_INDEX} lists`);
+    });
+    shards.push({ file, bytes: shard });
+  }
+  return loadModelFromShards(configText, index, shards, name);
 }
 
 /**

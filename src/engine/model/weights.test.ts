@@ -4,12 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { randomCheckpoint } from './checkpoint';
 import { GPT2ConfigError } from './config';
 import { encodeSafetensors, parseSafetensors, SafetensorsError, type FloatDtype, type TensorToWrite } from './safetensors';
 import { expectedWeightShapes, type GPT2Config } from './types';
-import { hubUrl, loadModelFromBytes, loadModelFromUrl, weightsFromSafetensors, WeightsError } from './weights';
+import { HttpError, hubUrl, loadModelFromBytes, loadModelFromUrl, mergeShards, weightsFromSafetensors, WeightsError } from './weights';
 import { writeRandomCheckpoint } from './weights-node';
 
 // d_mlp != 4 * d_model so that n_inner is exercised.
@@ -107,6 +107,38 @@ describe('weightsFromSafetensors', () => {
     expectWeightsError(bytes, 'tensor wte.weight appears twice, as wte.weight and transformer.wte.weight');
   });
 
+  // The three damaged checkpoints of issue 16: each loaded silently and gave null / "not computed" everywhere.
+  it.each([
+    ['all of wte NaN', (t: Map<string, TensorToWrite>) => t.get('wte.weight')!.data.fill(NaN), /wte\.weight has 88 NaN of 88\./],
+    ['one Inf in one MLP weight', (t: Map<string, TensorToWrite>) => { t.get('h.1.mlp.c_proj.weight')!.data[7] = -Infinity; }, /h\.1\.mlp\.c_proj\.weight has 1 Inf of 96\./],
+    ['NaN in one token\'s embedding row', (t: Map<string, TensorToWrite>) => t.get('wte.weight')!.data.fill(NaN, 3 * 8, 4 * 8), /wte\.weight has 8 NaN of 88\./],
+  ])('refuses non-finite weights, naming the tensor and the count: %s', (_, edit, message) => {
+    const bytes = tinyFile((t) => void edit(t));
+    expect(() => weightsFromSafetensors(parseSafetensors(bytes), TINY)).toThrow(WeightsError);
+    expect(() => weightsFromSafetensors(parseSafetensors(bytes), TINY)).toThrow(message);
+    expect(() => weightsFromSafetensors(parseSafetensors(bytes), TINY)).toThrow(/^the checkpoint has non-finite weights \(NaN or Inf\): /);
+  });
+
+  it('counts NaN and Inf of several tensors, F16 included', () => {
+    const { tensors } = randomCheckpoint(TINY, 5, 'F16');
+    tensors.get('wpe.weight')!.data.set([NaN, Infinity, 1e6], 0); // 1e6 overflows F16 to Inf
+    tensors.get('ln_f.bias')!.data[2] = NaN;
+    expectWeightsError(
+      encodeSafetensors(tensors),
+      'the checkpoint has non-finite weights (NaN or Inf): wpe.weight has 1 NaN and 2 Inf of 48; ln_f.bias has 1 NaN of 8. ' +
+        'It is damaged or its training diverged: results from it would be NaN.',
+    );
+  });
+
+  it('mergeShards refuses a tensor stored in two shards, naming both', () => {
+    const one = parseSafetensors(tinyFile());
+    const weightMap = new Map([...one.entries.keys()].filter((n) => n !== 'ln_f.bias').map((n) => [n, 'a.safetensors']));
+    const other = parseSafetensors(encodeSafetensors(new Map([['ln_f.bias', randomCheckpoint(TINY, 5).tensors.get('ln_f.bias')!]])));
+    expect(() => mergeShards([{ file: 'a.safetensors', safetensors: one }, { file: 'b.safetensors', safetensors: other }], weightMap)).toThrow(
+      new WeightsError('tensor ln_f.bias appears in two shards, a.safetensors and b.safetensors'),
+    );
+  });
+
   it('names a required tensor stored in a dtype it cannot read', () => {
     const { tensors } = randomCheckpoint(TINY, 5);
     const header: Record<string, unknown> = {};
@@ -150,17 +182,38 @@ describe('loadModelFromUrl', () => {
   let server: Server;
   let base: string;
   const requests: string[] = [];
+  const shards = new Map<string, Uint8Array>();
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'patchwork-weights-'));
     await writeRandomCheckpoint(join(dir, 'tiny'), { ...TINY, dVocab: 5000 }, 9); // ~160 kB: several body chunks
+    // /sharded/: the same tiny model as two shards and an index, no model.safetensors.
+    const { config, tensors } = randomCheckpoint(TINY, 5);
+    const names = [...tensors.keys()];
+    const index = { metadata: {}, weight_map: {} as Record<string, string> };
+    for (const [i, part] of [names.slice(0, 5), names.slice(5)].entries()) {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      shards.set(file, encodeSafetensors(new Map(part.map((n) => [n, tensors.get(n)!]))));
+      for (const n of part) index.weight_map[n] = file;
+    }
+    shards.set('config.json', new TextEncoder().encode(JSON.stringify(config)));
+    shards.set('model.safetensors.index.json', new TextEncoder().encode(JSON.stringify(index)));
     server = createServer(async (req, res) => {
       requests.push(req.url!);
       const [, route, file] = req.url!.split('/');
       if (route === 'llama' && file === 'config.json') return res.end(JSON.stringify({ model_type: 'llama' }));
+      if (route === 'huge' && file === 'model.safetensors') {
+        res.writeHead(200, { 'content-length': String(1e12) });
+        return res.write(new Uint8Array(1024));
+      }
+      if (route === 'sharded') {
+        const shard = shards.get(file);
+        if (!shard) return res.writeHead(404, 'Not Found').end('Entry not found');
+        return res.end(shard);
+      }
       const path = join(dir, 'tiny', file);
       const size = await stat(path).then((s) => s.size, () => -1);
-      if (!['plain', 'chunked', 'stall', 'cut', 'llama'].includes(route) || size < 0) {
+      if (!['plain', 'chunked', 'stall', 'cut', 'llama', 'huge'].includes(route) || size < 0) {
         res.writeHead(404, 'Not Found');
         return res.end('Entry not found');
       }
@@ -206,8 +259,9 @@ describe('loadModelFromUrl', () => {
 
   it('reports an HTTP error with the URL', async () => {
     await expect(loadModelFromUrl(`${base}/missing`)).rejects.toThrow(
-      new WeightsError(
+      new HttpError(
         `could not download ${base}/missing/config.json: HTTP 404 Not Found (check the repository, commit and file name)`,
+        404,
       ),
     );
   });
@@ -236,6 +290,62 @@ describe('loadModelFromUrl', () => {
     await expect(loadModelFromUrl(`${base}/plain`, { signal: AbortSignal.abort() })).rejects.toMatchObject({
       name: 'AbortError',
     });
+  });
+
+  // Issue 16: a server that stops sending (here after half the file) froze the progress line for good.
+  it('fails a download that stalls, with a message that says so, and loads on retry', async () => {
+    const progress: number[] = [];
+    const t0 = performance.now();
+    await expect(loadModelFromUrl(`${base}/stall`, { stallTimeoutMs: 300, onProgress: (l) => progress.push(l) })).rejects.toThrow(
+      new RegExp(`^download of ${base}/stall/model.safetensors stopped after \\d+ of \\d+ bytes: nothing arrived for 0.3 s\\. The server or the connection stalled; Retry\\.$`),
+    );
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(progress.at(-1)).toBeGreaterThan(0);
+    await expect(loadModelFromUrl(`${base}/plain`, { stallTimeoutMs: 300 })).resolves.toMatchObject({ config: { dVocab: 5000 } });
+  });
+
+  it('a Content-Length of 10^12 bytes gets a clear message, not "Invalid typed array length"', async () => {
+    await expect(loadModelFromUrl(`${base}/huge`)).rejects.toThrow(
+      new WeightsError(
+        `the server says ${base}/huge/model.safetensors is 1000000000000 bytes (1.0 TB, its Content-Length), more than ` +
+          'this JavaScript engine can hold in memory; GPT-2 Small is 548 MB. Is this the right URL?',
+      ),
+    );
+  });
+
+  it('loads a checkpoint saved in shards over HTTP', async () => {
+    requests.length = 0;
+    const progress: number[] = [];
+    const model = await loadModelFromUrl(`${base}/sharded`, { onProgress: (l) => progress.push(l) });
+    const reference = randomCheckpoint(TINY, 5).tensors;
+    for (const [name, w] of model.weights) expect(w.data, name).toEqual(reference.get(name)!.data);
+    expect(requests).toEqual(['/sharded/config.json', '/sharded/model.safetensors', '/sharded/model.safetensors.index.json',
+      '/sharded/model-00001-of-00002.safetensors', '/sharded/model-00002-of-00002.safetensors']);
+    expect(progress.at(-1)).toBe(shards.get('model-00001-of-00002.safetensors')!.length + shards.get('model-00002-of-00002.safetensors')!.length);
+  });
+
+  it('a failed cross-origin fetch says the server must allow cross-origin requests', async () => {
+    // What a page at localhost:5173 sees when a server sends no Access-Control-Allow-Origin: a bare TypeError.
+    const page = { href: 'http://localhost:5173/', origin: 'http://localhost:5173' };
+    const realFetch = globalThis.fetch;
+    vi.stubGlobal('location', page);
+    vi.stubGlobal('fetch', async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    try {
+      await expect(loadModelFromUrl('https://models.example.org/gpt2')).rejects.toThrow(
+        new WeightsError(
+          'could not download https://models.example.org/gpt2/config.json: Failed to fetch. Either the network is down, or the ' +
+            'server at https://models.example.org does not allow cross-origin requests: it must answer with an ' +
+            'Access-Control-Allow-Origin header that allows http://localhost:5173 (the Hugging Face hub does)',
+        ),
+      );
+      // Same origin: CORS is not the reason, so no such hint.
+      await expect(loadModelFromUrl('http://localhost:5173/models/x')).rejects.toThrow(/^could not download [^ ]+: Failed to fetch$/);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(globalThis.fetch).toBe(realFetch);
   });
 
   it('reports a connection dropped mid-download', async () => {

@@ -12,9 +12,10 @@ import type { GPT2Config } from '../model/types';
 import type { Feed, Fetched, Runtime } from '../runtime/types';
 import { experimentKey, tokenFeed } from './attribution';
 import type { Experiment } from './experiment';
-import { cellSelector, cells, familyShape, firstPosition, hookFor } from './families';
+import { cellSelector, familyAxes, familyShape, firstPosition, hookFor, hookPosAxis, type Family } from './families';
+import { familyHookShape } from './hook-shapes';
+import { cells, size, type Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
-import { FAMILY_AXES, type Family, type Labelled } from './types';
 
 export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
@@ -33,16 +34,6 @@ interface RunCache {
   source: Map<string, Fetched>;
   metric: { base: number; source: number };
 }
-
-/** Shape of a hook without its batch axis, for the positions start.. only (attention: queries start.., all keys). */
-const hookShapeOf = (cfg: GPT2Config, hook: string, P: number, start = 0): number[] => {
-  const { nHeads: H, dHead: dh, dModel: d, dMlp } = cfg;
-  const Ps = P - start;
-  if (/attn\.hook_[qkvz]$/.test(hook)) return [Ps, H, dh];
-  if (hook.endsWith('hook_pattern')) return [H, Ps, P];
-  if (hook.endsWith('mlp.hook_post')) return [Ps, dMlp];
-  return [Ps, d];
-};
 
 export class ActivationPatcher {
   private caches = new Map<string, Promise<RunCache>>();
@@ -66,7 +57,7 @@ export class ActivationPatcher {
   async sweep(exp: Experiment, family: Family, opts: SweepOptions = {}): Promise<Labelled> {
     const shape = familyShape(family, this.cfg, exp.nPos);
     const all = [...cells(shape)];
-    return { axes: FAMILY_AXES[family], shape, data: await this.patchCells(exp, family, all, opts) };
+    return { axes: familyAxes(family), shape, data: await this.patchCells(exp, family, all, opts) };
   }
 
   async patchCells(exp: Experiment, family: Family, indices: number[][], opts: SweepOptions = {}): Promise<Float64Array> {
@@ -91,9 +82,9 @@ export class ActivationPatcher {
     let done = 0;
     for (const { layer, start, members } of groups.values()) {
       const hook = hookFor(family, layer);
-      const hShape = hookShapeOf(cfg, hook, P, start);
-      const hSize = hShape.reduce((a, b) => a * b, 1);
-      const posAxis = hook.endsWith('hook_pattern') ? 1 : 0;
+      const hShape = familyHookShape(cfg, family, layer, P, start);
+      const hSize = size(hShape);
+      const posAxis = hookPosAxis(family);
       // Runs of equal size S (one session per group), as few as perRun allows; only the last may be padded.
       const S = Math.ceil(members.length / Math.ceil(members.length / perRun));
       for (let first = 0; first < members.length; first += S) {
@@ -125,7 +116,7 @@ export class ActivationPatcher {
             feeds[`past.v.${l}`] = f32(cache.base.get(`blocks.${l}.attn.hook_v`)!);
           }
         const key = `patch:${cfg.name}:${experimentKey(exp)}:${hook}:${start}:${S}`;
-        const res = await this.rt.run(key, () => patchGraph(cfg, exp, layer, hook, start, S), feeds);
+        const res = await this.rt.run(key, () => patchGraph(cfg, exp, family, layer, start, S), feeds);
         const rows = res.metric_rows.data;
         chunk.forEach((cellI, s) => {
           let m = 0;
@@ -207,14 +198,15 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
  * cached residual stream at that layer and computes positions start.. only (earlier keys and values from the cache);
  * hook entries where mask[s] is true take the source run's values.
  */
-function patchGraph(cfg: GPT2Config, exp: Experiment, layer: number, hook: string, start: number, S: number): Graph {
+function patchGraph(cfg: GPT2Config, exp: Experiment, family: Family, layer: number, start: number, S: number): Graph {
   const g = new Graph('patch');
   const w = weightInputs(g, cfg);
   const { nHeads: H, dHead: dh, dModel: D } = cfg;
   const [N, P] = [exp.nPairs, exp.nPos];
-  const fullShape = hookShapeOf(cfg, hook, P);
-  const hShape = hookShapeOf(cfg, hook, P, start);
-  const posAxis = hook.endsWith('hook_pattern') ? 2 : 1; // in [batch, ...hook]
+  const hook = hookFor(family, layer);
+  const fullShape = familyHookShape(cfg, family, layer, P);
+  const hShape = familyHookShape(cfg, family, layer, P, start);
+  const posAxis = 1 + hookPosAxis(family); // in [batch, ...hook]
   const suffix = (t: Tensor, axis: number) => (start > 0 ? Slice(t, axis, start, P) : t);
   const tile = (t: Tensor) => Reshape(Expand(Reshape(t, [1, ...t.shape]), [S, ...t.shape]), [S * N, ...t.shape.slice(1)]);
 

@@ -3,30 +3,63 @@
 //   attribution(a) = sum over the patch's entries of (source_a - base_a) * d metric / d base_a.
 // Denoising: base = corrupted, source = clean. Noising: base = clean, source = corrupted.
 // Zero / mean ablation replace source_a by 0 / the mean over every prompt (clean and corrupted) at that position.
-import { Add, Graph, Mul, Neg, ReduceSum, Sub, grad, stopGradient, type Tensor } from '../graph';
+// The other estimators of estimators.ts are built here too, on the same runs: the base run becomes R copies of
+// itself (copy-major rows, R x nPairs), each with its own edit (GradDrop: no gradient through one layer's outputs
+// into their inputs; IG: embeddings interpolated towards the source), and queries and keys may take the QK fix.
+import {
+  Add, Concat, Expand, Graph, MatMul, Mul, Neg, ReduceSum, Reshape, Slice, Sqrt, Sub, Transpose, Where, grad, mT, softmax,
+  stopGradient, type Tensor,
+} from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
-import type { Feed, Runtime } from '../runtime/types';
+import { int64Feed, type Feed, type Runtime } from '../runtime/types';
+import { ESTIMATORS, QK_FAMILIES, checkMethod, type Method } from './estimators';
 import type { Experiment } from './experiment';
-import { FAMILIES, familyShape, hookFor, reduceLayer, stackLayers } from './families';
+import { FAMILIES, cellAxes, familyAxes, familyShape, hookFor, type Family } from './families';
+import type { Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
-import type { Family, Labelled } from './types';
-import { FAMILY_AXES } from './types';
+import type { CellPatch } from './node-sets';
 
 export type AttributionMode = 'patch' | 'zero' | 'mean';
 
 export interface AttributionRequest {
   families?: Family[];
   mode?: AttributionMode;
+  /** Estimator (estimators.ts); default plain AtP. */
+  method?: Method;
+  /** Integrated-gradient steps m (alpha = k / m, k = 0 .. m-1); 1 = plain AtP. */
+  steps?: number;
+  /**
+   * Cells already patched (from the source run) in the base run: attribution of that run, gradients included
+   * (node-sets.ts, `attribute --patched`). The reported base metric is then the patched run's. Plain AtP only.
+   */
+  patched?: CellPatch;
 }
 
 export interface AttributionResult {
   metric: { clean: number; corrupted: number };
   values: Partial<Record<Family, Labelled>>;
+  method: Method;
+  steps: number;
 }
 
 export function tokenFeed(seqs: number[][]): Feed {
-  return { dtype: 'int64', shape: [seqs.length, seqs[0].length], data: BigInt64Array.from(seqs.flat(), BigInt) };
+  return int64Feed(seqs.flat(), [seqs.length, seqs[0].length]);
+}
+
+/**
+ * Per-entry scores A [batch, ...hook axes] of one layer summed to the family's layout without its layer axis: every
+ * hook axis that a cell does not fix is summed (with the batch), the fixed ones are put in the result's order.
+ */
+export function reduceToLayout(family: Family, A: Tensor, keepBatch = false): Tensor {
+  const byHookAxis = cellAxes(family); // result axis fixing each hook axis, or -1
+  const summed = [...(keepBatch ? [] : [0]), ...byHookAxis.flatMap((r, h) => (r < 0 ? [h + 1] : []))];
+  const reduced = summed.length ? ReduceSum(A, summed) : A; // (batch,) kept hook axes in hook order
+  const kept = byHookAxis.filter((r) => r >= 0); // their result axes
+  const lead = keepBatch ? 1 : 0;
+  const order = kept.map((_, i) => i).sort((a, b) => kept[a] - kept[b]);
+  if (order.every((o, i) => o === i)) return reduced;
+  return Transpose(reduced, [...(keepBatch ? [0] : []), ...order.map((o) => o + lead)]);
 }
 
 export function experimentKey(exp: Experiment): string {
@@ -34,75 +67,194 @@ export function experimentKey(exp: Experiment): string {
   return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}`;
 }
 
-export function attributionGraph(cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode): Graph {
+export function attributionGraph(
+  cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode, method: Method = 'atp', steps = 1, patched?: CellPatch,
+): Graph {
+  if (method !== 'atp' && mode !== 'patch') throw new Error(`The ${method} estimator approximates patches, not ${mode} ablation: use it with mode patch.`);
+  if (patched && method !== 'atp') throw new Error(`Attribution on a patched run is plain AtP only, not ${method}.`);
   const g = new Graph('attribution');
   const w = weightInputs(g, cfg);
-  const [N, P] = [exp.nPairs, exp.nPos];
-  const tokens = { clean: g.input('tokens.clean', [N, P], 'int64'), corrupted: g.input('tokens.corrupted', [N, P], 'int64') };
+  const [N, L] = [exp.nPairs, cfg.nLayers];
+  const tokens = { clean: g.input('tokens.clean', [N, exp.nPos], 'int64'), corrupted: g.input('tokens.corrupted', [N, exp.nPos], 'int64') };
   const mIn = metricInputs(g, cfg, exp);
   const { freezeLayerNorm, freezeAttention } = exp.spec.options;
   const denoising = exp.spec.direction === 'denoising';
+  const [baseRole, sourceRole] = denoising ? (['corrupted', 'clean'] as const) : (['clean', 'corrupted'] as const);
+  const frozen = (name: string) => (freezeLayerNorm && name.endsWith('hook_scale')) || (freezeAttention && name.endsWith('hook_pattern'));
+
+  const dropping = method === 'graddrop' || method === 'atp-star';
+  if (dropping && L < 2) throw new Error(`${method} needs a model of at least 2 layers (it averages over L - 1).`);
+  const qkFixed = (f: Family) => (method === 'qk-fix' || method === 'atp-star') && (QK_FAMILIES as readonly string[]).includes(f);
+  // Copies of the base run: GradDrop drops one layer per copy; IG on the inputs takes one copy per step.
+  const R = dropping ? L : method === 'ig-inputs' ? steps : 1;
+  const tileR = (t: Tensor, n = R) => (n === 1 ? t : Reshape(Expand(Reshape(t, [1, ...t.shape]), [n, ...t.shape]), [n * N, ...t.shape.slice(1)]));
+  const perCopy = (f: (copy: number) => number, dtype: 'float32' | 'bool' = 'float32') =>
+    g.constant(Array.from({ length: R * N }, (_, i) => f(Math.floor(i / N))), [R * N, 1, 1], dtype);
 
   const needed = new Set<string>();
-  for (const f of families) for (let l = 0; l < cfg.nLayers; l++) needed.add(hookFor(f, l));
+  for (const f of families)
+    for (let l = 0; l < L; l++) {
+      if (qkFixed(f)) for (const h of ['q', 'k', 'pattern']) needed.add(`blocks.${l}.attn.hook_${h}`);
+      else needed.add(hookFor(f, l));
+      if (method === 'ig-layer') needed.add(`blocks.${l}.hook_resid_pre`);
+    }
+  if (method === 'ig-inputs') needed.add('blocks.0.hook_resid_pre');
 
-  const record = (store: Map<string, Tensor>, freeze: boolean) => (name: string, t: Tensor) => {
-    const frozen = freeze && ((freezeLayerNorm && name.endsWith('hook_scale')) || (freezeAttention && name.endsWith('hook_pattern')));
-    const v = frozen ? stopGradient(t) : t;
-    if (needed.has(name)) store.set(name, v);
+  // The source run: values only.
+  const src = new Map<string, Tensor>();
+  // With patched cells (node-sets.ts), the source run keeps their hooks' values and the base run takes them.
+  const patchHooks = new Set(patched?.hooks);
+  const patchSrc = new Map<string, Tensor>();
+  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], (name, t) => {
+    if (needed.has(name)) src.set(name, t);
+    if (patchHooks.has(name)) patchSrc.set(name, t);
+    return t;
+  });
+  g.output(meanOf(metricRows(cfg, w, srcOut, exp, mIn)), `metric.${sourceRole}`);
+
+  // The base run, R copies (copy 0 is the plain base run), and the gradient of the mean metric over all rows.
+  const alphaInputs = method === 'ig-inputs' ? perCopy((k) => k / steps) : undefined;
+  const base = new Map<string, Tensor>();
+  const baseOut = gpt2Forward(cfg, w, tileR(tokens[baseRole]), (name, t) => {
+    let v = patched && patchHooks.has(name) ? patched.replace(name, t, patchSrc.get(name)!) : t;
+    if (alphaInputs && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alphaInputs, Sub(tileR(src.get(name)!), t)));
+    const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
+    if (drop) v = Where(perCopy((copy) => +(copy === +drop[1]), 'bool'), stopGradient(v), v);
+    if (frozen(name)) v = stopGradient(v);
+    if (needed.has(name)) base.set(name, v);
     return v;
-  };
-  const acts = { clean: new Map<string, Tensor>(), corrupted: new Map<string, Tensor>() };
-  const baseRole = denoising ? 'corrupted' : 'clean';
-  const sourceRole = denoising ? 'clean' : 'corrupted';
-  const lnOut = {
-    [sourceRole]: gpt2Forward(cfg, w, tokens[sourceRole], record(acts[sourceRole], false)),
-    [baseRole]: gpt2Forward(cfg, w, tokens[baseRole], record(acts[baseRole], true)),
-  } as Record<'clean' | 'corrupted', Tensor>;
-  const rows = { clean: metricRows(cfg, w, lnOut.clean, exp, mIn), corrupted: metricRows(cfg, w, lnOut.corrupted, exp, mIn) };
-  g.output(meanOf(rows.clean), 'metric.clean');
-  g.output(meanOf(rows.corrupted), 'metric.corrupted');
-
+  });
+  const baseRows = metricRows(cfg, w, baseOut, exp, mIn); // [R * N]
+  g.output(meanOf(R === 1 ? baseRows : Slice(baseRows, 0, 0, N)), `metric.${baseRole}`);
+  const first = (t: Tensor) => (R === 1 ? t : Slice(t, 0, 0, N)); // copy 0: the base run itself
   const hooks = [...needed];
-  const base = acts[baseRole];
-  const grads = grad(meanOf(rows[baseRole]), hooks.map((h) => base.get(h)!));
+  const grads = method === 'ig-layer' ? [] : grad(meanOf(baseRows), hooks.map((h) => base.get(h)!));
   const gradOf = new Map(hooks.map((h, i) => [h, grads[i]]));
 
-  const scores = new Map<string, Tensor>(); // per hook: (source - base) * grad, [batch, ...hook]
-  const scoreOf = (hook: string): Tensor => {
-    let s = scores.get(hook);
-    if (s) return s;
-    const b = base.get(hook)!;
-    const G = gradOf.get(hook) ?? g.scalar(0); // no path to the metric (e.g. q, k with frozen patterns): zero
-    let delta: Tensor;
-    if (mode === 'zero') delta = Neg(b);
-    else if (mode === 'mean') {
-      const sum = Add(ReduceSum(acts.clean.get(hook)!, [0], true), ReduceSum(acts.corrupted.get(hook)!, [0], true));
-      delta = Sub(Mul(sum, 1 / (2 * N)), b);
-    } else delta = Sub(acts[sourceRole].get(hook)!, b);
-    s = Mul(delta, G);
-    scores.set(hook, s);
-    return s;
+  const delta = (hook: string): Tensor => {
+    const b = first(base.get(hook)!);
+    if (mode === 'zero') return Neg(b);
+    if (mode === 'mean') {
+      const all = [src.get(hook)!, b].map((t) => ReduceSum(t, [0], true));
+      return Sub(Mul(Add(all[0], all[1]), 1 / (2 * N)), b);
+    }
+    return Sub(src.get(hook)!, b);
   };
+
+  // Per layer, a family's values per row [R * N, ...layout without layer]; then summed (signed estimators) or,
+  // for GradDrop and AtP*, |.| per copy and pair averaged: (1/(L-1)) sum_l mean_b |AtP_l(b)|, where
+  // AtP_l(b) = R * N * (row value), the loss being the mean over all R * N rows.
+  const igLayer = method === 'ig-layer' ? integratedLayers(cfg, w, exp, mIn, families, steps, base, src, frozen) : undefined;
+  const perRow = (f: Family, l: number): Tensor => {
+    if (igLayer) return igLayer(f, l);
+    if (qkFixed(f)) return qkFix(cfg, f, l, N, R, { q: first(base.get(`blocks.${l}.attn.hook_q`)!), k: first(base.get(`blocks.${l}.attn.hook_k`)!), pattern: first(base.get(`blocks.${l}.attn.hook_pattern`)!) },
+      { q: src.get(`blocks.${l}.attn.hook_q`)!, k: src.get(`blocks.${l}.attn.hook_k`)! }, gradOf.get(`blocks.${l}.attn.hook_pattern`) ?? g.scalar(0));
+    const hook = hookFor(f, l);
+    const G = gradOf.get(hook) ?? g.scalar(0); // no path to the metric (e.g. q, k with frozen patterns): zero
+    return reduceToLayout(f, Mul(tileR(delta(hook)), G), true);
+  };
+  const signed = ESTIMATORS[method].signed;
   for (const f of families) {
-    const perLayer = Array.from({ length: cfg.nLayers }, (_, l) => reduceLayer(f, scoreOf(hookFor(f, l))));
-    g.output(stackLayers(perLayer), `attr.${f}`);
+    const perLayer = Array.from({ length: L }, (_, l) => {
+      const x = perRow(f, l);
+      if (signed) return ReduceSum(x, [0]);
+      return Mul(ReduceSum(Sqrt(Mul(x, x)), [0]), R / (L - 1)); // |x| per copy and pair
+    });
+    g.output(Concat(perLayer.map((t) => Reshape(t, [1, ...t.shape])), 0), `attr.${f}`); // [layer, ...]
   }
   return g;
+}
+
+/**
+ * The QK fix (AtP*): for a query (key) patch, the attention pattern recomputed exactly with the source queries
+ * (keys) and the base keys (queries), then the linear step after the softmax: sum over (query, key) of
+ * (A_patched - A_base) * dM/dA at the base run. By position: only that query's row, or that key's column in every
+ * row, changes. `G` [R * N, head, query_pos, key_pos] holds one gradient per copy; returns [R * N, ...layout].
+ */
+function qkFix(cfg: GPT2Config, family: Family, l: number, N: number, R: number,
+  base: { q: Tensor; k: Tensor; pattern: Tensor }, source: { q: Tensor; k: Tensor }, G: Tensor): Tensor {
+  const g = base.q.graph;
+  const { nHeads: H, dHead: dh } = cfg;
+  const P = base.q.shape[1];
+  const heads = (t: Tensor) => Transpose(t, [0, 2, 1, 3]); // [batch, head_index, pos, d_head]
+  const scores = (q: Tensor, k: Tensor) => Mul(MatMul(heads(q), mT(heads(k))), 1 / Math.sqrt(dh)); // [batch, head_index, query_pos, key_pos]
+  const causal: number[] = [];
+  for (let q = 0; q < P; q++) for (let k = 0; k < P; k++) causal.push(k <= q ? 1 : 0);
+  const attend = (S: Tensor) => softmax(Where(g.constant(causal, [P, P], 'bool'), S, -Infinity));
+  const G5 = G.rank === 0 ? G : Reshape(G, [R, N, H, P, P]);
+  const rows = (t: Tensor) => Reshape(t, [R * N, ...t.shape.slice(2)]);
+  if (family === 'q' || family === 'q_by_pos' || family === 'k') {
+    const patched = family === 'k' ? attend(scores(base.q, source.k)) : attend(scores(source.q, base.k));
+    const X = Mul(Reshape(Sub(patched, base.pattern), [1, N, H, P, P]), G5); // [R, N, head, query_pos, key_pos]
+    const full = G.rank === 0 ? Expand(X, [R, N, H, P, P]) : X;
+    return rows(ReduceSum(full, family === 'q_by_pos' ? [4] : [3, 4]));
+  }
+  if (family === 'k_by_pos') {
+    // Key position p of the source, every other key of the base: [N, head, p, query_pos, key_pos].
+    const swapped = Reshape(Transpose(scores(base.q, source.k), [0, 1, 3, 2]), [N, H, P, P, 1]); // [N, head, p, query_pos, 1]
+    const onehot: number[] = [];
+    for (let p = 0; p < P; p++) for (let k = 0; k < P; k++) onehot.push(p === k ? 1 : 0);
+    const S = Where(g.constant(onehot, [P, 1, P], 'bool'), swapped, Reshape(scores(base.q, base.k), [N, H, 1, P, P]));
+    const D = Reshape(Sub(attend(S), Reshape(base.pattern, [N, H, 1, P, P])), [N, H, P, P * P]);
+    if (G.rank === 0) return rows(Expand(Reshape(Mul(ReduceSum(D, [3]), G), [1, N, H, P]), [R, N, H, P]));
+    const Gt = Transpose(Reshape(G, [R, N, H, P * P]), [1, 2, 3, 0]); // [N, head, query x key, R]
+    return rows(Transpose(MatMul(D, Gt), [3, 0, 1, 2])); // [R, N, head, p]
+  }
+  throw new Error(`qkFix: ${family} is not a query or key family`);
+}
+
+/**
+ * Integrated gradients per family and layer ("ig-layer"): for each hook at layer l, m runs (rows = step x pair)
+ * from the base residual stream at l, with that hook interpolated from base to source (alpha = k / m) and every
+ * later activation recomputed; the gradient at the interpolated hook, averaged over the runs, times
+ * (source - base). One graph: the runs' losses are added (each hook's runs depend on their own hook only).
+ */
+function integratedLayers(
+  cfg: GPT2Config, w: ReturnType<typeof weightInputs>, exp: Experiment, mIn: ReturnType<typeof metricInputs>, families: Family[],
+  m: number, base: Map<string, Tensor>, src: Map<string, Tensor>, frozen: (name: string) => boolean,
+): (f: Family, l: number) => Tensor {
+  const N = exp.nPairs;
+  const g = base.values().next().value!.graph;
+  const tile = (t: Tensor) => (m === 1 ? t : Reshape(Expand(Reshape(t, [1, ...t.shape]), [m, ...t.shape]), [m * N, ...t.shape.slice(1)]));
+  const alpha = g.constant(Array.from({ length: m * N }, (_, i) => Math.floor(i / N) / m), [m * N]);
+  const hooks = [...new Set(families.flatMap((f) => Array.from({ length: cfg.nLayers }, (_, l) => hookFor(f, l))))];
+  const interpolated = new Map<string, Tensor>();
+  const losses: Tensor[] = [];
+  for (const hook of hooks) {
+    const l = Number(/^blocks\.(\d+)\./.exec(hook)![1]);
+    const out = gpt2Forward(cfg, w, null, (name, t) => {
+      let v = t;
+      if (name === hook) v = Add(t, Mul(Reshape(alpha, [m * N, ...t.shape.slice(1).map(() => 1)]), Sub(tile(stopGradient(src.get(hook)!)), t)));
+      if (frozen(name)) v = stopGradient(v);
+      if (name === hook) interpolated.set(hook, v);
+      return v;
+    }, { startLayer: l, residPre: tile(stopGradient(base.get(`blocks.${l}.hook_resid_pre`)!)) });
+    losses.push(meanOf(metricRows(cfg, w, out, exp, mIn)));
+  }
+  const total = losses.reduce((a, b) => Add(a, b));
+  const grads = grad(total, hooks.map((h) => interpolated.get(h)!));
+  const gradOf = new Map(hooks.map((h, i) => [h, grads[i]]));
+  return (f, l) => {
+    const hook = hookFor(f, l);
+    const b = base.get(hook)!;
+    return reduceToLayout(f, Mul(tile(Sub(src.get(hook)!, b)), gradOf.get(hook) ?? g.scalar(0)), true);
+  };
 }
 
 export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experiment, req: AttributionRequest = {}): Promise<AttributionResult> {
   const families = req.families ?? FAMILIES;
   const mode = req.mode ?? 'patch';
+  const steps = req.steps ?? 1;
+  const method = checkMethod(req.method ?? 'atp', steps);
   const o = exp.spec.options;
-  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}`;
-  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode), {
+  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}`;
+  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps, req.patched), {
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),
     ...metricFeeds(cfg, exp),
   });
   const values: Partial<Record<Family, Labelled>> = {};
   for (const f of families)
-    values[f] = { axes: FAMILY_AXES[f], shape: familyShape(f, cfg, exp.nPos), data: Float64Array.from(out[`attr.${f}`].data) };
-  return { metric: { clean: out['metric.clean'].data[0], corrupted: out['metric.corrupted'].data[0] }, values };
+    values[f] = { axes: familyAxes(f), shape: familyShape(f, cfg, exp.nPos), data: Float64Array.from(out[`attr.${f}`].data) };
+  return { metric: { clean: out['metric.clean'].data[0], corrupted: out['metric.corrupted'].data[0] }, values, method, steps };
 }

@@ -63,6 +63,42 @@ describe('resolveExperiment', () => {
     expect(issues(spec({ metric: { name: 'mean_logprob', positions: [3, 40] } }))[0].message).toBe('Positions 40 are outside the prompt (0..14).');
   });
 
+  it('answer equal to the wrong answer is an error, not a run to zeros (issue 16)', () => {
+    const got = issues(spec({ pairs: [{ ...spec().pairs[0], wrong: ' Mary' }] }));
+    expect(got).toEqual([{ field: 'wrong', pair: 0, message: expect.stringMatching(/answer and the wrong answer are the same token \(·Mary\), so logit_diff is 0/) }]);
+    // Other metrics ignore the wrong answer, so the same text there is no problem.
+    expect(() => resolveExperiment(spec({ metric: { name: 'logprob' }, pairs: [{ ...spec().pairs[0], wrong: ' Mary' }] }), cfg)).not.toThrow();
+  });
+
+  it('identical clean and corrupted prompts run (zero and mean ablation need only one) with a warning (issue 14.6)', () => {
+    const p = spec().pairs[0];
+    const exp = resolveExperiment(spec({ pairs: [{ ...p, corrupted: p.clean }] }), cfg);
+    expect(exp.warnings).toEqual([expect.stringMatching(/clean and corrupted prompts are identical, so every activation patch .* is 0/)]);
+    expect(resolveExperiment(spec(), cfg).warnings).toEqual([]);
+  });
+
+  it('a missing wrong answer says logit_diff needs one, not "" is 0 tokens (issue 14.9)', () => {
+    const got = issues(spec({ pairs: [{ ...spec().pairs[0], wrong: '' }] }));
+    expect(got.map((i) => i.message)).toEqual(['The wrong answer is missing; the logit_diff metric needs one (it measures logit(answer) - logit(wrong answer)).']);
+  });
+
+  it('token ids beyond the model vocab_size are named before anything runs (issue 16)', () => {
+    const small = parseGPT2Config({ model_type: 'gpt2', n_layer: 1, n_head: 1, n_embd: 4, n_positions: 32, vocab_size: 2000 }, 'small-vocab');
+    let error: unknown;
+    try {
+      resolveExperiment(spec(), small);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ExperimentError);
+    const msgs = (error as ExperimentError).issues.map((i) => `${i.field}: ${i.message}`);
+    expect(msgs[0]).toMatch(/^clean: The clean prompt has tokens this model cannot embed: <\|endoftext\|> \(id 50256\), When \(id 2215\), ·Mary \(id 5335\), .* and 1 more\. /);
+    expect(msgs[0]).toMatch(/small-vocab has vocab_size 2000 \(token ids 0..1999\)/);
+    expect(msgs.map((m) => m.split(':')[0])).toEqual(['clean', 'corrupted', 'answer']); // " John" is 1757
+    // Ids below vocab_size are fine: " the" is 262.
+    expect(() => resolveExperiment(spec({ prependBos: false, pairs: [{ clean: 'the the', corrupted: 'the a', answer: ' the', wrong: ' a' }] }), small)).not.toThrow();
+  });
+
   it('metrics other than logit_diff need no wrong answer', () => {
     const exp = resolveExperiment(spec({ metric: { name: 'logprob' }, pairs: [{ ...spec().pairs[0], wrong: '' }] }), cfg);
     expect(exp.wrongs).toEqual([-1]);

@@ -35,6 +35,8 @@ export interface Experiment {
   /** Display strings per token (leading space as '·'), for labels. */
   cleanDisplay: string[][];
   corruptedDisplay: string[][];
+  /** Things that let the experiment run but make some results meaningless (e.g. identical prompts). */
+  warnings?: string[];
 }
 
 const tokenLine = (ids: number[]) => ids.map(displayToken).join(' | ');
@@ -50,6 +52,7 @@ export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experi
   const corrupted: number[][] = [];
   const answers: number[] = [];
   const wrongs: number[] = [];
+  const warnings: string[] = [];
   const label = (i: number) => (spec.pairs.length > 1 ? `Pair ${i + 1}: the` : 'The');
 
   spec.pairs.forEach((pair, i) => {
@@ -72,11 +75,27 @@ export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experi
       });
     const needsWrong = spec.metric.name === 'logit_diff';
     for (const field of needsWrong ? (['answer', 'wrong'] as const) : (['answer'] as const)) {
+      const what = field === 'wrong' ? 'wrong answer' : 'answer';
+      // An empty field is a missing input, not a "0 tokens" answer (issue 14, item 9).
+      if (pair[field] === '') {
+        const why = field === 'wrong' ? `the ${spec.metric.name} metric needs one (it measures logit(answer) - logit(wrong answer))` : 'every metric needs one';
+        issues.push({ field, pair: i, message: `${label(i)} ${what} is missing; ${why}.` });
+        continue;
+      }
       const r = singleToken(pair[field]);
       if (r.ok) (field === 'answer' ? answers : wrongs).push(r.id);
-      else issues.push({ field, pair: i, message: `${label(i)} ${field === 'wrong' ? 'wrong answer' : 'answer'} ${r.message}.`.replace(/\.\.$/, '.') });
+      else issues.push({ field, pair: i, message: `${label(i)} ${what} ${r.message}.`.replace(/\.\.$/, '.') });
     }
     if (!needsWrong) wrongs.push(-1);
+    // The same token twice makes logit_diff 0 in every run, so every patch would be a silent 0 (issue 16).
+    if (needsWrong && answers.length === i + 1 && wrongs.length === i + 1 && answers[i] === wrongs[i])
+      issues.push({
+        field: 'wrong',
+        pair: i,
+        message: `${label(i)} answer and the wrong answer are the same token (${displayToken(answers[i])}), so logit_diff is 0 in every run; choose a different wrong answer.`,
+      });
+    if (pair.clean.trim() && pair.clean === pair.corrupted)
+      warnings.push(`${label(i)} clean and corrupted prompts are identical, so every activation patch and its attribution estimate is 0; only zero or mean ablation can show anything.`);
   });
 
   const lengths = clean.map((c) => c.length);
@@ -103,14 +122,46 @@ export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experi
     const bad = positions.filter((p) => !Number.isInteger(p) || p < 0 || p >= nPos);
     if (bad.length) issues.push({ field: 'positions', message: `Positions ${bad.join(', ')} are outside the prompt (0..${nPos - 1}).` });
   }
+  if (issues.length === 0) issues.push(...vocabularyIssues(cfg, spec.pairs.length, { clean, corrupted, answers, wrongs, basket }));
   if (issues.length) throw new ExperimentError(issues);
   return {
-    spec, clean, corrupted, answers, wrongs, basket, positions,
+    spec, clean, corrupted, answers, wrongs, basket, positions, warnings,
     nPairs: clean.length,
     nPos,
     cleanDisplay: clean.map((ids) => ids.map(displayToken)),
     corruptedDisplay: corrupted.map((ids) => ids.map(displayToken)),
   };
+}
+
+/**
+ * Ids the model has no embedding row for. Patchwork tokenises with GPT-2's tokenizer (ids 0..50256); a checkpoint
+ * with a smaller vocab_size would otherwise fail inside onnxruntime with a bare Gather index error (issue 16).
+ */
+function vocabularyIssues(
+  cfg: GPT2Config,
+  nPairs: number,
+  ids: { clean: number[][]; corrupted: number[][]; answers: number[]; wrongs: number[]; basket: number[] },
+): InputIssue[] {
+  const issues: InputIssue[] = [];
+  const outside = (list: readonly number[]) => [...new Set(list.filter((id) => id >= cfg.dVocab))];
+  const describe = (bad: number[]) =>
+    bad.slice(0, 5).map((id) => `${displayToken(id)} (id ${id})`).join(', ') + (bad.length > 5 ? ` and ${bad.length - 5} more` : '');
+  const vocab = `${cfg.name} has vocab_size ${cfg.dVocab} (token ids 0..${cfg.dVocab - 1}) in its config.json, but Patchwork tokenises with GPT-2's tokenizer (ids 0..50256)`;
+  const label = (i: number) => (nPairs > 1 ? `Pair ${i + 1}: the` : 'The');
+  for (let i = 0; i < nPairs; i++) {
+    for (const [field, what, list] of [
+      ['clean', 'clean prompt', ids.clean[i]],
+      ['corrupted', 'corrupted prompt', ids.corrupted[i]],
+      ['answer', 'answer', [ids.answers[i]]],
+      ['wrong', 'wrong answer', [ids.wrongs[i]]],
+    ] as const) {
+      const bad = outside(list);
+      if (bad.length) issues.push({ field, pair: i, message: `${label(i)} ${what} has tokens this model cannot embed: ${describe(bad)}. ${vocab}.` });
+    }
+  }
+  const bad = outside(ids.basket);
+  if (bad.length) issues.push({ field: 'basket', message: `The basket has tokens this model cannot embed: ${describe(bad)}. ${vocab}.` });
+  return issues;
 }
 
 /**

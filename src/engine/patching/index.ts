@@ -3,17 +3,24 @@ import type { GPT2Config, Weights } from '../model/types';
 import type { Runtime } from '../runtime/types';
 import { ActivationPatcher, type SweepOptions } from './activation';
 import { runAttribution, type AttributionRequest, type AttributionResult } from './attribution';
+import { EdgePatcher, type EdgeRunOptions } from './circuit';
+import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from './edges';
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
+import { runInspection, type InspectOptions, type Inspection } from './inspect';
+import { jointPatch, type Cell } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
+import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
 export class PatchingEngine {
   private patcher: ActivationPatcher;
+  private edgePatcher: EdgePatcher;
 
   private constructor(
     readonly rt: Runtime,
     readonly cfg: GPT2Config,
   ) {
     this.patcher = new ActivationPatcher(rt, cfg);
+    this.edgePatcher = new EdgePatcher(rt, cfg);
   }
 
   /** Holds the weights on the runtime's device once; every graph shares them. */
@@ -59,8 +66,44 @@ export class PatchingEngine {
     return this.patcher.sweep(exp, family, opts);
   }
 
+  /** Senders, receivers and which senders feed each receiver, for this model. */
+  edgeLayout(): EdgeLayout {
+    return this.edgePatcher.layout;
+  }
+
+  /** Edge attribution: every edge's score from one backward pass (edges.ts). */
+  edgeScores(exp: Experiment): Promise<EdgeScores> {
+    return runEdgeAttribution(this.rt, this.cfg, exp);
+  }
+
+  /** Exact direct path patch of each edge alone. */
+  pathPatch(exp: Experiment, edges: Edge[], opts?: EdgeRunOptions): Promise<Float64Array> {
+    return this.edgePatcher.pathPatch(exp, edges, opts);
+  }
+
+  /** Circuit evaluation (EAP-IG's evaluate_graph): metric and faithfulness per edge set. */
+  evaluateCircuits(exp: Experiment, circuits: Edge[][], opts?: EdgeRunOptions): Promise<{ metric: number; faithfulness: number }[]> {
+    return this.edgePatcher.faithfulness(exp, circuits, opts);
+  }
+
+  /** The exact patch of a set of cells together (node-sets.ts). */
+  jointPatch(exp: Experiment, cells: Cell[]): Promise<number> {
+    return jointPatch(this.rt, this.cfg, exp, cells);
+  }
+
+  /** Exact patches of an estimate's top K cells and R random others (and the recall, given a full sweep). */
+  verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions): Promise<Verification> {
+    return verifyTopK((e, f, i, o) => this.patcher.patchCells(e, f, i, o), exp, family, estimate, opts);
+  }
+
+  /** Top-k next tokens, direct logit attribution and the logit lens at the metric position (inspect.ts). */
+  inspect(exp: Experiment, opts?: InspectOptions): Promise<Inspection> {
+    return runInspection(this.rt, this.cfg, exp, opts);
+  }
+
   async dispose(): Promise<void> {
     this.patcher.clear();
+    this.edgePatcher.clear();
     await this.rt.dispose();
   }
 }
@@ -68,7 +111,18 @@ export class PatchingEngine {
 export { normaliser } from './normalise';
 export * from './types';
 export { resolveExperiment, experimentFromTokens, ExperimentError, METRICS, type Experiment, type InputIssue } from './experiment';
-export { FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyShape, hookFor, cellSelector, isFamily } from './families';
+export {
+  FAMILY_TABLE, FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyAxes, familyEntry, familyShape, hookFor, cellSelector, isFamily,
+} from './families';
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
-export { topK, named, type TopEntry } from './top-k';
+export {
+  EdgeNameError, edgeLayout, edgeName, parseEdge, parseEdges, allEdges, rankEdges,
+  type Edge, type EdgeLayout, type EdgeScores,
+} from './edges';
+export type { EdgeRunOptions } from './circuit';
+export { CellNameError, cellName, cellPatch, parseCell, parseCells, type Cell, type CellPatch } from './node-sets';
+export type { Verification, VerifiedCell, VerifyOptions } from './verify';
+export type { DirectLogitAttribution, InspectOptions, Inspection, TokenScore } from './inspect';
+export { ESTIMATORS, METHODS, isMethod, type Method } from './estimators';
+export { topK, named, type TopEntry } from './labelled';

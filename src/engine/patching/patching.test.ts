@@ -6,9 +6,10 @@ import { createNodeRuntime } from '../runtime/node';
 import { ActivationPatcher } from './activation';
 import { runAttribution } from './attribution';
 import { experimentFromTokens, type Experiment } from './experiment';
-import { FAMILIES, cellSelector, cells, familyShape } from './families';
+import { FAMILIES } from './families';
 import type { Family, MetricName } from './types';
-import { hookShape, referenceForward } from '../../../test/reference/gpt2-f64';
+import { referenceForward } from '../../../test/reference/gpt2-f64';
+import { REF_FAMILIES, refCell, refIndices } from '../../../test/reference/cells-f64';
 import { hookGradFD, type Metric } from '../../../test/reference/finite-diff';
 import { referencePatch } from '../../../test/reference/patch-f64';
 import * as M from '../../../test/reference/metrics-f64';
@@ -55,16 +56,15 @@ const roles = (exp: Experiment) => (exp.spec.direction === 'denoising' ? { base:
 
 /** Reference attribution for every cell of `family`: sum over pairs and the cell's entries of D * FD-grad / N. */
 function referenceAttribution(exp: Experiment, family: Family, freeze?: (h: string) => boolean, mode: 'patch' | 'zero' | 'mean' = 'patch'): Float64Array {
-  const shape = familyShape(family, cfg, P);
-  const out = new Float64Array(shape.reduce((a, b) => a * b, 1));
+  const indices = refIndices(family, cfg, P);
+  const out = new Float64Array(indices.length);
   const { base, source } = roles(exp);
   for (let b = 0; b < exp.nPairs; b++) {
     const metric = refMetric(exp.spec.metric.name, b, exp);
     const baseRun = referenceForward(cfg, weights, base[b]);
     const srcRun = referenceForward(cfg, weights, source[b]);
     for (let l = 0; l < cfg.nLayers; l++) {
-      const { hook } = cellSelector(family, [l, 0, 0, 0]);
-      const hs = hookShape(cfg, hook, P);
+      const { hook } = refCell(family, cfg, P, indices.find((i) => i[0] === l)!);
       const grad = hookGradFD(cfg, weights, base[b], metric, hook, undefined, 1e-4, { freeze });
       const baseAct = baseRun.cache.get(hook)!.data;
       let D: Float64Array;
@@ -74,22 +74,31 @@ function referenceAttribution(exp: Experiment, family: Family, freeze?: (h: stri
         const all = [...exp.clean, ...exp.corrupted].map((t) => referenceForward(cfg, weights, t).cache.get(hook)!.data);
         D = baseAct.map((x, i) => all.reduce((a, r) => a + r[i], 0) / all.length - x);
       } else D = srcRun.cache.get(hook)!.data.map((s, i) => s - baseAct[i]);
-      let n = 0;
-      for (const cell of cells(shape)) {
-        if (cell[0] === l) {
-          const { select } = cellSelector(family, cell);
-          let e = 0;
-          for (const coord of cells(hs)) {
-            if (select(coord)) out[n] += (D[e] * grad[e]) / exp.nPairs;
-            e++;
-          }
-        }
-        n++;
-      }
+      indices.forEach((cell, n) => {
+        if (cell[0] !== l) return;
+        for (const e of refCell(family, cfg, P, cell).entries) out[n] += (D[e] * grad[e]) / exp.nPairs;
+      });
     }
   }
   return out;
 }
+
+/** Reference activation patch of every cell: mean over pairs of metric(patched base) - metric(base). */
+function referenceSweep(exp: Experiment, family: Family, metricName: MetricName = 'logit_diff'): number[] {
+  const { base, source } = roles(exp);
+  const baseMetric = [0, 1].map((b) => refMetric(metricName, b, exp)(referenceForward(cfg, weights, base[b]).logits, P, cfg.dVocab));
+  return refIndices(family, cfg, P).map((cell) => {
+    const { hook, entries } = refCell(family, cfg, P, cell);
+    let m = 0;
+    for (let b = 0; b < 2; b++)
+      m += referencePatch(cfg, weights, { target: base[b], source: source[b], hook, mask: entries, metric: refMetric(metricName, b, exp) }) - baseMetric[b];
+    return m / 2;
+  });
+}
+
+it('the reference knows every family of the table, and no other', () => {
+  expect(Object.keys(REF_FAMILIES).sort()).toEqual([...FAMILIES].sort());
+});
 
 describe.each(['denoising', 'noising'] as const)('attribution patching, %s', (direction) => {
   const exp = makeExp('logit_diff', direction);
@@ -109,6 +118,8 @@ describe.each(['denoising', 'noising'] as const)('attribution patching, %s', (di
     expectClose('head_out summed over pos', sumLast(v.head_out!.data, P), v.head_out_all_pos!.data, 1e-5, 1e-6);
     for (const x of ['q', 'k', 'v'] as const) expectClose(`${x}_by_pos summed`, sumLast(v[`${x}_by_pos`]!.data, P), v[x]!.data, 1e-5, 1e-6);
     expectClose('pattern_by_pos summed', sumLast(v.pattern_by_pos!.data, P * P), v.pattern!.data, 1e-5, 1e-6);
+    expectClose('pattern_by_pos summed over keys', sumLast(v.pattern_by_pos!.data, P), v.pattern_dest!.data, 1e-5, 1e-6);
+    expectClose('pattern_dest summed over queries', sumLast(v.pattern_dest!.data, P), v.pattern!.data, 1e-5, 1e-6);
     expect(v.head_out_all_pos!.shape).toEqual([L, H]);
   });
 });
@@ -150,24 +161,7 @@ describe.each(['denoising', 'noising'] as const)('activation patching, %s', (dir
     await rt.setWeights(weights);
     // Exact suffix starts (every position its own graph) when denoising, the default buckets when noising.
     const got = await patcher.sweep(exp, family, { patchesPerRun: 7, positionBucket: direction === 'denoising' ? 1 : undefined });
-    const { base, source } = roles(exp);
-    const baseMetric = [0, 1].map((b) => refMetric('logit_diff', b, exp)(referenceForward(cfg, weights, base[b]).logits, P, cfg.dVocab));
-    const shape = familyShape(family, cfg, P);
-    const want: number[] = [];
-    for (const cell of cells(shape)) {
-      const { hook, select } = cellSelector(family, cell);
-      const hs = hookShape(cfg, hook, P);
-      const flat: number[] = [];
-      let e = 0;
-      for (const coord of cells(hs)) {
-        if (select(coord)) flat.push(e);
-        e++;
-      }
-      let m = 0;
-      for (let b = 0; b < 2; b++)
-        m += referencePatch(cfg, weights, { target: base[b], source: source[b], hook, mask: flat, metric: refMetric('logit_diff', b, exp) }) - baseMetric[b];
-      want.push(m / 2);
-    }
+    const want = referenceSweep(exp, family);
     expectClose(`patch.${family}`, got.data, want, 1e-4, 1e-4);
   });
 
@@ -192,22 +186,7 @@ describe('activation patching with other metrics', () => {
     const patcher = new ActivationPatcher(rt, cfg);
     for (const family of ['resid_mid', 'head_out'] as const) {
       const got = await patcher.sweep(exp, family, { positionBucket: 1 });
-      const want: number[] = [];
-      for (const cell of cells(familyShape(family, cfg, P))) {
-        const { hook, select } = cellSelector(family, cell);
-        const flat: number[] = [];
-        let e = 0;
-        for (const coord of cells(hookShape(cfg, hook, P))) {
-          if (select(coord)) flat.push(e);
-          e++;
-        }
-        let m = 0;
-        for (let b = 0; b < 2; b++) {
-          const f = refMetric(metric, b, exp);
-          m += referencePatch(cfg, weights, { target: corrupted[b], source: clean[b], hook, mask: flat, metric: f }) - f(referenceForward(cfg, weights, corrupted[b]).logits, P, cfg.dVocab);
-        }
-        want.push(m / 2);
-      }
+      const want = referenceSweep(exp, family, metric);
       expectClose(`${metric} ${family}`, got.data, want, 1e-4, 1e-4);
     }
   });

@@ -4,13 +4,24 @@ import * as ort from 'onnxruntime-node';
 import { OrtRuntime, type OrtModule } from './ort-runtime';
 import type { Runtime } from './types';
 
+/**
+ * Threads to use for a request: at most one per core. More threads than cores only adds contention, and a request
+ * like 100000 made onnxruntime spawn that many and run for minutes (issue 16). `note` says when it was lowered.
+ */
+export function boundThreads(requested: number | undefined, cores = availableParallelism()): { threads: number; note?: string } {
+  if (requested === undefined) return { threads: cores };
+  if (!Number.isSafeInteger(requested) || requested < 1) throw new RangeError(`threads must be a positive whole number, got ${requested}`);
+  if (requested <= cores) return { threads: requested };
+  return { threads: cores, note: `${requested} threads requested, but this machine has ${cores} cores: using ${cores}` };
+}
+
 export function createNodeRuntime(opts: { threads?: number } = {}): Runtime {
   return new OrtRuntime(ort as unknown as OrtModule, {
     backend: 'node-cpu',
     sessionOptions: {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
-      intraOpNumThreads: opts.threads ?? availableParallelism(),
+      intraOpNumThreads: boundThreads(opts.threads).threads,
     },
   });
 }

@@ -9,6 +9,11 @@ export type Feed =
   | { dtype: 'int64'; shape: readonly number[]; data: BigInt64Array }
   | { dtype: 'bool'; shape: readonly number[]; data: Uint8Array };
 
+/** An int64 feed (token ids, indices) from plain numbers. */
+export function int64Feed(values: readonly number[], shape: readonly number[]): Feed {
+  return { dtype: 'int64', shape, data: BigInt64Array.from(values, BigInt) };
+}
+
 export interface Fetched {
   shape: number[];
   data: Float32Array;

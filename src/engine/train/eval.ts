@@ -8,7 +8,7 @@ import { Gather, GemmTransB, Graph, Mul, ReduceSum, Reshape, logSumExp } from '.
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import { BOS_TOKEN } from '../model/tokenizer';
 import type { GPT2Config, Weights } from '../model/types';
-import type { Fetched, Runtime } from '../runtime/types';
+import { int64Feed, type Fetched, type Runtime } from '../runtime/types';
 import { mulberry32 } from '../model/checkpoint';
 import { repeatedSequences } from './data';
 import { tokenNll } from './loss-graph';
@@ -69,11 +69,10 @@ async function run(rt: Runtime, cfg: GPT2Config, weights: Weights, seqs: number[
     }
   });
   await rt.setWeights(weights);
-  const i64 = (xs: number[], shape: number[]) => ({ dtype: 'int64' as const, shape, data: BigInt64Array.from(xs, BigInt) });
   const out = await rt.run(`induction-eval-${cfg.name}-${batch}x${pos}`, () => evalGraph(cfg, batch, pos), {
-    tokens: i64(tokens, [batch, pos]),
-    rows: i64(rows, [rows.length]),
-    targets: i64(targets, [targets.length]),
+    tokens: int64Feed(tokens, [batch, pos]),
+    rows: int64Feed(rows, [rows.length]),
+    targets: int64Feed(targets, [targets.length]),
   });
   const patterns = Array.from({ length: cfg.nLayers }, (_, l) => out[`blocks.${l}.attn.hook_pattern`]);
   return { pos, nll: out.nll.data, patterns };
@@ -161,7 +160,6 @@ async function logitsAt(
   const k = read[0].length;
   const pad = seqs[0][0];
   const tokens = seqs.flatMap((s) => [...s, ...new Array(pos - s.length).fill(pad)]);
-  const i64 = (xs: number[], shape: number[]) => ({ dtype: 'int64' as const, shape, data: BigInt64Array.from(xs, BigInt) });
   await rt.setWeights(weights);
   const out = await rt.run(`logits-at-${cfg.name}-${cfg.dVocab}-${batch}x${pos}-${n}x${k}`, () => {
     const g = new Graph('logits-at');
@@ -174,7 +172,7 @@ async function logitsAt(
     g.output(logSumExp(GemmTransB(x, wte)), 'lse'); // [n, 1]
     g.output(ReduceSum(Mul(Reshape(x, [n, 1, cfg.dModel]), Gather(wte, ids)), [-1]), 'logits'); // [n, k]
     return g;
-  }, { tokens: i64(tokens, [batch, pos]), rows: i64(at.map(([b, t]) => b * pos + t), [n]), ids: i64(read.flat(), [n, k]) });
+  }, { tokens: int64Feed(tokens, [batch, pos]), rows: int64Feed(at.map(([b, t]) => b * pos + t), [n]), ids: int64Feed(read.flat(), [n, k]) });
   return { lse: out.lse.data, logits: out.logits.data };
 }
 

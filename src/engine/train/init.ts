@@ -4,6 +4,7 @@
 
 import { gaussian, hashSeed, mulberry32 } from '../model/checkpoint';
 import { expectedWeightShapes, type GPT2Config, type Weights } from '../model/types';
+import { numel } from '../graph/shape';
 
 export interface InitOptions {
   /** Std of wte and wpe (GPT-2: 0.02). */
@@ -15,7 +16,7 @@ export function initWeights(cfg: GPT2Config, seed: number, opts: InitOptions = {
   const weights: Weights = new Map();
   const projStd = 0.02 / Math.sqrt(2 * cfg.nLayers);
   for (const [name, shape] of expectedWeightShapes(cfg)) {
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = numel(shape);
     let data: Float32Array;
     if (/ln_(1|2|f)\.weight$/.test(name)) data = new Float32Array(n).fill(1);
     else if (name.endsWith('.bias')) data = new Float32Array(n);

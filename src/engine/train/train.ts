@@ -4,7 +4,7 @@
 // Only the embedding rows of the tokens the data uses are trained, on a compact model (vocab.ts).
 
 import type { GPT2Config, Weights } from '../model/types';
-import type { Runtime } from '../runtime/types';
+import { int64Feed, type Runtime } from '../runtime/types';
 import { Adam, learningRate, type AdamOptions, type Schedule } from './adam';
 import { sequenceLength, trainBatches, type RepeatSpec, type TrainBatch } from './data';
 import { initWeights } from './init';
@@ -16,7 +16,6 @@ export interface LossAndGrads {
   grads: Map<string, Float32Array>;
 }
 
-const int64 = (xs: number[], shape: number[]) => ({ dtype: 'int64' as const, shape, data: BigInt64Array.from(xs, BigInt) });
 
 /** Loss and the gradient of every weight on one batch, at `weights` (which this hands to the runtime). */
 export async function lossAndGrads(rt: Runtime, cfg: GPT2Config, weights: Weights, b: TrainBatch): Promise<LossAndGrads> {
@@ -24,9 +23,9 @@ export async function lossAndGrads(rt: Runtime, cfg: GPT2Config, weights: Weight
   await rt.setWeights(weights);
   const key = `train-${cfg.name}-${cfg.dVocab}-${b.batch}x${b.pos}-${n}`;
   const out = await rt.run(key, () => trainingGraph(cfg, b.batch, b.pos, n), {
-    tokens: int64(b.tokens, [b.batch, b.pos]),
-    rows: int64(b.rows, [n]),
-    targets: int64(b.targets, [n]),
+    tokens: int64Feed(b.tokens, [b.batch, b.pos]),
+    rows: int64Feed(b.rows, [n]),
+    targets: int64Feed(b.targets, [n]),
     row_weights: { dtype: 'float32', shape: [n, 1], data: Float32Array.from(b.weights) },
   });
   const grads = new Map<string, Float32Array>();

@@ -1,7 +1,8 @@
 // The experiment in the editor and its runs: validation as the engine words it, attribution runs, cancel, and the
 // clean-only attention attribution computed on demand.
 import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from '../../engine/patching/experiment';
-import { FAMILY_AXES, type ExperimentSpec, type Family } from '../../engine/patching/types';
+import { FAMILIES, familyAxes, familyEntry, type Family } from '../../engine/patching/families';
+import type { ExperimentSpec } from '../../engine/patching/types';
 import { describeError } from '../../worker/protocol';
 import { newRunId, putRun, type RunResult } from '../results';
 import { getState, setState, type AppState, type Selection } from '../store';
@@ -11,12 +12,8 @@ import { patchCell } from './selection';
 import { bumpRun, cannotPatch, currentRun, engine, isCurrentRunGeneration, nextRunGeneration } from './shared';
 import { cancelSweep } from './sweep';
 
-/** Families computed by every run: one attribution graph gives them all. */
-export const RUN_FAMILIES: Family[] = [
-  'resid_pre', 'attn_out', 'mlp_out',
-  'head_out', 'head_out_all_pos', 'q', 'k', 'v', 'pattern',
-  'pattern_by_pos',
-];
+/** Families computed by every run (those the browser shows): one attribution graph gives them all. */
+export const RUN_FAMILIES: Family[] = FAMILIES.filter((f) => familyEntry(f).view);
 
 /** Every problem with the spec for this model, as the engine words it; [] when it can run. */
 export function validate(spec: ExperimentSpec): { issues: InputIssue[]; exp: Experiment | null } {
@@ -152,6 +149,6 @@ export async function computeCleanAttention(): Promise<void> {
 export async function exactPatch(family: Family, index: number[]): Promise<number> {
   const r = currentRun();
   if (!r) throw new Error('No run yet.');
-  if (index.length !== FAMILY_AXES[family].length) throw new Error(`${family} takes ${FAMILY_AXES[family].length} indices`);
+  if (index.length !== familyAxes(family).length) throw new Error(`${family} takes ${familyAxes(family).length} indices`);
   return engine().patch(r.modelKey, r.spec, family, index);
 }

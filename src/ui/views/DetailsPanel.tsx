@@ -4,7 +4,7 @@ import { describeTarget } from '../../viz/target';
 import { formatPrecise } from '../format';
 import { patchedFor, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
-import { FAMILY_TITLE, type Scale } from './common';
+import { familyTitle, type Scale } from './common';
 
 export function DetailsPanel({ run, scale }: { run: RunResult; scale: Scale }) {
   const selected = useStore((s) => s.selected);
@@ -31,7 +31,7 @@ export function DetailsPanel({ run, scale }: { run: RunResult; scale: Scale }) {
   return (
     <aside className="pw-details" aria-label="Selected cell" data-testid="details">
       <h3>Selected cell</h3>
-      <p className="pw-muted">{FAMILY_TITLE[family]}</p>
+      <p className="pw-muted">{familyTitle(family)}</p>
       <p className="pw-target" data-testid="details.target">{describeTarget(a.axes, index, { family, tokens: run.tokens })}</p>
       <dl>
         <dt>Attribution (estimate)</dt>

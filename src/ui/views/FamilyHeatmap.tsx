@@ -5,7 +5,7 @@ import { selectCell } from '../../state/actions';
 import { scaled, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { Heatmap, type HeatmapOptions } from '../../viz/heatmap/Heatmap';
-import { FAMILY_TITLE, Figure, useSvgRef, type Scale } from './common';
+import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 
 export interface FamilyHeatmapProps {
   run: RunResult;
@@ -44,11 +44,11 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
     unit: scale.unit,
     maxAbs,
     legend,
-    ariaLabel: `${title ?? FAMILY_TITLE[family]} attribution heatmap`,
+    ariaLabel: `${title ?? familyTitle(family)} attribution heatmap`,
     ...cellSize(cell, data.shape[data.axes.indexOf(colAxis ?? data.axes[1])]),
   };
   return (
-    <Figure title={title ?? FAMILY_TITLE[family]} subtitle={subtitle} run={run} family={family} scale={scale} svg={svg.get} testid={testid}>
+    <Figure title={title ?? familyTitle(family)} subtitle={subtitle} run={run} family={family} scale={scale} svg={svg.get} testid={testid}>
       <Heatmap
         data={data}
         patched={patched}

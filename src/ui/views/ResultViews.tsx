@@ -1,6 +1,6 @@
 // The four result views. Each says which families it shows, so "Patch every cell" sweeps exactly what is on screen.
 import { useEffect, useMemo } from 'react';
-import type { Family } from '../../engine/patching/types';
+import { familiesIn, type Family } from '../../engine/patching/families';
 import {
   computeCleanAttention, hasHead, selectCell, selectHead, setAttentionMode, setPerPosition, sweep, type SweepTarget,
 } from '../../state/actions';
@@ -10,12 +10,12 @@ import { AttentionGrid } from '../../viz/attention/AttentionGrid';
 import { rankHeads } from '../../viz/attention/attention-model';
 import { maxAbs } from '../../viz/labelled';
 import { Scatter } from '../../viz/scatter/Scatter';
-import { FAMILY_TITLE, Figure, useSvgRef, type Scale } from './common';
+import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { FamilyHeatmap } from './FamilyHeatmap';
 
-export const RESIDUAL_FAMILIES: Family[] = ['resid_pre', 'attn_out', 'mlp_out'];
-export const HEAD_FAMILIES: Family[] = ['head_out_all_pos', 'q', 'k', 'v', 'pattern'];
-export const SCATTER_FAMILIES: Family[] = [...RESIDUAL_FAMILIES, ...HEAD_FAMILIES, 'head_out', 'pattern_by_pos'];
+export const RESIDUAL_FAMILIES = familiesIn('residual');
+export const HEAD_FAMILIES = familiesIn('heads');
+export const SCATTER_FAMILIES: Family[] = [...RESIDUAL_FAMILIES, ...HEAD_FAMILIES, ...familiesIn('heads_by_pos'), ...familiesIn('attention')];
 
 /** What "Patch every cell" covers in the current view. */
 export function viewSweepTargets(run: RunResult, tab: string, perPosition: boolean, head: { layer: number; head: number } | null): SweepTarget[] {
@@ -23,9 +23,11 @@ export function viewSweepTargets(run: RunResult, tab: string, perPosition: boole
   if (tab === 'heads') return [...HEAD_FAMILIES, ...(perPosition ? (['head_out'] as Family[]) : [])].map((family) => ({ family }));
   if (tab === 'attention' && head) {
     const n = run.tokens.length;
-    const indices: number[][] = [];
-    for (let q = 0; q < n; q++) for (let k = 0; k <= q; k++) indices.push([head.layer, head.head, q, k]);
-    return [{ family: 'pattern_by_pos', indices }];
+    const entries: number[][] = [];
+    for (let q = 0; q < n; q++) for (let k = 0; k <= q; k++) entries.push([head.layer, head.head, q, k]);
+    const rows: number[][] = [];
+    for (let h = 0; h < run.attribution.pattern_dest!.shape[1]; h++) for (let q = 0; q < n; q++) rows.push([head.layer, h, q]);
+    return [{ family: 'pattern_by_pos', indices: entries }, { family: 'pattern_dest', indices: rows }];
   }
   return [];
 }
@@ -106,7 +108,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
               key={c.family}
               type="button"
               disabled={sweeping}
-              onClick={() => void sweep([{ family: c.family }], FAMILY_TITLE[c.family])}
+              onClick={() => void sweep([{ family: c.family }], familyTitle(c.family))}
               data-testid={`scatter.compute.${c.family}`}
             >
               {c.family} ({c.n}/{c.total})
@@ -118,7 +120,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
         {shown.map(({ family }) => (
           <Figure
             key={family}
-            title={FAMILY_TITLE[family]}
+            title={familyTitle(family)}
             run={run}
             family={family}
             scale={scale}
@@ -219,6 +221,19 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
           ) : null}
         </Figure>
       )}
+      {mode === 'pair' && shown && run.attribution.pattern_dest ? (
+        <FamilyHeatmap
+          run={run}
+          family="pattern_dest"
+          scale={scale}
+          rowAxis="head"
+          colAxis="query_pos"
+          fixed={{ layer: shown.layer }}
+          title={`Layer ${shown.layer} attention by destination`}
+          subtitle="head × destination (query) position: each cell patches the whole row of that head's pattern"
+          testid="figure.pattern_dest"
+        />
+      ) : null}
     </div>
   );
 }

@@ -1,5 +1,6 @@
 // Pieces every view shares: the current run, the raw/normalised scale, family names, and a figure with exports.
 import { useMemo, useRef, useState, type ReactNode } from 'react';
+import { FAMILY_TABLE } from '../../engine/patching/families';
 import { normaliser } from '../../engine/patching/normalise';
 import type { AxisName, Family, Labelled } from '../../engine/patching/types';
 import { cannotPatch } from '../../state/actions';
@@ -11,24 +12,8 @@ import { toCsv, toJson, type AxisLabels } from '../../viz/export/tabular';
 import { ExportButtons } from '../../viz/export/ExportButtons';
 import { defaultAxisLabels } from '../../viz/labelled';
 
-export const FAMILY_TITLE: Record<Family, string> = {
-  resid_pre: 'Residual stream (resid_pre)',
-  resid_mid: 'Residual stream (resid_mid)',
-  resid_post: 'Residual stream (resid_post)',
-  attn_out: 'Attention output (attn_out)',
-  mlp_out: 'MLP output (mlp_out)',
-  head_out: 'Head output by position (z)',
-  head_out_all_pos: 'Head output, all positions (z)',
-  q: 'Queries (q)',
-  k: 'Keys (k)',
-  v: 'Values (v)',
-  q_by_pos: 'Queries by position',
-  k_by_pos: 'Keys by position',
-  v_by_pos: 'Values by position',
-  pattern: 'Attention pattern',
-  pattern_by_pos: 'Attention pattern by position',
-  mlp_post: 'MLP neurons',
-};
+/** A family's title, from the family table. */
+export const familyTitle = (f: Family): string => FAMILY_TABLE[f].title;
 
 export const METRIC_UNIT: Record<string, string> = {
   logit_diff: 'logit diff',

@@ -1,5 +1,5 @@
 // Elementwise ops (numpy broadcasting) and their gradient rules.
-import { broadcastShapes, sameShape, type Tensor } from '../graph';
+import { broadcastShapes, fmtShape, sameShape, type DType, type Tensor } from '../graph';
 import { ReduceSum, Reshape } from './shape-reduce';
 import type { GradRule } from './types';
 
@@ -9,11 +9,19 @@ function lift(ref: Tensor, x: Operand): Tensor {
   return typeof x === 'number' ? ref.graph.scalar(x) : x;
 }
 
-function binary(op: string, a: Operand, b: Operand): Tensor {
-  const ref = typeof a === 'number' ? (b as Tensor) : a;
+/** The tensor operand that carries the graph (a binary op of two numbers has none). */
+function refOf(op: string, a: Operand, b: Operand): Tensor {
+  if (typeof a !== 'number') return a;
+  if (typeof b !== 'number') return b;
+  throw new Error(`${op}: both operands are numbers (${a}, ${b}); at least one must be a tensor`);
+}
+
+function binary(op: string, a: Operand, b: Operand, dtype?: DType): Tensor {
+  const ref = refOf(op, a, b);
   const ta = lift(ref, a);
   const tb = lift(ref, b);
-  return ref.graph.node(op, [ta, tb], broadcastShapes(op, ta.shape, tb.shape), ta.dtype);
+  if (ta.dtype !== tb.dtype) throw new Error(`${op}: operand dtypes differ: ${ta.dtype} ${fmtShape(ta.shape)} and ${tb.dtype} ${fmtShape(tb.shape)}`);
+  return ref.graph.node(op, [ta, tb], broadcastShapes(op, ta.shape, tb.shape), dtype ?? ta.dtype);
 }
 
 function unary(op: string, x: Tensor): Tensor {
@@ -33,19 +41,17 @@ export const Identity = (x: Tensor, name?: string) => x.graph.node('Identity', [
 
 /** Where(cond, a, b): a where cond is true, else b (broadcasting all three). */
 export function Where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  const ref = typeof a === 'number' ? (b as Tensor) : a;
-  const ta = lift(ref, a);
-  const tb = lift(ref, b);
+  if (cond.dtype !== 'bool') throw new Error(`Where: the condition must be bool, got ${cond.dtype} ${fmtShape(cond.shape)}`);
+  const ta = lift(cond, a);
+  const tb = lift(cond, b);
+  if (ta.dtype !== tb.dtype) throw new Error(`Where: branch dtypes differ: ${ta.dtype} ${fmtShape(ta.shape)} and ${tb.dtype} ${fmtShape(tb.shape)}`);
   const shape = broadcastShapes('Where', broadcastShapes('Where', cond.shape, ta.shape), tb.shape);
   return cond.graph.node('Where', [cond, ta, tb], shape, ta.dtype);
 }
 
 /** Boolean comparisons (no gradient): masks for Where. */
 export function Less(a: Operand, b: Operand): Tensor {
-  const ref = typeof a === 'number' ? (b as Tensor) : a;
-  const ta = lift(ref, a);
-  const tb = lift(ref, b);
-  return ref.graph.node('Less', [ta, tb], broadcastShapes('Less', ta.shape, tb.shape), 'bool');
+  return binary('Less', a, b, 'bool');
 }
 
 /** Sums `g` over the axes along which an input of `shape` was broadcast, giving it back that shape. */

@@ -6,15 +6,17 @@ import type { GradRule } from './types';
 
 export function MatMul(a: Tensor, b: Tensor): Tensor {
   if (a.rank < 2 || b.rank < 2) throw new Error(`MatMul: operands must have rank >= 2, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  if (a.dtype !== b.dtype) throw new Error(`MatMul: operand dtypes differ: ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}`);
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   if (k !== k2) throw new Error(`MatMul: inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
-  const batch = broadcastShapes('MatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = broadcastShapes(`MatMul ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}, batch`, a.shape.slice(0, -2), b.shape.slice(0, -2));
   return a.graph.node('MatMul', [a, b], [...batch, m, n], a.dtype);
 }
 
 /** Swaps the last two axes. */
 export function mT(x: Tensor): Tensor {
+  if (x.rank < 2) throw new Error(`mT: needs rank >= 2, got ${fmtShape(x.shape)}`);
   const perm = x.shape.map((_, i) => i);
   [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
   return Transpose(x, perm);
@@ -36,8 +38,8 @@ export const matmulRules: Record<string, GradRule> = {
 
 /** a [M, K] @ b[N, K]^T => [M, N] (ONNX Gemm with transB = 1): the tied unembedding without copying W_E. */
 export function GemmTransB(a: Tensor, b: Tensor): Tensor {
-  if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[1])
-    throw new Error(`Gemm: expected [M, K] and [N, K], got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[1] || a.dtype !== b.dtype)
+    throw new Error(`Gemm: expected [M, K] and [N, K] of one dtype, got ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}`);
   return a.graph.node('Gemm', [a, b], [a.shape[0], b.shape[0]], a.dtype, { transB: 1 });
 }
 

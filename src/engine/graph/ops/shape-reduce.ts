@@ -1,31 +1,49 @@
 // Shape ops and reductions, each beside its gradient rule.
-import { broadcastShapes, fmtShape, type Tensor } from '../graph';
+import { broadcastShapes, fmtShape, sameShape, type Tensor } from '../graph';
 import { unbroadcast } from './elementwise';
 import type { GradRule } from './types';
+import { numel } from '../shape';
 
-const norm = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+/** `axis` in [-rank, rank) as a non-negative axis; throws naming the op and the shape otherwise. */
+function axisOf(op: string, axis: number, shape: readonly number[]): number {
+  const r = shape.length;
+  if (!Number.isInteger(axis) || axis < -r || axis >= r) throw new Error(`${op}: axis ${axis} is out of range for ${fmtShape(shape)}`);
+  return axis < 0 ? axis + r : axis;
+}
 
+/** Reduction axes, normalised; an empty list would make ONNX reduce every axis, so it is refused. */
+function reduceAxes(op: string, axes: readonly number[], shape: readonly number[]): number[] {
+  if (!axes.length) throw new Error(`${op}: no axes given for ${fmtShape(shape)} (list them; ONNX would reduce all)`);
+  const ax = axes.map((a) => axisOf(op, a, shape));
+  if (new Set(ax).size !== ax.length) throw new Error(`${op}: axes [${axes}] repeat an axis of ${fmtShape(shape)}`);
+  return ax;
+}
+
+/** The target shape is given in full: ONNX's -1 (infer) and 0 (copy the input's dim) are not used. */
 export function Reshape(x: Tensor, shape: readonly number[]): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (shape.some((d) => d < 0) || n !== x.size) throw new Error(`Reshape: cannot reshape ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  if (shape.some((d) => !Number.isInteger(d) || d < 1))
+    throw new Error(`Reshape: target ${fmtShape(shape)} for ${fmtShape(x.shape)} must list every dimension as a positive integer (no -1 or 0)`);
+  const n = numel(shape);
+  if (n !== x.size) throw new Error(`Reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} values) to ${fmtShape(shape)} (${n})`);
   return x.graph.node('Reshape', [x, x.graph.ints(shape)], shape, x.dtype);
 }
 
 export function Transpose(x: Tensor, perm: readonly number[]): Tensor {
-  if (perm.length !== x.rank) throw new Error(`Transpose: perm [${perm}] for rank ${x.rank}`);
+  if (perm.length !== x.rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i))
+    throw new Error(`Transpose: perm [${perm}] is not a permutation of the axes of ${fmtShape(x.shape)}`);
   return x.graph.node('Transpose', [x], perm.map((p) => x.shape[p]), x.dtype, { perm: [...perm] });
 }
 
 /** Sum over `axes`; keepDims keeps them as size 1. */
 export function ReduceSum(x: Tensor, axes: readonly number[], keepDims = false): Tensor {
-  const ax = axes.map((a) => norm(a, x.rank));
+  const ax = reduceAxes('ReduceSum', axes, x.shape);
   const shape = reducedShape(x.shape, ax, keepDims);
   return x.graph.node('ReduceSum', [x, x.graph.ints(ax)], shape, x.dtype, { keepdims: keepDims ? 1 : 0 });
 }
 
 /** Max over `axes` (opset 17: axes as an attribute). No gradient rule: used under stopGradient only. */
 export function ReduceMax(x: Tensor, axes: readonly number[], keepDims = false): Tensor {
-  const ax = axes.map((a) => norm(a, x.rank));
+  const ax = reduceAxes('ReduceMax', axes, x.shape);
   return x.graph.node('ReduceMax', [x], reducedShape(x.shape, ax, keepDims), x.dtype, { axes: ax, keepdims: keepDims ? 1 : 0 });
 }
 
@@ -44,8 +62,9 @@ export function Expand(x: Tensor, shape: readonly number[]): Tensor {
 
 /** x[..., start:end, ...] along `axis` (step 1). */
 export function Slice(x: Tensor, axis: number, start: number, end: number): Tensor {
-  const a = norm(axis, x.rank);
-  if (start < 0 || end > x.shape[a] || start >= end) throw new Error(`Slice: [${start}:${end}] out of range for axis ${a} of ${fmtShape(x.shape)}`);
+  const a = axisOf('Slice', axis, x.shape);
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > x.shape[a] || start >= end)
+    throw new Error(`Slice: [${start}:${end}] out of range for axis ${a} of ${fmtShape(x.shape)}`);
   const shape = [...x.shape];
   shape[a] = end - start;
   const g = x.graph;
@@ -53,7 +72,11 @@ export function Slice(x: Tensor, axis: number, start: number, end: number): Tens
 }
 
 export function Concat(xs: Tensor[], axis: number): Tensor {
-  const a = norm(axis, xs[0].rank);
+  if (!xs.length) throw new Error('Concat: no inputs');
+  const a = axisOf('Concat', axis, xs[0].shape);
+  for (const x of xs)
+    if (x.rank !== xs[0].rank || x.dtype !== xs[0].dtype || x.shape.some((d, i) => i !== a && d !== xs[0].shape[i]))
+      throw new Error(`Concat: on axis ${a}, ${x.dtype} ${fmtShape(x.shape)} does not fit ${xs[0].dtype} ${fmtShape(xs[0].shape)}`);
   const shape = [...xs[0].shape];
   shape[a] = xs.reduce((s, x) => s + x.shape[a], 0);
   return xs[0].graph.node('Concat', xs, shape, xs[0].dtype, { axis: a });
@@ -61,17 +84,28 @@ export function Concat(xs: Tensor[], axis: number): Tensor {
 
 /** Zero padding: `pads` = [begin_0..begin_n, end_0..end_n] as in ONNX. */
 export function Pad(x: Tensor, pads: readonly number[]): Tensor {
+  // Negative pads (cropping) are valid ONNX, but Pad's gradient rule slices with them: use Slice instead.
+  if (pads.length !== 2 * x.rank || pads.some((p) => !Number.isInteger(p) || p < 0))
+    throw new Error(`Pad: pads [${pads}] for ${fmtShape(x.shape)} must be ${2 * x.rank} non-negative integers`);
   const shape = x.shape.map((d, i) => d + pads[i] + pads[i + x.rank]);
   return x.graph.node('Pad', [x, x.graph.ints(pads)], shape, x.dtype);
 }
 
 /** Rows of `data` [V, ...] picked by int64 `indices` (axis 0): an embedding lookup. */
 export function Gather(data: Tensor, indices: Tensor): Tensor {
+  if (data.rank < 1 || indices.dtype !== 'int64')
+    throw new Error(`Gather: needs data of rank >= 1 and int64 indices, got ${data.dtype} ${fmtShape(data.shape)} and ${indices.dtype} ${fmtShape(indices.shape)}`);
   return data.graph.node('Gather', [data, indices], [...indices.shape, ...data.shape.slice(1)], data.dtype, { axis: 0 });
 }
 
 /** out = data with `updates` added at `indices` (indices [..., 1] into axis 0). */
 export function ScatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
+  const want = [...indices.shape.slice(0, -1), ...data.shape.slice(1)];
+  if (indices.dtype !== 'int64' || indices.shape[indices.rank - 1] !== 1 || updates.dtype !== data.dtype || !sameShape(updates.shape, want))
+    throw new Error(
+      `ScatterND: data ${data.dtype} ${fmtShape(data.shape)} needs int64 indices [..., 1] and ${data.dtype} updates ${fmtShape(want)}, ` +
+        `got ${indices.dtype} ${fmtShape(indices.shape)} and ${updates.dtype} ${fmtShape(updates.shape)}`,
+    );
   return data.graph.node('ScatterND', [data, indices, updates], data.shape, data.dtype, { reduction: 'add' });
 }
 

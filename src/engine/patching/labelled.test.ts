@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { named, topK } from './top-k';
+import { named, topK } from './labelled';
 
 it('orders by |value|, breaks ties by position, skips NaN, and unravels indices row-major', () => {
   const x = { axes: ['layer', 'pos', 'neuron'] as const, shape: [2, 2, 3], data: Float64Array.from([0, -5, 1, 2, NaN, 5, 0, 0, -3, 4, 0, 0]) };

@@ -1,0 +1,131 @@
+// `patchwork edges|path|circuit` and the node-set options (`patch --together`, `attribute --patched`): the edge
+// engine for scripts (issue #10). Same prompt, metric, direction and bad-input rules as `attribute`; JSON keys are a
+// contract; progress and timings go to stderr.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import {
+  EdgeNameError, cellName, cellPatch, edgeName, parseCells, parseEdges, rankEdges,
+  type CellPatch, type Experiment, type PatchingEngine,
+} from '../engine/patching';
+
+/** What main.ts lends: its common options, setup, output and JSON header. */
+export interface CliShared<O> {
+  common: (cmd: Command) => Command;
+  setup: (o: O) => Promise<{ engine: PatchingEngine; exp: Experiment }>;
+  emit: (o: O, result: object) => void;
+  header: (exp: Experiment, metric: { clean: number; corrupted: number }) => object;
+}
+
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+const ms = (t0: number) => `${(performance.now() - t0).toFixed(0)} ms`;
+
+/** --top 5,20,100: positive integers (checked in the action, so that the top-level catch exits with code 2). */
+function topList(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = parts.filter((p) => !/^\d+$/.test(p) || Number(p) < 1);
+  if (!parts.length || bad.length) throw new EdgeNameError(`--top takes positive whole numbers separated by commas, e.g. 5,20,100${bad.length ? `; not ${bad.map((b) => `"${b}"`).join(', ')}` : ''}.`);
+  return parts.map(Number);
+}
+
+/** --edges for `path`: a comma-separated list of edge names. */
+const edgeList = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** --edges FILE for `circuit`: a JSON list of edge names (parsed as data, never evaluated). */
+function readEdgeFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new EdgeNameError(`Cannot read the edge file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
+  }
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    throw new EdgeNameError(`The edge file ${path} is not JSON; it should be a list of edge names, e.g. ["a0.h1->a1.h0<k>", "m0->logits"].`);
+  }
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string'))
+    throw new EdgeNameError(`The edge file ${path} should hold a JSON list of edge names, e.g. ["a0.h1->a1.h0<k>", "m0->logits"].`);
+  return list;
+}
+
+type Opts = { json?: string; freezeLn?: boolean; freezeAttn?: boolean; edges?: string; top?: string };
+
+export function registerCircuitCommands<O extends object>(p: Command, shared: CliShared<O>): void {
+  const { common, setup, emit, header } = shared;
+  const run = async (o: O, body: (engine: PatchingEngine, exp: Experiment) => Promise<object>) => {
+    const { engine, exp } = await setup(o);
+    try {
+      emit(o, await body(engine, exp));
+    } finally {
+      await engine.dispose();
+    }
+  };
+
+  common(p.command('edges').description('edge attribution: every edge u->v scored from one backward pass (EAP-IG names)'))
+    .option('--freeze-ln', 'no gradient through LayerNorm scales')
+    .option('--freeze-attn', 'no gradient through attention patterns')
+    .action((o: O & Opts) =>
+      run(o, async (engine, exp) => {
+        const t0 = performance.now();
+        const s = await engine.edgeScores(exp);
+        log(`edge attribution (2 forward + 1 backward + 1 matmul) in ${ms(t0)}`);
+        const { senders, receivers } = s.layout;
+        const R = receivers.length;
+        return {
+          ...header(exp, s.metric), senders, receivers,
+          edges: senders.map((_, i) => Array.from(s.edges.subarray(i * R, (i + 1) * R))),
+          receiver_totals: Array.from(s.receiverTotals),
+        };
+      }),
+    );
+
+  common(p.command('path').description('exact direct path patch of each listed edge alone'))
+    .requiredOption('--edges <list>', 'comma-separated edge names, e.g. "a0.h1->a1.h0<k>,input->m0"', edgeList)
+    .action((o: O & Opts & { edges: string[] }) =>
+      run(o, async (engine, exp) => {
+        const edges = parseEdges(engine.cfg, o.edges);
+        const t0 = performance.now();
+        const values = await engine.pathPatch(exp, edges);
+        log(`${edges.length} path patches in ${ms(t0)}`);
+        const layout = engine.edgeLayout();
+        return { ...header(exp, await engine.metrics(exp)), path: Object.fromEntries(edges.map((e, i) => [edgeName(layout, e), values[i]])) };
+      }),
+    );
+
+  common(p.command('circuit').description('circuit evaluation: metric and faithfulness of edge sets (EAP-IG evaluate_graph)'))
+    .option('--top <list>', 'circuits of the top N edges by |attribution|, e.g. 5,20,100')
+    .option('--edges <file>', 'a JSON file holding a list of edge names: one circuit')
+    .option('--freeze-ln', 'rank edges by attribution with no gradient through LayerNorm scales')
+    .action((o: O & Opts) =>
+      run(o, async (engine, exp) => {
+        if (!o.top === !o.edges) throw new EdgeNameError('Give either --top N,.. (top edges by attribution) or --edges FILE (a JSON list of edge names).');
+        let circuits;
+        if (o.edges) circuits = [parseEdges(engine.cfg, readEdgeFile(o.edges))];
+        else {
+          const ranked = rankEdges(await engine.edgeScores(exp));
+          circuits = topList(o.top!).map((n) => ranked.slice(0, n));
+        }
+        const t0 = performance.now();
+        const res = await engine.evaluateCircuits(exp, circuits);
+        log(`${circuits.length} circuit evaluations in ${ms(t0)}`);
+        return { ...header(exp, await engine.metrics(exp)), circuits: res.map((r, i) => ({ edges: circuits[i].length, ...r })) };
+      }),
+    );
+}
+
+/** `attribute --patched CELLS`: the cells patched in the base run before attributing. */
+export function patchedCells(engine: PatchingEngine, exp: Experiment, list: string | undefined): CellPatch | undefined {
+  return list === undefined ? undefined : cellPatch(parseCells(engine.cfg, exp.nPos, list));
+}
+
+/** `patch --together CELLS`: the joint exact patch of the set, and each cell alone. */
+export async function patchTogether(engine: PatchingEngine, exp: Experiment, list: string): Promise<{ joint: number; single: Record<string, number> }> {
+  const cells = parseCells(engine.cfg, exp.nPos, list);
+  const t0 = performance.now();
+  const joint = await engine.jointPatch(exp, cells);
+  const single: Record<string, number> = {};
+  for (const c of cells) single[cellName(c)] = await engine.patch(exp, c.family, c.index);
+  log(`joint patch of ${cells.length} cells and each alone in ${ms(t0)}`);
+  return { joint, single };
+}

@@ -1,0 +1,223 @@
+// Reference estimators, written from the definitions of issue #12 (AtP* of Kramár et al. 2024; EAP-IG of Hanna et
+// al. 2024) on the float64 reference: gradients by central finite differences of reference runs, attention
+// patterns recomputed by plain loops, cells from cells-f64.ts. Nothing is imported from src/engine/patching.
+// Metric: logit difference at the final position, averaged over pairs (only that row is unembedded).
+import type { GPT2Config, Weights } from '../../src/engine/model/types';
+import { refCell, refIndices } from './cells-f64';
+import { referenceForwardF64, toFloat64Weights, type HookFn, type WeightsF64 } from './gpt2-f64';
+import { logitDiff } from './metrics-f64';
+
+export interface RefPair {
+  base: number[];
+  source: number[];
+  answer: number;
+  wrong: number;
+}
+
+type Hooks = Record<string, HookFn>;
+
+interface Ctx {
+  cfg: GPT2Config;
+  w: WeightsF64;
+  pairs: RefPair[];
+}
+
+export function refContext(cfg: GPT2Config, weights: Weights, pairs: RefPair[]): Ctx {
+  return { cfg, w: toFloat64Weights(cfg, weights), pairs };
+}
+
+function run(ctx: Ctx, tokens: number[], hooks: Hooks = {}) {
+  return referenceForwardF64(ctx.cfg, ctx.w, tokens, { hooks, logitPositions: [tokens.length - 1] });
+}
+
+function metricOf(ctx: Ctx, pair: RefPair, hooks: Hooks): number {
+  const P = pair.base.length;
+  return logitDiff(run(ctx, pair.base, hooks).logits, P, ctx.cfg.dVocab, pair.answer, pair.wrong);
+}
+
+/**
+ * d metric / d hook[entries] on the base run of `pair` with `edits` applied (replacements by hook name, applied
+ * before the perturbation when on the same hook) and `held` hooks pinned to their values in the edited,
+ * unperturbed run (a stop-gradient), except the differentiated hook itself.
+ */
+function fdGrad(ctx: Ctx, pair: RefPair, hook: string, entries: number[], edits: Hooks = {}, held: string[] = [], eps = 1e-4): Float64Array {
+  const pinned: Hooks = {};
+  if (held.length) {
+    const { cache } = run(ctx, pair.base, edits);
+    for (const h of held) if (h !== hook) {
+      const v = cache.get(h)!.data;
+      pinned[h] = () => v.slice();
+    }
+  }
+  const out = new Float64Array(entries.length);
+  entries.forEach((e, i) => {
+    const at = (delta: number): [number, number] => {
+      let taken = NaN;
+      const hooks: Hooks = { ...edits, ...pinned };
+      const edit = edits[hook];
+      hooks[hook] = (value, shape) => {
+        const v = (edit ? edit(value, shape) : undefined) ?? value;
+        const copy = v.slice();
+        copy[e] += delta;
+        taken = copy[e];
+        return copy;
+      };
+      return [metricOf(ctx, pair, hooks), taken];
+    };
+    const [up, xUp] = at(eps);
+    const [down, xDown] = at(-eps);
+    out[i] = Number.isFinite(xUp) && Number.isFinite(xDown) ? (up - down) / (xUp - xDown) : 0;
+  });
+  return out;
+}
+
+const hookSize = (ctx: Ctx, pair: RefPair, hook: string) => run(ctx, pair.base).cache.get(hook)!.data.length;
+const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Per pair and cell: (source - base) . gradient over the cell's entries, with the gradient given per hook. */
+function linear(ctx: Ctx, family: string, pairIndex: number, gradFor: (hook: string) => Float64Array): number[] {
+  const { cfg } = ctx;
+  const pair = ctx.pairs[pairIndex];
+  const P = pair.base.length;
+  const base = run(ctx, pair.base).cache;
+  const src = run(ctx, pair.source).cache;
+  const grads = new Map<string, Float64Array>();
+  return refIndices(family, cfg, P).map((cell) => {
+    const { hook, entries } = refCell(family, cfg, P, cell);
+    if (!grads.has(hook)) grads.set(hook, gradFor(hook));
+    const g = grads.get(hook)!;
+    const [b, s] = [base.get(hook)!.data, src.get(hook)!.data];
+    return entries.reduce((acc, e) => acc + (s[e] - b[e]) * g[e], 0);
+  });
+}
+
+const meanOver = (rows: number[][]) => rows[0].map((_, i) => rows.reduce((a, r) => a + r[i], 0) / rows.length);
+
+/** Plain AtP. */
+export function refAtp(ctx: Ctx, family: string): number[] {
+  return meanOver(ctx.pairs.map((pair, b) => linear(ctx, family, b, (hook) => fdGrad(ctx, pair, hook, all(hookSize(ctx, pair, hook))))));
+}
+
+/** GradDrop pass l: no gradient through blocks.l.hook_attn_out / hook_mlp_out into their inputs (values kept). */
+const dropped = (l: number) => [`blocks.${l}.hook_attn_out`, `blocks.${l}.hook_mlp_out`];
+
+/** |.| per pair, averaged over pairs, summed over passes, / (L - 1). */
+function gradDropOf(ctx: Ctx, perPass: (l: number, b: number) => number[]): number[] {
+  const L = ctx.cfg.nLayers;
+  const total = perPass(0, 0).map(() => 0);
+  for (let l = 0; l < L; l++)
+    for (let b = 0; b < ctx.pairs.length; b++)
+      perPass(l, b).forEach((x, i) => (total[i] += Math.abs(x) / ctx.pairs.length / (L - 1)));
+  return total;
+}
+
+export function refGradDrop(ctx: Ctx, family: string): number[] {
+  return gradDropOf(ctx, (l, b) => {
+    const pair = ctx.pairs[b];
+    return linear(ctx, family, b, (hook) => fdGrad(ctx, pair, hook, all(hookSize(ctx, pair, hook)), {}, dropped(l)));
+  });
+}
+
+/** Causal softmax attention of one head from q, k [pos, head_index, d_head]: pattern [query_pos, key_pos]. */
+function attention(cfg: GPT2Config, q: Float64Array, k: Float64Array, head: number, P: number): Float64Array {
+  const { nHeads: H, dHead: dh } = cfg;
+  const A = new Float64Array(P * P);
+  for (let i = 0; i < P; i++) {
+    const s: number[] = [];
+    for (let j = 0; j <= i; j++) {
+      let d = 0;
+      for (let c = 0; c < dh; c++) d += q[(i * H + head) * dh + c] * k[(j * H + head) * dh + c];
+      s.push(d / Math.sqrt(dh));
+    }
+    const m = Math.max(...s);
+    const e = s.map((x) => Math.exp(x - m));
+    const z = e.reduce((a, x) => a + x, 0);
+    e.forEach((x, j) => (A[i * P + j] = x / z));
+  }
+  return A;
+}
+
+/**
+ * QK fix of one pair for q, k, q_by_pos, k_by_pos: sum over (query, key) of (A_patched - A_base) * dM/dA at the
+ * base run, A_patched the exact pattern with the cell's queries (keys) from the source run.
+ */
+function qkFixPair(ctx: Ctx, family: string, b: number, held: string[] = []): number[] {
+  const { cfg } = ctx;
+  const pair = ctx.pairs[b];
+  const P = pair.base.length;
+  const base = run(ctx, pair.base).cache;
+  const src = run(ctx, pair.source).cache;
+  const grads = new Map<number, Float64Array>();
+  return refIndices(family, cfg, P).map(([l, h, p]) => {
+    if (!grads.has(l)) grads.set(l, fdGrad(ctx, pair, `blocks.${l}.attn.hook_pattern`, all(cfg.nHeads * P * P), {}, held));
+    const G = grads.get(l)!;
+    const [qb, kb] = [base.get(`blocks.${l}.attn.hook_q`)!.data, base.get(`blocks.${l}.attn.hook_k`)!.data];
+    const [qs, ks] = [src.get(`blocks.${l}.attn.hook_q`)!.data, src.get(`blocks.${l}.attn.hook_k`)!.data];
+    const Ab = attention(cfg, qb, kb, h, P);
+    let q = qb;
+    let k = kb;
+    let rows = all(P);
+    if (family === 'q') q = qs;
+    else if (family === 'k') k = ks;
+    else if (family === 'q_by_pos') [q, rows] = [qs, [p]];
+    else if (family === 'k_by_pos') {
+      // The key at position p from the source run, every other key from the base run.
+      k = kb.slice();
+      const { nHeads: H, dHead: dh } = cfg;
+      for (let c = 0; c < dh; c++) k[(p * H + h) * dh + c] = ks[(p * H + h) * dh + c];
+    } else throw new Error(`reference QK fix: ${family}`);
+    const Ap = attention(cfg, q, k, h, P);
+    let sum = 0;
+    for (const i of rows) for (let j = 0; j < P; j++) sum += (Ap[i * P + j] - Ab[i * P + j]) * G[(h * P + i) * P + j];
+    return sum;
+  });
+}
+
+export const QK = ['q', 'k', 'q_by_pos', 'k_by_pos'];
+
+export function refQkFix(ctx: Ctx, family: string): number[] {
+  return QK.includes(family) ? meanOver(ctx.pairs.map((_, b) => qkFixPair(ctx, family, b))) : refAtp(ctx, family);
+}
+
+export function refAtpStar(ctx: Ctx, family: string): number[] {
+  return QK.includes(family) ? gradDropOf(ctx, (l, b) => qkFixPair(ctx, family, b, dropped(l))) : refGradDrop(ctx, family);
+}
+
+/** Hook edit: value -> base + alpha * (source - base), from the given base and source values. */
+const interpolate = (from: Float64Array, to: Float64Array, alpha: number): HookFn => () => from.map((x, i) => x + alpha * (to[i] - x));
+
+/** IG on the inputs: embeddings (blocks.0.hook_resid_pre) interpolated; gradients at every hook averaged over m. */
+export function refIgInputs(ctx: Ctx, family: string, m: number): number[] {
+  return meanOver(ctx.pairs.map((pair, b) => {
+    const e0 = 'blocks.0.hook_resid_pre';
+    const [from, to] = [run(ctx, pair.base).cache.get(e0)!.data, run(ctx, pair.source).cache.get(e0)!.data];
+    return linear(ctx, family, b, (hook) => {
+      const n = hookSize(ctx, pair, hook);
+      const mean = new Float64Array(n);
+      for (let k = 0; k < m; k++) fdGrad(ctx, pair, hook, all(n), { [e0]: interpolate(from, to, k / m) }).forEach((g, i) => (mean[i] += g / m));
+      return mean;
+    });
+  }));
+}
+
+/** IG per layer: the family's hook at that layer alone interpolated, everything downstream recomputed. */
+export function refIgLayer(ctx: Ctx, family: string, m: number): number[] {
+  return meanOver(ctx.pairs.map((pair, b) => {
+    return linear(ctx, family, b, (hook) => {
+      const [from, to] = [run(ctx, pair.base).cache.get(hook)!.data, run(ctx, pair.source).cache.get(hook)!.data];
+      const mean = new Float64Array(from.length);
+      for (let k = 0; k < m; k++) fdGrad(ctx, pair, hook, all(from.length), { [hook]: interpolate(from, to, k / m) }).forEach((g, i) => (mean[i] += g / m));
+      return mean;
+    });
+  }));
+}
+
+/** The exact patch of a whole hook at one layer (every entry from the source run), mean over pairs. */
+export function refPatchWhole(ctx: Ctx, hook: string): number {
+  let total = 0;
+  for (const pair of ctx.pairs) {
+    const v = run(ctx, pair.source).cache.get(hook)!.data;
+    total += metricOf(ctx, pair, { [hook]: () => v.slice() }) - metricOf(ctx, pair, {});
+  }
+  return total / ctx.pairs.length;
+}
