@@ -221,3 +221,15 @@ test('text typed while the app starts is kept, not replaced by the preset (issue
   await app.page.waitForTimeout(500);
   await expect(app.editor.field('Clean prompt')).toHaveValue('typed while loading');
 });
+
+test('a confirmed link whose model fails to load changes nothing', async ({ app }) => {
+  await app.open();
+  await app.ready();
+  await app.editor.fill({ 'Clean prompt': 'my own clean prompt' });
+  const fragment = link({ tab: 'residual', family: 'resid_pre', normalised: false }, { kind: 'url', url: `${server.url}/missing/` });
+  await app.page.evaluate((f) => { location.hash = f; }, fragment);
+  await app.page.getByTestId('permalink.confirm.yes').click();
+  await expect(app.model.error).toContainText('404');
+  await expect(app.model.status).toHaveText(/ready/);
+  await expect(app.editor.field('Clean prompt')).toHaveValue('my own clean prompt');
+});

@@ -89,6 +89,10 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
   }
   setState({ pendingLink: null });
   const choice = linkModelChoice(state);
+  const current = getState().model;
+  const ok = modelKey(current.choice) === modelKey(choice) && current.status === 'ready' ? true : await loadModel(choice, { keepRun: false });
+  // A link whose model does not load changes nothing: its experiment and view apply only once the model is in.
+  if (!ok) return false;
   setState({
     spec: state.experiment,
     presetId: null,
@@ -96,11 +100,6 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
     view: viewFromLink(state.view),
     selected: state.selected ?? null,
   });
-  const current = getState().model;
-  const ok = modelKey(current.choice) === modelKey(choice) && current.status === 'ready' ? true : await loadModel(choice, { keepRun: false });
-  // loadModel clears the selection when the model changes; the link's selection is restored for the rerun.
-  setState({ selected: state.selected ?? null });
-  if (!ok) return false;
   await run();
   return true;
 }
