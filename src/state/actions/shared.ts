@@ -1,7 +1,7 @@
 // What every group of actions shares: the page's one engine client, the run on screen, and small store helpers.
 // Components never hold the client; they call the named actions of the sibling modules.
 import type { EngineClient } from '../../worker/client';
-import { modelLabel } from '../models';
+import { modelKey, modelLabel } from '../models';
 import { getRun, type RunResult } from '../results';
 import { getState, setState, type AppState } from '../store';
 
@@ -49,6 +49,10 @@ export function isCurrentRunGeneration(g: number): boolean {
  */
 export function cannotPatch(r: RunResult, model: AppState['model'] = getState().model): string | null {
   if (model.status === 'ready' && model.loadedKey === r.modelKey) return null;
-  const now = model.status === 'loading' ? `${modelLabel(model.choice)} is loading` : model.loadedKey ? `${modelLabel(model.choice)} is loaded now` : 'no model is loaded now';
+  if (model.status === 'loading' && modelKey(model.choice) === r.modelKey) {
+    return `${modelLabel(r.model)} is being loaded into a new engine: wait until it is ready.`;
+  }
+  const now = model.status === 'loading' ? `${modelLabel(model.choice)} is loading`
+    : model.loadedKey ? `${modelLabel(model.choice)} is loaded now` : 'no model is loaded now';
   return `These results were computed on ${modelLabel(r.model)}, but ${now}: press Run to compute them on the model that is loaded.`;
 }
