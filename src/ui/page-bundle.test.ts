@@ -68,3 +68,36 @@ describe('page bundle', () => {
     expect(packages.filter((p) => p.startsWith('onnx'))).toEqual([]);
   });
 });
+
+describe('layer rules (eslint.config.js)', () => {
+  const probe = [
+    "import { useStore } from '../state/store';",
+    "import { App } from '../ui/App';",
+    "import { Graph } from '../engine/graph';",
+    "import { PatchingEngine } from '../engine/patching';",
+    "import type { AttributionMode } from '../engine/patching/attribution';",
+    "import { normaliser } from '../engine/patching/normalise';",
+    "import '../worker/engine.worker';",
+    'export const x = [useStore, App, Graph, PatchingEngine, normaliser];',
+    'export type Y = AttributionMode;',
+  ].join('\n');
+
+  async function flagged(file: string): Promise<string[]> {
+    const { ESLint } = await import('eslint');
+    const [result] = await new ESLint({ cwd: ROOT }).lintText(probe, { filePath: join(ROOT, file) });
+    return result.messages.filter((m) => /no-restricted-imports/.test(m.ruleId ?? '')).map((m) => probe.split('\n')[m.line - 1].split("'")[1]);
+  }
+
+  it('viz imports neither state nor ui, and no graph code', async () => {
+    expect(await flagged('src/viz/probe.ts')).toEqual(['../state/store', '../ui/App', '../engine/graph', '../engine/patching', '../worker/engine.worker']);
+  }, 30_000);
+
+  it('state imports no ui and no graph code; type imports and pure engine modules pass', async () => {
+    expect(await flagged('src/state/probe.ts')).toEqual(['../ui/App', '../engine/graph', '../engine/patching', '../worker/engine.worker']);
+  }, 30_000);
+
+  it('the worker imports no state or ui; only its entry may use the patching engine', async () => {
+    expect(await flagged('src/worker/probe.ts')).toEqual(['../state/store', '../ui/App', '../engine/graph', '../engine/patching']);
+    expect(await flagged('src/worker/engine.worker.ts')).toEqual(['../state/store', '../ui/App']);
+  }, 30_000);
+});
