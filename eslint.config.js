@@ -20,6 +20,37 @@ function layer(files, forbidden, message, extraGlobals = []) {
   };
 }
 
+/**
+ * Engine modules that build or run graphs: the worker's, never the page's (they pull in the graph builder and
+ * onnx-proto). Written as a regex because a gitignore pattern for engine/patching would also match its pure
+ * modules (types, experiment, normalise, families).
+ */
+const ENGINE_HEAVY = String.raw`(^|/)engine/(graph(/.*)?|model/gpt2|runtime/(?!types$)[^/]+|patching(/(index|attribution|activation|metrics))?|train/(?!(toy|ioi-data|data)$)[^/]+)$`;
+/** The worker's entry: the page starts it by URL (worker/client), never imports it. */
+const WORKER_HOST = ['**/worker/engine.worker'];
+
+/** An app layer: no onnxruntime, no engine graph code (type imports excepted), and its own forbidden imports. */
+function appLayer(files, forbidden, message, { engineHeavy = false, ignores = [] } = {}) {
+  return {
+    files,
+    ignores: ['**/*.test.ts', '**/*.test.tsx', ...ignores],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          { group: ORT, message: 'only src/engine/runtime imports onnxruntime' },
+          ...(engineHeavy ? [] : [{
+            regex: ENGINE_HEAVY,
+            allowTypeImports: true,
+            message: 'graph-building engine code runs in the worker; the page imports pure engine modules (types, experiment, normalise, families) only',
+          }]),
+          { group: forbidden, message },
+        ],
+      }],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', '.cache/**', 'bench-results/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'public/**', 'bin/**'] },
   js.configs.recommended,
@@ -42,10 +73,24 @@ export default tseslint.config(
   layer(['src/engine/train/**'], [...ORT, ...UI_LIBS, ...upper(['patching', 'state', 'ui', 'viz', 'worker', 'cli'])],
     'engine/train sits beside engine/patching, on graph, model and runtime; no onnxruntime, React or DOM'),
   {
-    files: ['src/state/**', 'src/viz/**', 'src/ui/**', 'src/cli/**', 'scripts/**', 'src/worker/**'],
+    files: ['src/cli/**', 'scripts/**'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ORT, message: 'only src/engine/runtime imports onnxruntime' }] }],
     },
   },
+  // The app: state -> ui / viz, with the worker beside them on engine/. Type-only imports of engine modules are
+  // allowed (they vanish from the bundle); value imports of the graph builder and the patching engine are not, so
+  // the page bundle never carries them (they belong in the worker).
+  appLayer(['src/state/**'], [...upper(['ui', 'viz']), ...UI_LIBS.filter((l) => !l.startsWith('zustand')), ...WORKER_HOST],
+    'state sits below ui and viz: it imports neither, nor React, d3 or plotly'),
+  appLayer(['src/viz/**'], [...upper(['state', 'ui', 'worker']), 'zustand', 'zustand/*'],
+    'viz draws what it is given: it imports neither state nor ui nor the worker'),
+  appLayer(['src/ui/**'], [...WORKER_HOST, '**/worker/model-loader'],
+    'ui talks to the engine through state\'s actions and the worker protocol/client only'),
+  // The worker's page half (client, protocol, model-loader) is in the page bundle too; only its entry runs graphs.
+  appLayer(['src/worker/**'], [...upper(['state', 'ui', 'viz']), ...UI_LIBS],
+    'the worker sits on engine/: it imports no state, ui or viz, nor React', { ignores: ['src/worker/engine.worker.ts'] }),
+  appLayer(['src/worker/engine.worker.ts'], [...upper(['state', 'ui', 'viz']), ...UI_LIBS],
+    'the worker sits on engine/: it imports no state, ui or viz, nor React', { engineHeavy: true }),
 );

@@ -3,10 +3,11 @@
 // zero, and a faithfulness curve. Run: npx tsx scripts/edges-report.ts
 import { loadModelFromDir } from '../src/engine/model/weights-node';
 import { createNodeRuntime } from '../src/engine/runtime/node';
-import { PatchingEngine, allEdges, edgeName, rankEdges, type Edge, type ExperimentSpec } from '../src/engine/patching';
+import { PatchingEngine, allEdges, edgeName, rankEdges, type Edge, type ExperimentSpec, type Method } from '../src/engine/patching';
 import { PRESETS } from '../src/ui/presets';
 
 const f = (x: number) => (x >= 0 ? ' ' : '') + x.toFixed(4);
+const ESTIMATOR_RUNS: [Method, number][] = [['atp', 1], ['qk-fix', 1], ['graddrop', 1], ['atp-star', 1], ['ig-inputs', 16]];
 
 async function report(title: string, dir: string, spec: ExperimentSpec) {
   const { config, weights } = await loadModelFromDir(dir);
@@ -33,6 +34,15 @@ async function report(title: string, dir: string, spec: ExperimentSpec) {
     const missed = big.filter((r) => Math.abs(r.attr) < 0.1 * Math.abs(r.exact));
     const rankOf = new Map(rankEdges(scores).map((e, i) => [edgeName(layout, e), i + 1]));
     console.log(`\nTop-10 exact edges that attribution scores below 10% of their exact value: ${missed.length ? missed.map((r) => `${r.name} (exact ${r.exact.toFixed(3)}, attribution ${r.attr.toFixed(3)}, attribution rank ${rankOf.get(r.name)} of ${all.length})`).join('; ') : 'none'}`);
+    // The estimators of issue #12: the rank each gives the ten largest exact edges (of all edges, by |score|).
+    console.log(`\nRanks of the top-10 exact edges by each estimator (of ${all.length}):`);
+    console.log(`  ${'edge'.padEnd(25)}  ${'exact'.padStart(8)}  ${ESTIMATOR_RUNS.map(([m, st]) => (st > 1 ? `${m}(${st})` : m).padStart(13)).join('')}`);
+    const ranks: Map<string, number>[] = [];
+    for (const [method, steps] of ESTIMATOR_RUNS) {
+      const s = await engine.edgeScores(exp, method, steps);
+      ranks.push(new Map(rankEdges(s).map((e, i) => [edgeName(layout, e), i + 1])));
+    }
+    for (const r of big) console.log(`  ${r.name.padEnd(25)}  ${f(r.exact).padStart(8)}  ${ranks.map((m) => String(m.get(r.name)).padStart(13)).join('')}`);
     const ranked: Edge[] = rankEdges(scores);
     const ns = [1, 3, 10, 30, 100, all.length];
     const faith = await engine.evaluateCircuits(exp, ns.map((n) => ranked.slice(0, n)));

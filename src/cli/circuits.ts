@@ -2,7 +2,8 @@
 // engine for scripts (issue #10). Same prompt, metric, direction and bad-input rules as `attribute`; JSON keys are a
 // contract; progress and timings go to stderr.
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
 import {
   EdgeNameError, cellName, cellPatch, edgeName, parseCells, parseEdges, rankEdges,
   type CellPatch, type Experiment, type PatchingEngine,
@@ -49,7 +50,13 @@ function readEdgeFile(path: string): string[] {
   return list;
 }
 
-type Opts = { json?: string; freezeLn?: boolean; freezeAttn?: boolean; edges?: string; top?: string };
+const EDGE_METHODS = METHODS.filter((m) => m !== 'ig-layer');
+const stepsArg = (v: string): number => {
+  if (!/^\s*\d+\s*$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('give a whole number >= 1.');
+  return Number(v);
+};
+
+type Opts = { json?: string; freezeLn?: boolean; freezeAttn?: boolean; edges?: string; top?: string; method: Method; steps: number };
 
 export function registerCircuitCommands<O extends object>(p: Command, shared: CliShared<O>): void {
   const { common, setup, emit, header } = shared;
@@ -65,20 +72,25 @@ export function registerCircuitCommands<O extends object>(p: Command, shared: Cl
   common(p.command('edges').description('edge attribution: every edge u->v scored from one backward pass (EAP-IG names)'))
     .option('--freeze-ln', 'no gradient through LayerNorm scales')
     .option('--freeze-attn', 'no gradient through attention patterns')
-    .action((o: O & Opts) =>
-      run(o, async (engine, exp) => {
+    .addOption(new Option('--method <name>', `estimator: ${EDGE_METHODS.join(', ')} (graddrop and atp-star give magnitudes; ig-layer has no edge form)`).choices(EDGE_METHODS).default('atp'))
+    .option('--steps <m>', 'integrated-gradient steps for ig-inputs (EAP-IG; 1 = plain AtP)', stepsArg, 1)
+    .action((o: O & Opts) => {
+      checkMethod(o.method, o.steps);
+      return run(o, async (engine, exp) => {
         const t0 = performance.now();
-        const s = await engine.edgeScores(exp);
-        log(`edge attribution (2 forward + 1 backward + 1 matmul) in ${ms(t0)}`);
+        const s = await engine.edgeScores(exp, o.method, o.steps);
+        log(`edge attribution (${ESTIMATORS[o.method].title}${o.steps > 1 ? `, ${o.steps} steps` : ''}) in ${ms(t0)}`);
         const { senders, receivers } = s.layout;
         const R = receivers.length;
+        const linear = o.method === 'atp' || o.method === 'ig-inputs';
         return {
-          ...header(exp, s.metric), senders, receivers,
+          ...header(exp, s.metric), method: s.method, steps: s.steps, senders, receivers,
           edges: senders.map((_, i) => Array.from(s.edges.subarray(i * R, (i + 1) * R))),
-          receiver_totals: Array.from(s.receiverTotals),
+          // The identity (a receiver's edges sum to its total) holds for the linear estimators only.
+          receiver_totals: linear ? Array.from(s.receiverTotals) : null,
         };
-      }),
-    );
+      });
+    });
 
   common(p.command('path').description('exact direct path patch of each listed edge alone'))
     .requiredOption('--edges <list>', 'comma-separated edge names, e.g. "a0.h1->a1.h0<k>,input->m0"', edgeList)

@@ -1,31 +1,40 @@
 // The app's side of permalinks: the store <-> PermalinkState, the URL fragment kept in step, and opening a link
 // (which reproduces and recomputes the experiment). The codec itself is permalink.ts.
-import { loadModel, run } from './actions';
+import { currentRun, loadModel, run } from './actions';
 import { DEFAULT_MODEL, modelKey, type ModelChoice } from './models';
-import { decodePermalink, encodePermalink, needsConfirmation, type PermalinkState } from './permalink';
+import { canonicalJson, decodePermalink, encodePermalink, needsConfirmation, type PermalinkState } from './permalink';
 import { DEFAULT_VIEW, getState, setState, type ViewState } from './store';
 
 export interface LinkBuild {
   state: PermalinkState;
-  /** Set when something could not go into the link. */
+  /** Set when something could not go into the link, or the link is not what the editor shows. */
   warning?: string;
 }
 
+/**
+ * The link of what is on screen: the result's own experiment and model when there is a result (so the receiver
+ * sees the same numbers, issue 14 item 4), else the editor's experiment and the loaded model.
+ */
 export function currentLinkState(): LinkBuild {
   const s = getState();
-  const m = s.model.choice;
-  let warning: string | undefined;
+  const shown = currentRun();
+  const m = shown?.model ?? s.model.choice;
+  const warnings: string[] = [];
   let model: PermalinkState['model'];
   if (m.kind === 'builtin') model = { kind: 'builtin', id: m.id };
   else if (m.kind === 'url') model = { kind: 'url', url: m.url };
   else {
     model = { kind: 'builtin', id: DEFAULT_MODEL };
-    warning = 'A model loaded from your disk cannot travel in a link: the link names the offline toy model instead.';
+    warnings.push('A model loaded from your disk cannot travel in a link: the link names the offline toy model instead.');
   }
+  if (shown && canonicalJson(shown.spec) !== canonicalJson(s.spec)) {
+    warnings.push('The link shares the results on screen; your edits since the last run are not in it (press Run to share them).');
+  }
+  const warning = warnings.length ? warnings.join(' ') : undefined;
   const { tab, family, normalised, head, attentionMode, perPosition } = s.view;
   const state: PermalinkState = {
     model,
-    experiment: s.spec,
+    experiment: shown?.spec ?? s.spec,
     view: { tab, family, normalised, ...(head ? { head } : {}), attentionMode, perPosition },
     ...(s.selected ? { selected: s.selected } : {}),
   };
@@ -80,6 +89,10 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
   }
   setState({ pendingLink: null });
   const choice = linkModelChoice(state);
+  const current = getState().model;
+  const ok = modelKey(current.choice) === modelKey(choice) && current.status === 'ready' ? true : await loadModel(choice, { keepRun: false });
+  // A link whose model does not load changes nothing: its experiment and view apply only once the model is in.
+  if (!ok) return false;
   setState({
     spec: state.experiment,
     presetId: null,
@@ -87,11 +100,6 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
     view: viewFromLink(state.view),
     selected: state.selected ?? null,
   });
-  const current = getState().model;
-  const ok = modelKey(current.choice) === modelKey(choice) && current.status === 'ready' ? true : await loadModel(choice, { keepRun: false });
-  // loadModel clears the selection when the model changes; the link's selection is restored for the rerun.
-  setState({ selected: state.selected ?? null });
-  if (!ok) return false;
   await run();
   return true;
 }
@@ -108,6 +116,8 @@ export async function openFragment(hash: string): Promise<'none' | 'opened' | 'p
   return opened ? 'opened' : getState().pendingLink ? 'pending' : 'invalid';
 }
 
+/** "Don't load": nothing of the link is applied; the address bar goes back to what is on screen. */
 export function declinePendingLink(): void {
-  setState({ pendingLink: null, notice: { kind: 'info', text: 'The link\'s model was not loaded.' } });
+  setState({ pendingLink: null, notice: { kind: 'info', text: 'The link\'s model was not loaded; nothing of the link was applied.' } });
+  if (currentRun()) syncFragment();
 }

@@ -80,7 +80,8 @@ export function builtin(id: BuiltinModelId): BuiltinModel {
 /** What the app has loaded or is loading. 'local' models (from disk) cannot travel in a link. */
 export type ModelChoice =
   | { kind: 'builtin'; id: BuiltinModelId }
-  | { kind: 'url'; url: string }
+  /** `allowOrigin`: another origin the URL's server redirects to, which the user confirmed. */
+  | { kind: 'url'; url: string; allowOrigin?: string }
   | { kind: 'local'; name: string; config: File; weights: File };
 
 export function modelKey(m: ModelChoice): string {
@@ -106,7 +107,7 @@ export function sourceFor(m: ModelChoice): ModelSource {
     const b = builtin(m.id);
     return b.hub ? { kind: 'hub', id: b.id, ...b.hub } : { kind: 'url', id: b.id, baseUrl: bundledModelUrl(b.id) };
   }
-  if (m.kind === 'url') return { kind: 'url', id: nameFromUrl(m.url), baseUrl: m.url };
+  if (m.kind === 'url') return { kind: 'url', id: nameFromUrl(m.url), baseUrl: m.url, ...(m.allowOrigin ? { allowOrigin: m.allowOrigin } : {}) };
   return { kind: 'files', id: m.name, config: m.config, weights: m.weights };
 }
 

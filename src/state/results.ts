@@ -1,11 +1,14 @@
 // Results live here, outside reactive state: the store holds a run id and a version number, the Float64Arrays sit
 // in this cache keyed by run id (STYLE.md: keep big arrays out of the store).
 import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
+import type { ModelChoice } from './models';
 
 export interface RunResult {
   id: number;
   /** The exact spec the numbers belong to (clicks and sweeps patch with this, not with the live editor). */
   spec: ExperimentSpec;
+  /** The model it was computed on; clicks and sweeps refuse to patch on another (see ModelState.loadedKey). */
+  model: ModelChoice;
   modelKey: string;
   metric: { clean: number; corrupted: number };
   /** Token labels for position axes (pair 1's clean prompt) and each prompt's tokens for the editor. */
@@ -36,6 +39,9 @@ export function putRun(r: RunResult): void {
 export function getRun(id: number | null | undefined): RunResult | undefined {
   return id == null ? undefined : runs.get(id);
 }
+
+/** Row-major offset of `index` in an array of `shape` (throws when out of range). */
+export { ravel as flatIndex } from '../engine/patching/labelled';
 
 export function emptyLike(l: Labelled): Labelled {
   return { axes: [...l.axes], shape: [...l.shape], data: new Float64Array(l.data.length).fill(NaN) };

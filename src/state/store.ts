@@ -27,8 +27,12 @@ export interface ModelState {
   /** Token ids the model was trained on, for toy models trained on a subset (their vocab_subset.json). */
   trainedVocab: number[] | null;
   fromCache: boolean;
-  /** Why the model loaded is not the one asked for, or a restart after a lost device. */
-  note: string | null;
+  /** modelKey of the model the worker holds (null while it holds none); results carry the key they were computed on. */
+  loadedKey: string | null;
+  /** A load that failed while the previous model stayed loaded: Retry loads this. */
+  failed: ModelChoice | null;
+  /** URL models: the origin that served the files (after a redirect the user confirmed, not the URL's own). */
+  servedFrom: string | null;
 }
 
 export interface RunState {
@@ -74,6 +78,8 @@ export interface AppState {
   notice: { kind: 'info' | 'error'; text: string } | null;
   /** A link that names a model by URL waits here until the user confirms. */
   pendingLink: PermalinkState | null;
+  /** A URL model whose server redirected to another origin waits here until the user confirms that origin. */
+  pendingRedirect: { choice: Extract<ModelChoice, { kind: 'url' }>; from: string; to: string } | null;
   cached: Record<string, boolean>;
 }
 
@@ -95,7 +101,9 @@ export const useStore = create<AppState>(() => ({
     config: null,
     trainedVocab: null,
     fromCache: false,
-    note: null,
+    loadedKey: null,
+    failed: null,
+    servedFrom: null,
   },
   spec: DEFAULT_SPEC,
   presetId: null,
@@ -108,6 +116,7 @@ export const useStore = create<AppState>(() => ({
   sweep: null,
   notice: null,
   pendingLink: null,
+  pendingRedirect: null,
   cached: {},
 }));
 

@@ -1,13 +1,18 @@
 // Layout: a header (backend, link), the model and experiment on the left, the views on the right with the
 // selected cell's details beside them.
 import { useEffect, useState } from 'react';
-import { cancelSweep, switchBackend, sweep } from '../state/actions';
+import {
+  cancelSweep, confirmRedirect, declineRedirect, dismissNotice, hasHead, setNormalised, setTab, switchBackend, sweep,
+} from '../state/actions';
 import { currentFragment, declinePendingLink, openLink, syncFragment } from '../state/link';
-import { useStore, setState, type ViewTab } from '../state/store';
+import { getState, useStore, type ViewTab } from '../state/store';
 import { loadDefault } from './boot';
 import { ExperimentEditor } from './editor/ExperimentEditor';
+import { applyDefaultPresetIfNeeded } from './editor/preset-switch';
 import { ModelPanel } from './model/ModelPanel';
-import { useRun, useScale } from './views/common';
+import { ErrorBoundary } from './ErrorBoundary';
+import { useInjectedFault } from './faults';
+import { useRun, useScale, useStaleness, type Scale } from './views/common';
 import { DetailsPanel } from './views/DetailsPanel';
 import { AttentionView, HeadsView, ResidualView, ScatterView, viewSweepTargets } from './views/ResultViews';
 import type { BackendChoice } from '../worker/protocol';
@@ -27,12 +32,13 @@ export function App() {
       <Header />
       <Notice />
       <PendingLink />
+      <PendingRedirect />
       <main className="pw-main">
         <div className="pw-side">
-          <ModelPanel />
-          <ExperimentEditor />
+          <ErrorBoundary what="The model panel"><ModelPanel /></ErrorBoundary>
+          <ErrorBoundary what="The experiment editor"><ExperimentEditor /></ErrorBoundary>
         </div>
-        <Results />
+        <ErrorBoundary what="The results"><Results /></ErrorBoundary>
       </main>
     </div>
   );
@@ -91,7 +97,7 @@ function Notice() {
   return (
     <div className={`pw-notice pw-notice-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="notice">
       <span>{notice.text}</span>
-      <button type="button" className="pw-small" aria-label="Dismiss" onClick={() => setState({ notice: null })}>×</button>
+      <button type="button" className="pw-small" aria-label="Dismiss" onClick={dismissNotice}>×</button>
     </div>
   );
 }
@@ -105,7 +111,32 @@ function PendingLink() {
         This link asks to download a model from <code>{pending.model.url}</code>. Only continue if you trust that address.
       </span>
       <button type="button" onClick={() => void openLink(pending, true)} data-testid="permalink.confirm.yes">Download and open</button>
-      <button type="button" onClick={() => { declinePendingLink(); void loadDefault(); }} data-testid="permalink.confirm.no">Don’t load</button>
+      <button type="button" onClick={declineLink} data-testid="permalink.confirm.no">Don’t load</button>
+    </div>
+  );
+}
+
+/** Declining changes nothing the user has; only a page that has no model yet gets the default one. */
+function declineLink() {
+  declinePendingLink();
+  if (getState().model.status === 'idle') void loadDefault();
+}
+
+function PendingRedirect() {
+  const pending = useStore((s) => s.pendingRedirect);
+  if (!pending) return null;
+  return (
+    <div className="pw-notice pw-notice-info" role="alertdialog" aria-label="Load the model from another origin?" data-testid="model.redirect.confirm">
+      <span>
+        <code>{pending.from}</code> sends the model’s files to another origin, <code data-testid="model.redirect.to">{pending.to}</code>.
+        Nothing was loaded from it. Only continue if you trust that origin too.
+      </span>
+      <button
+        type="button"
+        onClick={() => void confirmRedirect().then((ok) => { if (ok) applyDefaultPresetIfNeeded(pending.choice); })}
+        data-testid="model.redirect.yes"
+      >Load from {pending.to}</button>
+      <button type="button" onClick={declineRedirect} data-testid="model.redirect.no">Don’t load</button>
     </div>
   );
 }
@@ -117,14 +148,14 @@ function Results() {
   const runStatus = useStore((s) => s.run.status);
   const sweepState = useStore((s) => s.sweep);
   const selected = useStore((s) => s.selected);
+  const stale = useStaleness(run);
 
   // The fragment follows the experiment on screen, so the address bar is always a working link.
   useEffect(() => {
     if (run) syncFragment();
   }, [run, view.tab, view.family, view.normalised, view.head, view.attentionMode, view.perPosition, selected]);
 
-  const setTab = (tab: ViewTab) => setState((s) => ({ view: { ...s.view, tab } }));
-  const sweepHead = run ? view.head ?? rankedHead(run) : null;
+  const sweepHead = run ? (view.head && hasHead(run, view.head) ? view.head : rankedHead(run)) : null;
   const targets = run && !(view.tab === 'attention' && view.attentionMode === 'clean')
     ? viewSweepTargets(run, view.tab, view.perPosition, sweepHead) : [];
   const sweepLabel = view.tab === 'attention' && sweepHead ? `Patch every cell of L${sweepHead.layer}H${sweepHead.head}` : 'Patch every cell';
@@ -143,7 +174,7 @@ function Results() {
           <input
             type="checkbox"
             checked={view.normalised}
-            onChange={(e) => setState((s) => ({ view: { ...s.view, normalised: e.target.checked } }))}
+            onChange={(e) => setNormalised(e.target.checked)}
             data-testid="view.normalised"
           />
           normalised
@@ -166,6 +197,7 @@ function Results() {
           </span>
         ) : null}
       </div>
+      {run && stale ? <p className="pw-warning" role="status" data-testid="results.stale">{stale}</p> : null}
       {scale.warning && view.normalised ? <p className="pw-warning" role="alert" data-testid="view.normaliser.warning">{scale.warning}</p> : null}
       {!run ? (
         <div className="pw-empty-state" data-testid="results.empty">
@@ -180,18 +212,27 @@ function Results() {
           )}
         </div>
       ) : (
-        <div className={`pw-view-row${runStatus === 'running' ? ' pw-stale' : ''}`}>
+        <div className={`pw-view-row${runStatus === 'running' || stale ? ' pw-stale' : ''}`} data-stale={stale ? 'true' : undefined}>
           <div className="pw-view" role="tabpanel">
-            {view.tab === 'residual' ? <ResidualView run={run} scale={scale} /> : null}
-            {view.tab === 'heads' ? <HeadsView run={run} scale={scale} /> : null}
-            {view.tab === 'scatter' ? <ScatterView run={run} scale={scale} /> : null}
-            {view.tab === 'attention' ? <AttentionView run={run} scale={scale} /> : null}
+            <ErrorBoundary what={`The ${TABS.find((t) => t.id === view.tab)!.label} view`} resetKey={`${view.tab}:${run.id}`}>
+              <ViewBody tab={view.tab} run={run} scale={scale} />
+            </ErrorBoundary>
           </div>
-          <DetailsPanel run={run} scale={scale} />
+          <ErrorBoundary what="The selected cell panel" resetKey={run.id}>
+            <DetailsPanel run={run} scale={scale} />
+          </ErrorBoundary>
         </div>
       )}
     </section>
   );
+}
+
+function ViewBody({ tab, run, scale }: { tab: ViewTab; run: RunResult; scale: Scale }) {
+  useInjectedFault(`view.${tab}`);
+  if (tab === 'residual') return <ResidualView run={run} scale={scale} />;
+  if (tab === 'heads') return <HeadsView run={run} scale={scale} />;
+  if (tab === 'scatter') return <ScatterView run={run} scale={scale} />;
+  return <AttentionView run={run} scale={scale} />;
 }
 
 function rankedHead(run: RunResult): { layer: number; head: number } | null {

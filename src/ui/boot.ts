@@ -1,11 +1,10 @@
 // Start-up: the engine (on the backend a `?backend=` query forces, else the best available), then either the
 // experiment in the URL fragment or the default: the remembered hub model when it is cached, else the offline one.
 import { applyDefaultPreset } from './editor/preset-switch';
-import { isHubCached } from '../worker/model-loader';
-import { loadModel, refreshCached, startEngine } from '../state/actions';
+import { isHubModelCached, loadModel, refreshCached, startEngine } from '../state/actions';
 import { openFragment, syncFragment } from '../state/link';
-import { builtin, DEFAULT_MODEL, rememberedModel, type ModelChoice } from '../state/models';
-import { getState } from '../state/store';
+import { DEFAULT_MODEL, rememberedModel, type ModelChoice } from '../state/models';
+import { DEFAULT_SPEC, getState } from '../state/store';
 
 export function forcedBackend(search: string): 'wasm' | 'webgpu' | null {
   const b = new URLSearchParams(search).get('backend');
@@ -27,13 +26,15 @@ export async function boot(): Promise<void> {
   await loadDefault();
 }
 
-/** The remembered hub model when it is in the cache, else the offline model; with its first preset. */
+/**
+ * The remembered hub model when it is in the cache, else the offline model; with its first preset unless the user
+ * has already typed an experiment (text typed while the app starts is kept, issue 14 item 1).
+ */
 export async function loadDefault(): Promise<void> {
   let choice: ModelChoice = { kind: 'builtin', id: DEFAULT_MODEL };
   const remembered = rememberedModel();
-  const hub = remembered ? builtin(remembered).hub : undefined;
-  if (remembered && hub && (await isHubCached(hub))) choice = { kind: 'builtin', id: remembered };
-  applyDefaultPreset(choice);
+  if (remembered && (await isHubModelCached(remembered))) choice = { kind: 'builtin', id: remembered };
+  if (getState().spec === DEFAULT_SPEC) applyDefaultPreset(choice);
   await loadModel(choice);
 }
 

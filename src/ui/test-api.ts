@@ -3,6 +3,7 @@ import type { Family } from '../engine/patching/types';
 import { currentRun, exactPatch, loadHubForTesting, simulateDeviceLoss } from '../state/actions';
 import type { ModelSource } from '../worker/protocol';
 import { getState } from '../state/store';
+import { clearRenderErrors, injectRenderError } from './faults';
 
 export interface PlainLabelled {
   axes: string[];
@@ -16,6 +17,8 @@ export interface PatchworkTestApi {
   /** The last run's attribution arrays (and computed activation patches) as plain numbers, plus its metric. */
   lastResult(): {
     runId: number;
+    /** The model it was computed on (modelKey). */
+    modelKey: string;
     metric: { clean: number; corrupted: number };
     tokens: string[];
     attribution: Record<string, PlainLabelled>;
@@ -30,6 +33,9 @@ export interface PatchworkTestApi {
   loseDevice(): Promise<boolean>;
   /** Loads a hub revision through the worker's download / verify / Cache API path (tests route the hub). */
   loadHub(source: Extract<ModelSource, { kind: 'hub' }>): Promise<{ fromCache: boolean; sha256?: string }>;
+  /** Makes one part throw while it renders (`view.attention`, `view.residual`, ...), until clearRenderErrors(). */
+  injectRenderError(part: string, message: string): void;
+  clearRenderErrors(): void;
 }
 
 const plain = (l: { axes: string[]; shape: number[]; data: Float64Array }): PlainLabelled => ({
@@ -52,12 +58,14 @@ export function installTestApi(): void {
       if (!r) return null;
       const map = (o: Record<string, { axes: string[]; shape: number[]; data: Float64Array } | undefined>) =>
         Object.fromEntries(Object.entries(o).filter(([, v]) => v).map(([k, v]) => [k, plain(v!)]));
-      return { runId: r.id, metric: { ...r.metric }, tokens: [...r.tokens], attribution: map(r.attribution), patched: map(r.patched), elapsedMs: r.elapsedMs };
+      return { runId: r.id, modelKey: r.modelKey, metric: { ...r.metric }, tokens: [...r.tokens], attribution: map(r.attribution), patched: map(r.patched), elapsedMs: r.elapsedMs };
     },
     patchValue: (family, index) => exactPatch(family, index),
     backend: () => getState().backend.active,
     loseDevice: () => simulateDeviceLoss(),
     loadHub: (source) => loadHubForTesting(source),
+    injectRenderError,
+    clearRenderErrors,
     state: () => {
       const s = getState();
       return JSON.parse(JSON.stringify({
@@ -73,6 +81,7 @@ export function installTestApi(): void {
         sweep: s.sweep,
         notice: s.notice,
         pendingLink: s.pendingLink,
+        pendingRedirect: s.pendingRedirect,
         cached: s.cached,
       }));
     },

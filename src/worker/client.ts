@@ -1,7 +1,7 @@
 // The page's side of the engine worker: promises for requests, callbacks for progress, AbortSignals for cancel.
 // The worker is a module worker, so it code-splits and imports onnxruntime-web lazily.
-import type { ExperimentSpec, Family } from '../engine/patching';
-import type { AttributionMode } from '../engine/patching';
+import type { AttributionMode } from '../engine/patching/attribution';
+import type { ExperimentSpec, Family } from '../engine/patching/types';
 import {
   WorkerError, type BackendChoice, type LoadProgress, type ModelSource, type ProgressOf, type Request, type ResultOf,
   type WorkerMessage,
@@ -19,11 +19,11 @@ export interface CallOptions<P> {
 }
 
 export class EngineClient {
-  private worker: Worker;
+  private readonly worker: Worker;
   private nextId = 1;
   private pending = new Map<number, Pending>();
 
-  /** `onDeviceLost` is called when the worker's GPU device goes away; the caller restarts (see restart()). */
+  /** `onDeviceLost` is called when the worker's GPU device goes away; the caller replaces this client. */
   constructor(private readonly events: { onDeviceLost?: (message: string) => void; onCrash?: (message: string) => void } = {}) {
     this.worker = this.spawn();
   }
@@ -88,32 +88,33 @@ export class EngineClient {
     return this.call({ type: 'init', backend });
   }
 
-  load(source: ModelSource, opts: CallOptions<LoadProgress> = {}): Promise<ResultOf['load']> {
-    return this.call({ type: 'load', source }, opts as CallOptions<ProgressOf>);
+  /** Loads `source` as the model called `key` (the key later requests name). */
+  load(source: ModelSource, key: string, opts: CallOptions<LoadProgress> = {}): Promise<ResultOf['load']> {
+    return this.call({ type: 'load', source, key }, opts as CallOptions<ProgressOf>);
   }
 
-  attribute(spec: ExperimentSpec, families: Family[], mode: AttributionMode = 'patch', signal?: AbortSignal): Promise<ResultOf['attribute']> {
-    return this.call({ type: 'attribute', spec, families, mode }, { signal });
+  /** The key of the model the worker holds, or null. */
+  loaded(): Promise<string | null> {
+    return this.call({ type: 'loaded' });
   }
 
-  patch(spec: ExperimentSpec, family: Family, index: number[]): Promise<number> {
-    return this.call({ type: 'patch', spec, family, index });
+  attribute(model: string, spec: ExperimentSpec, families: Family[], mode: AttributionMode = 'patch', signal?: AbortSignal): Promise<ResultOf['attribute']> {
+    return this.call({ type: 'attribute', model, spec, families, mode }, { signal });
   }
 
-  patchCells(spec: ExperimentSpec, family: Family, indices: number[][], opts: CallOptions<{ done: number; total: number }> = {}): Promise<Float64Array> {
-    return this.call({ type: 'patchCells', spec, family, indices }, opts as CallOptions<ProgressOf>);
+  patch(model: string, spec: ExperimentSpec, family: Family, index: number[]): Promise<number> {
+    return this.call({ type: 'patch', model, spec, family, index });
+  }
+
+  patchCells(
+    model: string, spec: ExperimentSpec, family: Family, indices: number[][], opts: CallOptions<{ done: number; total: number }> = {},
+  ): Promise<Float64Array> {
+    return this.call({ type: 'patchCells', model, spec, family, indices }, opts as CallOptions<ProgressOf>);
   }
 
   /** Tests only: makes the worker lose its GPU device (resolves false on wasm). */
   debugLoseDevice(): Promise<boolean> {
     return this.call({ type: 'debugLoseDevice' });
-  }
-
-  /** A fresh worker (and so a fresh onnxruntime and GPU device); every request in flight fails. */
-  restart(): void {
-    this.worker.terminate();
-    this.failAll(new Error('The engine was restarted.'));
-    this.worker = this.spawn();
   }
 
   dispose(): void {

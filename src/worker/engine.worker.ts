@@ -5,6 +5,7 @@ import { PatchingEngine, type Experiment, type ExperimentSpec, type Labelled } f
 import { createBrowserRuntime, destroyWebGpuDeviceForTesting } from '../engine/runtime/browser';
 import { webgpuAvailable } from '../engine/runtime/web';
 import type { Runtime } from '../engine/runtime/types';
+import { checkFinite, NonFiniteError } from '../engine/patching/finite';
 import { loadSource } from './model-loader';
 import type { ProgressOf, RequestMessage, ResultOf, SerializedError, WorkerMessage } from './protocol';
 
@@ -12,6 +13,8 @@ declare const self: DedicatedWorkerGlobalScope;
 
 let runtime: Runtime | null = null;
 let engine: PatchingEngine | null = null;
+/** The page's key for the model `engine` holds. */
+let loadedKey: string | null = null;
 const controllers = new Map<number, AbortController>();
 const experiments = new Map<string, Experiment>();
 
@@ -19,29 +22,44 @@ const post = (m: WorkerMessage, transfer: Transferable[] = []) => self.postMessa
 
 function serialize(e: unknown): SerializedError {
   if (e instanceof Error) {
-    const issues = (e as { issues?: SerializedError['issues'] }).issues;
+    const { issues, redirectedTo } = e as { issues?: SerializedError['issues']; redirectedTo?: string };
     // DOMException AbortError keeps its name; a plain abort reason string becomes one.
-    return { name: e.name || 'Error', message: e.message, ...(issues ? { issues } : {}) };
+    return { name: e.name || 'Error', message: e.message, ...(issues ? { issues } : {}), ...(redirectedTo ? { redirectedTo } : {}) };
   }
   if (e instanceof DOMException) return { name: e.name, message: e.message };
   return { name: 'Error', message: String(e) };
 }
 
-function needEngine(): PatchingEngine {
+/** The engine, if it holds the model the page computed its result with; a click never mixes two models. */
+function needEngine(model: string): PatchingEngine {
   if (!engine) throw new Error('No model is loaded yet.');
+  if (model !== loadedKey) {
+    throw new Error(`This result was computed on another model (${model}) than the one loaded now (${loadedKey}): press Run to compute it again.`);
+  }
   return engine;
 }
 
 /** Resolving tokenizes every prompt; the same spec comes back for every cell click, so keep a few. */
-function experiment(spec: ExperimentSpec): Experiment {
+function experiment(model: string, spec: ExperimentSpec): Experiment {
   const key = JSON.stringify(spec);
   let exp = experiments.get(key);
   if (!exp) {
-    exp = needEngine().resolve(spec);
+    exp = needEngine(model).resolve(spec);
     experiments.set(key, exp);
     if (experiments.size > 16) experiments.delete(experiments.keys().next().value!);
   }
   return exp;
+}
+
+/** A NaN or Inf patch is an error naming the cell: on the page, NaN means "not computed yet" (issue 16). */
+function checkPatched(family: string, indices: number[][], values: ArrayLike<number>): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new NonFiniteError(
+        `The activation patch of ${family} [${indices[i].join(', ')}] is ${values[i]}: the model's activations overflow float32, or its weights are damaged.`,
+      );
+    }
+  }
 }
 
 function transferables(values: Partial<Record<string, Labelled>>): Transferable[] {
@@ -54,6 +72,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       const webgpu = await webgpuAvailable();
       await engine?.dispose().catch(() => undefined);
       engine = null;
+      loadedKey = null;
       experiments.clear();
       runtime = await createBrowserRuntime({
         backend: msg.backend,
@@ -64,35 +83,43 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
     }
     case 'load': {
       if (!runtime) throw new Error('The runtime is not started.');
-      const { model, bytes, fromCache, sha256, tofu } = await loadSource(msg.source, { signal, onProgress: progress });
+      const { model, bytes, fromCache, sha256, tofu, servedFrom } = await loadSource(msg.source, { signal, onProgress: progress });
       if (signal.aborted) throw signal.reason;
       progress({ phase: 'upload', loaded: 0 });
       // Drop the previous model's sessions and weights before holding the new ones (a GPU holds one at a time).
+      // Until here a failed load (404, cancel, bad file) leaves the previous model in place.
       engine = null;
+      loadedKey = null;
       experiments.clear();
       await runtime.clearSessions();
       engine = await PatchingEngine.create(runtime, model.config, model.weights);
       // Shader warm-up: WebGPU compiles its kernels now, not on the first Run.
       if (runtime.backend === 'webgpu') await engine.warmup();
-      const value: ResultOf['load'] = { config: model.config, bytes, fromCache, sha256, tofu };
+      loadedKey = msg.key;
+      const value: ResultOf['load'] = { config: model.config, bytes, fromCache, sha256, tofu, servedFrom };
       return [value, []];
     }
+    case 'loaded':
+      return [loadedKey, []];
     case 'attribute': {
-      const eng = needEngine();
-      const exp = experiment(msg.spec);
+      const eng = needEngine(msg.model);
+      const exp = experiment(msg.model, msg.spec);
       const r = await eng.attribute(exp, { families: msg.families, mode: msg.mode });
+      checkFinite('attribution', r.metric, Object.entries(r.values).map(([f, l]) => [f, l!]));
       const value: ResultOf['attribute'] = { metric: r.metric, values: r.values };
       return [value, transferables(r.values)];
     }
     case 'patch': {
-      const value: ResultOf['patch'] = await needEngine().patch(experiment(msg.spec), msg.family, msg.index);
+      const value: ResultOf['patch'] = await needEngine(msg.model).patch(experiment(msg.model, msg.spec), msg.family, msg.index);
+      checkPatched(msg.family, [msg.index], [value]);
       return [value, []];
     }
     case 'patchCells': {
-      const value: ResultOf['patchCells'] = await needEngine().patchCells(experiment(msg.spec), msg.family, msg.indices, {
+      const value: ResultOf['patchCells'] = await needEngine(msg.model).patchCells(experiment(msg.model, msg.spec), msg.family, msg.indices, {
         signal,
         onProgress: (done, total) => progress({ done, total }),
       });
+      checkPatched(msg.family, msg.indices, value);
       return [value, [value.buffer as ArrayBuffer]];
     }
     case 'debugLoseDevice':

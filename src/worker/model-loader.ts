@@ -23,6 +23,8 @@ export interface SourceLoad {
   fromCache: boolean;
   sha256?: string;
   tofu?: boolean;
+  /** URL sources: the origin that served the files. */
+  servedFrom?: string;
 }
 
 /** Caches can be missing or blocked (private windows, storage policies, insecure origins): never fatal. */
@@ -49,6 +51,7 @@ export async function loadSource(source: ModelSource, opts: LoadOptions = {}): P
     case 'hub':
       return loadHub(source, opts);
     case 'url': {
+      const servedFrom = await checkRedirects(source, opts.signal);
       let bytes = 0;
       const model = await loadModelFromUrl(source.baseUrl, {
         name: source.id,
@@ -59,7 +62,7 @@ export async function loadSource(source: ModelSource, opts: LoadOptions = {}): P
           opts.onProgress?.({ phase: 'download', loaded, total });
         },
       });
-      return { model, bytes, fromCache: false };
+      return { model, bytes, fromCache: false, servedFrom };
     }
     case 'files': {
       const configText = await source.config.text();
@@ -68,6 +71,41 @@ export async function loadSource(source: ModelSource, opts: LoadOptions = {}): P
       return { model: loadModelFromBytes(configText, weights, source.id), bytes: weights.length, fromCache: false };
     }
   }
+}
+
+/** A URL source's server sent the request to another origin than the one the user confirmed. */
+export class CrossOriginRedirect extends Error {
+  override readonly name = 'CrossOriginRedirect';
+  constructor(readonly from: string, readonly redirectedTo: string) {
+    super(`${from} redirects to another origin, ${redirectedTo}: nothing was loaded from it.`);
+  }
+}
+
+/**
+ * Where config.json and model.safetensors of a URL source are really served from (fetch follows redirects; its
+ * response.url is the final address). Another origin than the URL's own, or than the one the user confirmed, is
+ * refused before anything is downloaded: a link names one host, and the user agreed to that host only (issue 16).
+ * Network errors fall through to the loader, which reports them.
+ */
+async function checkRedirects(source: Extract<ModelSource, { kind: 'url' }>, signal?: AbortSignal): Promise<string> {
+  const base = source.baseUrl.replace(/\/+$/, '');
+  const own = new URL(base).origin;
+  let served = own;
+  for (const file of ['config.json', 'model.safetensors']) {
+    let final: string;
+    try {
+      const res = await fetch(`${base}/${file}`, { signal });
+      await res.body?.cancel().catch(() => undefined);
+      final = res.url || `${base}/${file}`;
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason ?? e;
+      continue;
+    }
+    const origin = new URL(final).origin;
+    if (origin !== own && origin !== source.allowOrigin) throw new CrossOriginRedirect(own, origin);
+    if (origin !== own) served = origin;
+  }
+  return served;
 }
 
 async function readFile(file: File, opts: LoadOptions): Promise<Uint8Array> {
@@ -166,11 +204,4 @@ export async function isHubCached(source: { repo: string; commit: string }): Pro
   } catch {
     return false;
   }
-}
-
-export async function forgetHub(source: { repo: string; commit: string }): Promise<void> {
-  const cache = await openModelCache();
-  if (!cache) return;
-  const urls = hubFiles(source);
-  await Promise.all([cache.delete(urls.weights), cache.delete(urls.config)]).catch(() => undefined);
 }

@@ -4,7 +4,9 @@
 // `result` or `error` for that id. `cancel` aborts the request with that id (an AbortController in the worker).
 // Float64Arrays travel as transferables, so results cost no copy.
 import type { GPT2Config } from '../engine/model/types';
-import type { AttributionMode, ExperimentSpec, Family, InputIssue, Labelled } from '../engine/patching';
+import type { AttributionMode } from '../engine/patching/attribution';
+import type { InputIssue } from '../engine/patching/experiment';
+import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
 import type { BackendName } from '../engine/runtime/types';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
@@ -21,8 +23,11 @@ export type ModelSource =
     sha256?: string;
     size?: number;
   }
-  /** A Hugging-Face-layout folder over HTTP (the bundled offline model, or a custom URL). */
-  | { kind: 'url'; id: string; baseUrl: string }
+  /**
+   * A Hugging-Face-layout folder over HTTP (the bundled offline model, or a custom URL). A server that redirects to
+   * another origin is refused (CrossOriginRedirect) unless that origin is `allowOrigin`, which the user confirmed.
+   */
+  | { kind: 'url'; id: string; baseUrl: string; allowOrigin?: string }
   /** config.json + model.safetensors picked from the user's disk. */
   | { kind: 'files'; id: string; config: File; weights: File };
 
@@ -43,6 +48,8 @@ export interface LoadedInfo {
   sha256?: string;
   /** Present when a hash was recorded on first use rather than checked against a pin. */
   tofu?: boolean;
+  /** For URL sources: the origin that actually served the files (after redirects). */
+  servedFrom?: string;
 }
 
 export interface AttributionPayload {
@@ -50,12 +57,18 @@ export interface AttributionPayload {
   values: Partial<Record<Family, Labelled>>;
 }
 
+/**
+ * Requests that compute name the model they expect (`model`, the page's model key): the worker refuses when it
+ * holds another one, so a result computed on one model is never patched on another.
+ */
 export type Request =
   | { type: 'init'; backend: BackendChoice }
-  | { type: 'load'; source: ModelSource }
-  | { type: 'attribute'; spec: ExperimentSpec; families: Family[]; mode: AttributionMode }
-  | { type: 'patch'; spec: ExperimentSpec; family: Family; index: number[] }
-  | { type: 'patchCells'; spec: ExperimentSpec; family: Family; indices: number[][] }
+  | { type: 'load'; source: ModelSource; key: string }
+  /** The key of the model the worker holds (a failed load may or may not have dropped the previous one). */
+  | { type: 'loaded' }
+  | { type: 'attribute'; model: string; spec: ExperimentSpec; families: Family[]; mode: AttributionMode }
+  | { type: 'patch'; model: string; spec: ExperimentSpec; family: Family; index: number[] }
+  | { type: 'patchCells'; model: string; spec: ExperimentSpec; family: Family; indices: number[][] }
   | { type: 'cancel'; target: number }
   /** Tests only: lose the GPU device as a driver reset would. */
   | { type: 'debugLoseDevice' };
@@ -63,6 +76,7 @@ export type Request =
 export interface ResultOf {
   init: { backend: BackendName; webgpu: boolean };
   load: LoadedInfo;
+  loaded: string | null;
   attribute: AttributionPayload;
   patch: number;
   patchCells: Float64Array;
@@ -75,6 +89,8 @@ export interface SerializedError {
   name: string;
   message: string;
   issues?: InputIssue[];
+  /** CrossOriginRedirect: where the server sent the request. */
+  redirectedTo?: string;
 }
 
 export type ProgressOf = LoadProgress | { done: number; total: number };
@@ -91,10 +107,12 @@ export type RequestMessage = { id: number } & Request;
 /** An Error rebuilt on the page side from its serialised form; `name` keeps the worker-side class name. */
 export class WorkerError extends Error {
   readonly issues?: InputIssue[];
+  readonly redirectedTo?: string;
   constructor(e: SerializedError) {
     super(e.message);
     this.name = e.name;
     this.issues = e.issues;
+    this.redirectedTo = e.redirectedTo;
   }
 }
 

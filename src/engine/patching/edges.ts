@@ -6,11 +6,13 @@
 // `m{l}` (blocks.l.hook_mlp_out). Receivers: `a{l}.h{h}<q|k|v>` (blocks.l.hook_{q,k,v}_input, the residual stream
 // that head's query, key or value reads before ln1), `m{l}` (blocks.l.hook_mlp_in), `logits` (the final residual
 // stream before ln_final). Every receiver's input is the sum of its senders' outputs plus constant biases (b_O).
-import { Concat, Graph, MatMul, Mul, ReduceSum, Reshape, Sub, Transpose, grad, stopGradient, type Tensor } from '../graph';
+import { Add, Concat, Expand, Graph, MatMul, Mul, ReduceSum, Reshape, Slice, Sub, Transpose, Where, grad, stopGradient, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import type { Runtime } from '../runtime/types';
 import { experimentKey, tokenFeed } from './attribution';
+import { magnitudeMean, qkFixEdges } from './edge-estimators';
+import { ESTIMATORS, checkMethod, type Method } from './estimators';
 import type { Experiment } from './experiment';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
 
@@ -140,8 +142,10 @@ export interface EdgeScores {
   layout: EdgeLayout;
   /** [sender][receiver], row-major; 0 where there is no edge. */
   edges: Float64Array;
-  /** Per receiver: (in_v[source] - in_v[base]) . dM/d(in_v), which the receiver's edges sum to. */
+  /** Per receiver: (in_v[source] - in_v[base]) . dM/d(in_v), which the receiver's edges sum to (atp, ig-inputs). */
   receiverTotals: Float64Array;
+  method: Method;
+  steps: number;
 }
 
 export const unsqueeze2 = (t: Tensor) => Reshape(t, [t.shape[0], t.shape[1], 1, t.shape[2]]); // [batch, pos, 1, d_model]
@@ -182,41 +186,98 @@ export function edgeScoreTensors(dSenders: Tensor, G: Tensor): Tensor {
   return MatMul(Reshape(Transpose(dSenders, [2, 0, 1, 3]), [S, N * P * D]), Reshape(Transpose(G, [0, 1, 3, 2]), [N * P * D, R]));
 }
 
-export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment): Graph {
+/**
+ * Edge scores by one estimator (estimators.ts). Plain AtP: one source forward, one base forward, one backward pass
+ * and one matmul. GradDrop and AtP* take R = L copies of the base run (copy l passes no gradient through layer l's
+ * attn_out and mlp_out into their inputs) and average |score| per copy and pair; IG on the inputs takes R = m copies
+ * with the embeddings interpolated from base towards source (EAP-IG); the QK fix replaces the scores of edges into
+ * queries and keys (edge-estimators.ts). ig-layer is defined per node family and layer, not for edges.
+ */
+export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment, method: Method = 'atp', steps = 1): Graph {
+  if (method === 'ig-layer') throw new Error('ig-layer interpolates one node family at one layer; it has no edge form: use ig-inputs (EAP-IG) for edges.');
   const g = new Graph('edges');
   const w = weightInputs(g, cfg);
-  const [N, P] = [exp.nPairs, exp.nPos];
+  const [N, P, L] = [exp.nPairs, exp.nPos, cfg.nLayers];
   const { freezeLayerNorm, freezeAttention } = exp.spec.options;
   const denoising = exp.spec.direction === 'denoising';
   const mIn = metricInputs(g, cfg, exp);
-  const freeze = (name: string, t: Tensor) =>
-    (freezeLayerNorm && name.endsWith('hook_scale')) || (freezeAttention && name.endsWith('hook_pattern')) ? stopGradient(t) : t;
+  const frozen = (name: string) => (freezeLayerNorm && name.endsWith('hook_scale')) || (freezeAttention && name.endsWith('hook_pattern'));
+  const dropping = method === 'graddrop' || method === 'atp-star';
+  if (dropping && L < 2) throw new Error(`${method} needs a model of at least 2 layers (it averages over L - 1).`);
+  const qkFixed = method === 'qk-fix' || method === 'atp-star';
+  const R = dropping ? L : method === 'ig-inputs' ? steps : 1;
+  const tileR = (t: Tensor) => (R === 1 ? t : Reshape(Expand(Reshape(t, [1, ...t.shape]), [R, ...t.shape]), [R * N, ...t.shape.slice(1)]));
+  const first = (t: Tensor) => (R === 1 ? t : Slice(t, 0, 0, N)); // copy 0: the base run itself
+  const perCopy = (f: (copy: number) => number, dtype: 'float32' | 'bool' = 'float32') =>
+    g.constant(Array.from({ length: R * N }, (_, i) => f(Math.floor(i / N))), [R * N, 1, 1], dtype);
 
-  const run = (role: 'clean' | 'corrupted', isBase: boolean) => {
-    const taps: EdgeTaps = { senders: [], inputs: [] };
-    const x = gpt2Forward(cfg, w, g.input(`tokens.${role}`, [N, P], 'int64'), tapEdges(cfg, taps, isBase ? freeze : undefined), { edgeHooks: true });
-    const metric = meanOf(metricRows(cfg, w, x, exp, mIn));
-    g.output(metric, `metric.${role}`);
-    return { taps, metric };
+  const [sourceRole, baseRole] = denoising ? (['clean', 'corrupted'] as const) : (['corrupted', 'clean'] as const);
+  const srcTaps: EdgeTaps = { senders: [], inputs: [] };
+  const srcOut = gpt2Forward(cfg, w, g.input(`tokens.${sourceRole}`, [N, P], 'int64'), tapEdges(cfg, srcTaps), { edgeHooks: true });
+  g.output(meanOf(metricRows(cfg, w, srcOut, exp, mIn)), `metric.${sourceRole}`);
+
+  const alpha = method === 'ig-inputs' ? perCopy((k) => k / steps) : undefined;
+  const attn = new Map<string, Tensor>(); // base q, k, pattern by hook name, for the QK fix
+  const edit = (name: string, t: Tensor): Tensor => {
+    let v = t;
+    if (alpha && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alpha, Sub(tileR(Reshape(srcTaps.senders[0], [N, P, cfg.dModel])), t)));
+    const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
+    if (drop) v = Where(perCopy((copy) => +(copy === +drop[1]), 'bool'), stopGradient(v), v);
+    if (frozen(name)) v = stopGradient(v);
+    if (qkFixed && /attn\.hook_(q|k|pattern)$/.test(name)) attn.set(name, v);
+    return v;
   };
-  const source = run(denoising ? 'clean' : 'corrupted', false);
-  const base = run(denoising ? 'corrupted' : 'clean', true);
+  const taps: EdgeTaps = { senders: [], inputs: [] };
+  const baseOut = gpt2Forward(cfg, w, tileR(g.input(`tokens.${baseRole}`, [N, P], 'int64')), tapEdges(cfg, taps, edit), { edgeHooks: true });
+  const rows = metricRows(cfg, w, baseOut, exp, mIn); // [R * N]
+  g.output(meanOf(R === 1 ? rows : Slice(rows, 0, 0, N)), `metric.${baseRole}`);
 
-  // dM/d(in_v) for every receiver at once: each receiver's input is its own tensor. The metric is the mean over
-  // pairs, so summing over pairs below gives the mean over pairs of each pair's score.
-  const grads = grad(base.metric, base.taps.inputs).map((gr, i) => gr ?? Mul(base.taps.inputs[i], 0));
-  const G = stackInputs(grads); // [N, P, R, d_model]
-  const dSenders = Sub(Concat(source.taps.senders, 2), Concat(base.taps.senders, 2)); // [N, P, S, d_model]
-  g.output(edgeScoreTensors(dSenders, G), 'edges'); // [S, R]
-  const dInputs = Sub(stackInputs(source.taps.inputs), stackInputs(base.taps.inputs)); // [N, P, R, d_model]
-  g.output(ReduceSum(Mul(dInputs, G), [0, 1, 3]), 'receiver_totals'); // [R]
+  // dM/d(in_v) for every receiver at once (each receiver's input is its own tensor), and dM/dA for the QK fix. The
+  // loss is the mean over all R x N rows, so summing a score over rows gives the mean over copies and pairs.
+  const patterns = qkFixed ? Array.from({ length: L }, (_, l) => attn.get(`blocks.${l}.attn.hook_pattern`)!) : [];
+  const grads = grad(meanOf(rows), [...taps.inputs, ...patterns]).map((gr, i) => gr ?? Mul([...taps.inputs, ...patterns][i], 0));
+  const G = stackInputs(grads.slice(0, taps.inputs.length)); // [R * N, P, receivers, d_model]
+  const dSenders = Sub(Concat(srcTaps.senders, 2), first(Concat(taps.senders, 2))); // [N, P, S, d_model]
+  const signed = ESTIMATORS[method].signed;
+  const layout = edgeLayout(cfg);
+  const [S, Rv] = [layout.senders.length, layout.receivers.length];
+  // Per copy and pair [R * N, S, Rv] (unsigned) or summed [S, Rv] (signed).
+  let scores: Tensor;
+  if (signed) scores = edgeScoreTensors(tileR(dSenders), G);
+  else {
+    const dS = Reshape(Transpose(tileR(dSenders), [0, 2, 1, 3]), [R * N, S, P * cfg.dModel]);
+    scores = MatMul(dS, Reshape(Transpose(G, [0, 1, 3, 2]), [R * N, P * cfg.dModel, Rv])); // [R * N, S, Rv]
+  }
+  if (qkFixed) {
+    const { nHeads: H } = cfg;
+    const blocks: Tensor[] = [];
+    for (let l = 0; l < L; l++) {
+      const r0 = layerReceiver(cfg, l);
+      const Sl = layout.upstream[r0];
+      const input = (x: 0 | 1) => first(taps.inputs[4 * l + x]); // taps per layer: q, k, v inputs, mlp_in
+      const qk = qkFixEdges(cfg, w, l, {
+        inQ: input(0), inK: input(1),
+        q: first(attn.get(`blocks.${l}.attn.hook_q`)!), k: first(attn.get(`blocks.${l}.attn.hook_k`)!), pattern: first(patterns[l]),
+      }, Slice(dSenders, 2, 0, Sl), grads[taps.inputs.length + l], R); // [R * N, S_l, 2H]
+      const full = Sl < S ? Concat([qk, g.constant(new Array(R * N * (S - Sl) * 2 * H).fill(0), [R * N, S - Sl, 2 * H])], 1) : qk;
+      const cols = signed ? ReduceSum(full, [0]) : full; // [(R * N,) S, 2H]
+      const ax = signed ? 1 : 2;
+      blocks.push(cols, Slice(scores, ax, r0 + 2 * H, r0 + 3 * H + 1)); // q and k columns fixed; v and m as they were
+    }
+    blocks.push(Slice(scores, signed ? 1 : 2, Rv - 1, Rv)); // logits
+    scores = Concat(blocks, signed ? 1 : 2);
+  }
+  g.output(signed ? scores : magnitudeMean(scores, R, L), 'edges'); // [S, Rv]
+  const dInputs = Sub(stackInputs(srcTaps.inputs), first(stackInputs(taps.inputs))); // [N, P, Rv, d_model]
+  g.output(ReduceSum(Mul(tileR(dInputs), G), [0, 1, 3]), 'receiver_totals'); // [Rv]: the identity's right-hand side for atp and ig-inputs
   return g;
 }
 
-export async function runEdgeAttribution(rt: Runtime, cfg: GPT2Config, exp: Experiment): Promise<EdgeScores> {
+export async function runEdgeAttribution(rt: Runtime, cfg: GPT2Config, exp: Experiment, method: Method = 'atp', steps = 1): Promise<EdgeScores> {
+  checkMethod(method, steps);
   const o = exp.spec.options;
-  const key = `edges:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${+o.freezeLayerNorm}${+o.freezeAttention}`;
-  const out = await rt.run(key, () => edgeAttributionGraph(cfg, exp), {
+  const key = `edges:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}`;
+  const out = await rt.run(key, () => edgeAttributionGraph(cfg, exp, method, steps), {
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),
     ...metricFeeds(cfg, exp),
@@ -231,6 +292,8 @@ export async function runEdgeAttribution(rt: Runtime, cfg: GPT2Config, exp: Expe
     layout,
     edges,
     receiverTotals: Float64Array.from(out.receiver_totals.data),
+    method,
+    steps,
   };
 }
 

@@ -10,6 +10,7 @@ import { runInspection, type InspectOptions, type Inspection } from './inspect';
 import { prepareMetric } from './metrics';
 import { jointPatch, type Cell } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
+import type { Method } from './estimators';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
 export class PatchingEngine {
@@ -88,10 +89,10 @@ export class PatchingEngine {
     return this.edgePatcher.layout;
   }
 
-  /** Edge attribution: every edge's score from one backward pass (edges.ts). */
-  async edgeScores(exp: Experiment): Promise<EdgeScores> {
+  /** Edge attribution: every edge's score from one backward pass (edges.ts), or by another estimator. */
+  async edgeScores(exp: Experiment, method: Method = 'atp', steps = 1): Promise<EdgeScores> {
     await this.prepare(exp);
-    return runEdgeAttribution(this.rt, this.cfg, exp);
+    return runEdgeAttribution(this.rt, this.cfg, exp, method, steps);
   }
 
   /** Exact direct path patch of each edge alone. */
@@ -131,16 +132,7 @@ export class PatchingEngine {
   }
 }
 
-/** Normalised view: (x - corrupted) / (clean - corrupted) for a metric value; for a patch effect (a change),
- *  divide by (clean - corrupted). Warns when the denominator is (nearly) zero. */
-export function normaliser(metric: { clean: number; corrupted: number }): { scale: number; warning?: string } {
-  const gap = metric.clean - metric.corrupted;
-  const size = Math.max(Math.abs(metric.clean), Math.abs(metric.corrupted), 1e-12);
-  if (Math.abs(gap) < 1e-6 || Math.abs(gap) / size < 1e-3)
-    return { scale: NaN, warning: `The clean and corrupted metrics are (nearly) equal (${metric.clean.toFixed(4)} vs ${metric.corrupted.toFixed(4)}), so the normalised view is undefined: the prompts do not differ on this metric.` };
-  return { scale: 1 / gap };
-}
-
+export { normaliser } from './normalise';
 export * from './types';
 export { resolveExperiment, experimentFromTokens, ExperimentError, METRICS, type Experiment, type InputIssue } from './experiment';
 export {

@@ -1,13 +1,13 @@
 // Which preset the editor shows when the model changes: a preset made for the other kind of model (toy vs GPT-2)
 // is swapped for this model's first one; the user's own experiment is never replaced.
-import { setSpec } from '../../state/actions';
+import { setSpec, showPresetView } from '../../state/actions';
 import { presetKind, type ModelChoice } from '../../state/models';
-import { getState, setState } from '../../state/store';
+import { getState } from '../../state/store';
 import { presetById, presetsFor, type Preset } from '../presets';
 
 export function applyPreset(preset: Preset): void {
   setSpec(structuredClone(preset.spec), preset.id);
-  setState((s) => ({ view: { ...s.view, tab: preset.view.tab, family: preset.view.family, head: undefined }, selected: null }));
+  showPresetView(preset.view);
 }
 
 export function applyDefaultPreset(choice: ModelChoice): void {

@@ -19,9 +19,9 @@ const PHASE_TEXT: Record<string, string> = {
   upload: 'Moving weights to the backend',
 };
 
+/** The editor switches to the new model's presets only once it has loaded: a failed load changes nothing. */
 function choose(choice: ModelChoice) {
-  applyDefaultPresetIfNeeded(choice);
-  void loadModel(choice);
+  void loadModel(choice).then((ok) => { if (ok) applyDefaultPresetIfNeeded(choice); });
 }
 
 export function ModelPanel() {
@@ -89,7 +89,7 @@ export function ModelPanel() {
           {model.status === 'ready' ? (model.fromCache ? 'ready · from cache' : 'ready') : model.status === 'loading' ? 'loading…' : model.status === 'error' ? 'failed' : ''}
         </span>
       </div>
-      <ModelNote choice={current} config={model.status === 'ready' ? model.config : null} />
+      <ModelNote choice={current} config={model.status === 'ready' ? model.config : null} servedFrom={model.status === 'ready' ? model.servedFrom : null} />
 
       {model.status === 'loading' && p ? (
         <div className="pw-progress" data-testid="model.progress" role="status" aria-live="polite">
@@ -107,10 +107,13 @@ export function ModelPanel() {
         </div>
       ) : null}
 
-      {model.status === 'error' && model.error ? (
+      {model.error ? (
         <div className="pw-error" role="alert" data-testid="model.error">
-          <span>{model.error}</span>
-          <button type="button" className="pw-small" onClick={() => void loadModel(current)} data-testid="model.retry">Retry</button>
+          <span>
+            {model.error}
+            {model.status === 'ready' && model.failed ? ` ${modelLabel(current)} is still loaded.` : ''}
+          </span>
+          <button type="button" className="pw-small" onClick={() => choose(model.failed ?? current)} data-testid="model.retry">Retry</button>
         </div>
       ) : null}
 
@@ -164,7 +167,11 @@ export function ModelPanel() {
   );
 }
 
-function ModelNote({ choice, config }: { choice: ModelChoice; config: { nLayers: number; nHeads: number; dModel: number } | null }) {
+function ModelNote({ choice, config, servedFrom }: {
+  choice: ModelChoice;
+  config: { nLayers: number; nHeads: number; dModel: number } | null;
+  servedFrom: string | null;
+}) {
   const shape = config ? `${config.nLayers} layers × ${config.nHeads} heads, d_model ${config.dModel}` : null;
   if (choice.kind === 'builtin') {
     const b = builtin(choice.id);
@@ -178,5 +185,11 @@ function ModelNote({ choice, config }: { choice: ModelChoice; config: { nLayers:
       </p>
     );
   }
-  return <p className="pw-note" data-testid="model.note">{choice.kind === 'url' ? 'Custom URL' : 'Local files'}{shape ? <> · {shape}</> : null}</p>;
+  return (
+    <p className="pw-note" data-testid="model.note">
+      {choice.kind === 'url' ? 'Custom URL' : 'Local files'}
+      {choice.kind === 'url' && servedFrom ? <> · served from <code data-testid="model.servedFrom">{servedFrom}</code></> : null}
+      {shape ? <> · {shape}</> : null}
+    </p>
+  );
 }

@@ -1,9 +1,11 @@
 // The four result views. Each says which families it shows, so "Patch every cell" sweeps exactly what is on screen.
 import { useEffect, useMemo } from 'react';
 import { familiesIn, type Family } from '../../engine/patching/families';
-import { computeCleanAttention, selectCell, sweep, type SweepTarget } from '../../state/actions';
+import {
+  computeCleanAttention, hasHead, selectCell, selectHead, setAttentionMode, setPerPosition, sweep, type SweepTarget,
+} from '../../state/actions';
 import { scaled, type RunResult } from '../../state/results';
-import { setState, useStore } from '../../state/store';
+import { useStore } from '../../state/store';
 import { AttentionGrid } from '../../viz/attention/AttentionGrid';
 import { rankHeads } from '../../viz/attention/attention-model';
 import { maxAbs } from '../../viz/labelled';
@@ -51,7 +53,7 @@ export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
         <input
           type="checkbox"
           checked={perPosition}
-          onChange={(e) => setState((s) => ({ view: { ...s.view, perPosition: e.target.checked } }))}
+          onChange={(e) => setPerPosition(e.target.checked)}
           data-testid="view.perPosition"
         />
         Head output per position (hook_z at each position; one panel per layer, one colour scale for all)
@@ -174,18 +176,19 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
   const p = run.patched.pattern_by_pos;
   const patched = useMemo(() => (p && mode === 'pair' ? scaled(p, k) : undefined), [p, k, mode]);
   const ranked = useMemo(() => (data ? rankHeads(data) : []), [data]);
-  const shown = head ?? (ranked[0] ? { layer: ranked[0].layer, head: ranked[0].head } : null);
+  // A head this result does not have (a link for a bigger model) is never drawn; run() also drops it with a notice.
+  const shown = head && hasHead(run, head) ? head : ranked[0] ? { layer: ranked[0].layer, head: ranked[0].head } : null;
   const unit = mode === 'clean' ? `${scale.unit === 'normalised' ? 'metric' : scale.unit}, clean only` : scale.unit;
 
   return (
     <div data-testid="view.attention">
       <div className="pw-segmented" role="radiogroup" aria-label="Attention attribution mode">
         <label>
-          <input type="radio" checked={mode === 'pair'} onChange={() => setState((s) => ({ view: { ...s.view, attentionMode: 'pair' } }))} data-testid="attention.mode.pair" />
+          <input type="radio" checked={mode === 'pair'} onChange={() => setAttentionMode('pair')} data-testid="attention.mode.pair" />
           Pattern attribution (clean vs corrupted): (clean − corrupted pattern) × grad
         </label>
         <label>
-          <input type="radio" checked={mode === 'clean'} onChange={() => setState((s) => ({ view: { ...s.view, attentionMode: 'clean' } }))} data-testid="attention.mode.clean" />
+          <input type="radio" checked={mode === 'clean'} onChange={() => setAttentionMode('clean')} data-testid="attention.mode.clean" />
           Attention attribution, clean prompt only: pattern × grad (no corrupted prompt)
         </label>
       </div>
@@ -205,7 +208,7 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
             patched={patched}
             options={{ tokens: run.tokens, unit }}
             head={shown}
-            onSelectHead={(h) => setState((s) => ({ view: { ...s.view, head: h } }))}
+            onSelectHead={selectHead}
             selected={mode === 'pair' ? selected : null}
             onSelect={mode === 'pair' ? (index) => void selectCell('pattern_by_pos', index) : undefined}
             svgRef={svg.ref}

@@ -1,9 +1,11 @@
 // Pieces every view shares: the current run, the raw/normalised scale, family names, and a figure with exports.
 import { useMemo, useRef, useState, type ReactNode } from 'react';
-import { normaliser } from '../../engine/patching';
 import { FAMILY_TABLE } from '../../engine/patching/families';
+import { normaliser } from '../../engine/patching/normalise';
 import type { AxisName, Family, Labelled } from '../../engine/patching/types';
+import { cannotPatch } from '../../state/actions';
 import { modelKey } from '../../state/models';
+import { canonicalJson } from '../../state/permalink';
 import { getRun, scaled, type RunResult } from '../../state/results';
 import { getState, useStore } from '../../state/store';
 import { toCsv, toJson, type AxisLabels } from '../../viz/export/tabular';
@@ -27,6 +29,24 @@ export function useRun(): RunResult | undefined {
   const id = useStore((s) => s.run.id);
   const version = useStore((s) => s.run.version);
   return useMemo(() => getRun(id), [id, version]);
+}
+
+/**
+ * Why the result on screen is not the result of what the page now shows (another model loading or loaded, inputs
+ * edited since), or null. Results stay tied to the model and inputs they were computed with (issues 14 and 16).
+ */
+export function useStaleness(run: RunResult | undefined): string | null {
+  const model = useStore((s) => s.model);
+  const spec = useStore((s) => s.spec);
+  return useMemo(() => {
+    if (!run) return null;
+    const other = cannotPatch(run, model);
+    if (other) return other;
+    if (canonicalJson(run.spec) !== canonicalJson(spec)) {
+      return 'The inputs were edited after this run: the results on screen are for the previous inputs. Press Run to update them.';
+    }
+    return null;
+  }, [run, model, spec]);
 }
 
 export interface Scale {

@@ -1,0 +1,154 @@
+// The experiment in the editor and its runs: validation as the engine words it, attribution runs, cancel, and the
+// clean-only attention attribution computed on demand.
+import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from '../../engine/patching/experiment';
+import { FAMILIES, familyAxes, familyEntry, type Family } from '../../engine/patching/families';
+import type { ExperimentSpec } from '../../engine/patching/types';
+import { describeError } from '../../worker/protocol';
+import { newRunId, putRun, type RunResult } from '../results';
+import { getState, setState, type AppState, type Selection } from '../store';
+import { startEngine } from './engine';
+import { reloadModel } from './model';
+import { patchCell } from './selection';
+import { bumpRun, cannotPatch, currentRun, engine, isCurrentRunGeneration, nextRunGeneration } from './shared';
+import { cancelSweep } from './sweep';
+
+/** Families computed by every run (those the browser shows): one attribution graph gives them all. */
+export const RUN_FAMILIES: Family[] = FAMILIES.filter((f) => familyEntry(f).view);
+
+/** Every problem with the spec for this model, as the engine words it; [] when it can run. */
+export function validate(spec: ExperimentSpec): { issues: InputIssue[]; exp: Experiment | null } {
+  const cfg = getState().model.config;
+  if (!cfg) return { issues: [], exp: null };
+  try {
+    return { issues: [], exp: resolveExperiment(spec, cfg) };
+  } catch (e) {
+    if (e instanceof ExperimentError) return { issues: e.issues, exp: null };
+    return { issues: [{ field: 'pairs', message: describeError(e) }], exp: null };
+  }
+}
+
+export function setSpec(spec: ExperimentSpec, presetId: string | null = getState().presetId): void {
+  setState({ spec, presetId, issues: [] });
+}
+
+export async function run(): Promise<RunResult | null> {
+  const { spec, model } = getState();
+  const key = model.loadedKey;
+  if (model.status !== 'ready' || key === null) {
+    setState({ issues: [{ field: 'pairs', message: 'Load a model first.' }] });
+    return null;
+  }
+  const { issues, exp } = validate(spec);
+  setState({ issues });
+  if (!exp) return null;
+  cancelSweep();
+  const generation = nextRunGeneration();
+  const id = newRunId();
+  setState((s) => ({ run: { ...s.run, status: 'running', error: null }, cellError: null }));
+  const t0 = performance.now();
+  try {
+    const r = await engine().attribute(key, spec, RUN_FAMILIES, 'patch');
+    if (!isCurrentRunGeneration(generation)) return null;
+    const result: RunResult = {
+      id,
+      spec,
+      model: model.choice,
+      modelKey: key,
+      metric: r.metric,
+      tokens: exp.cleanDisplay[0],
+      corruptedTokens: exp.corruptedDisplay[0],
+      attribution: r.values,
+      patched: {},
+      elapsedMs: performance.now() - t0,
+    };
+    putRun(result);
+    const { view, selected, dropped } = viewFor(result, getState());
+    setState((s) => ({
+      run: { id, status: 'done', error: null, version: s.run.version + 1 },
+      view,
+      selected,
+      ...(dropped.length ? { notice: { kind: 'info' as const, text: `${dropped.join('; ')}: not in this result, so it is not shown.` } } : {}),
+    }));
+    if (selected) void patchCell(selected.family, selected.index);
+    return result;
+  } catch (e) {
+    if (!isCurrentRunGeneration(generation)) return null;
+    const err = e as Error & { issues?: InputIssue[] };
+    if (err.issues) setState({ issues: err.issues });
+    setState((s) => ({ run: { ...s.run, status: 'error', error: describeError(e) } }));
+    return null;
+  }
+}
+
+/**
+ * Stops a running attribution. The engine cannot interrupt a graph mid-run, so this restarts the worker (a fresh
+ * onnxruntime) and reloads the model, which comes back from the browser's caches; the previous result stays.
+ */
+export async function cancelRun(): Promise<void> {
+  if (getState().run.status !== 'running') return;
+  nextRunGeneration();
+  setState((s) => ({ run: { ...s.run, status: s.run.id === null ? 'idle' : 'done', error: null } }));
+  await startEngine(getState().backend.choice, getState().backend.forced);
+  await reloadModel();
+}
+
+function fits(r: RunResult, sel: Selection): boolean {
+  const a = r.attribution[sel.family];
+  return !!a && sel.index.length === a.shape.length && sel.index.every((v, i) => Number.isInteger(v) && v >= 0 && v < a.shape[i]);
+}
+
+/** Whether the result has attention head `head` (its pattern_by_pos is [layer, head, query_pos, key_pos]). */
+export function hasHead(r: RunResult, head: { layer: number; head: number }): boolean {
+  const shape = r.attribution.pattern_by_pos?.shape;
+  return !!shape && head.layer < shape[0] && head.head < shape[1];
+}
+
+/**
+ * The view and selection checked against a new result: a head or cell that the model does not have (a link made
+ * for a bigger model, a head picked before switching to a smaller one) is dropped and named, never drawn (issue 16).
+ */
+function viewFor(r: RunResult, s: AppState): { view: AppState['view']; selected: Selection | null; dropped: string[] } {
+  const dropped: string[] = [];
+  let view = s.view;
+  if (view.head && !hasHead(r, view.head)) {
+    dropped.push(`Attention head L${view.head.layer}H${view.head.head}`);
+    view = { ...view, head: undefined };
+  }
+  let selected = s.selected;
+  if (selected && !fits(r, selected)) {
+    dropped.push(`The selected ${selected.family} cell [${selected.index.join(', ')}]`);
+    selected = null;
+  }
+  return { view, selected, dropped };
+}
+
+/**
+ * "Attention attribution" on the clean prompt alone: sum(pattern * grad) at each pattern entry. The engine's
+ * zero-ablation attribution on the noising direction with corrupted = clean is sum((0 - pattern) * grad), i.e.
+ * exactly its negation.
+ */
+export async function computeCleanAttention(): Promise<void> {
+  const r = currentRun();
+  if (!r || r.cleanAttention) return;
+  const spec: ExperimentSpec = { ...r.spec, direction: 'noising', pairs: r.spec.pairs.map((p) => ({ ...p, corrupted: p.clean })) };
+  try {
+    const refused = cannotPatch(r);
+    if (refused) return void setState({ cellError: refused });
+    const out = await engine().attribute(r.modelKey, spec, ['pattern_by_pos'], 'zero');
+    const l = out.values.pattern_by_pos!;
+    const data = new Float64Array(l.data.length);
+    for (let i = 0; i < data.length; i++) data[i] = -l.data[i];
+    r.cleanAttention = { axes: l.axes, shape: l.shape, data };
+    bumpRun();
+  } catch (e) {
+    setState({ cellError: describeError(e) });
+  }
+}
+
+/** Exact patch of one cell of the current run, straight from the worker (the test API uses it). */
+export async function exactPatch(family: Family, index: number[]): Promise<number> {
+  const r = currentRun();
+  if (!r) throw new Error('No run yet.');
+  if (index.length !== familyAxes(family).length) throw new Error(`${family} takes ${familyAxes(family).length} indices`);
+  return engine().patch(r.modelKey, r.spec, family, index);
+}
