@@ -6,8 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeRandomCheckpoint } from '../engine/model/weights-node';
 import { parseGPT2Config } from '../engine/model/config';
+import { loadModelFromDir, writeRandomCheckpoint } from '../engine/model/weights-node';
+import { embeddingStd } from '../engine/patching/corrupt';
+import { noiseTensor } from '../engine/patching/dataset';
+import { referenceForwardF64, toFloat64Weights } from '../../test/reference/gpt2-f64';
+import { logitDiff } from '../../test/reference/metrics-f64';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'patchwork-pairs-'));
@@ -146,5 +150,30 @@ describe('--pairs', () => {
     const bad = await cli(['corrupt', '--kind', 'random', '--pairs', jsonl]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--kind random needs --positions/);
+  });
+
+  it('corrupt --kind noise: 3 x the embeddings\' std, reproducible; attribute --pairs reruns it to the float64 corrupted metric', async () => {
+    const f = join(dir, 'noise.jsonl');
+    const args = ['corrupt', '--kind', 'noise', '--pairs', csv, '--positions', '2,3', '--model', model, '--seed', '4', '--out', f];
+    expect((await cli(args)).code).toBe(0);
+    const text = readFileSync(f, 'utf8');
+    expect((await cli(args)).code).toBe(0);
+    expect(readFileSync(f, 'utf8')).toBe(text);
+    const pairs = text.trim().split('\n').map((l) => JSON.parse(l));
+    const { weights } = await loadModelFromDir(model);
+    expect(pairs[0].noise.std).toBeCloseTo(3 * embeddingStd(weights.get('wte.weight')!.data), 10);
+    expect(pairs[0].corrupted).toBe(pairs[0].clean);
+    const r = await cli(['attribute', '--model', model, '--pairs', f, '--families', 'head_out_all_pos']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const w64 = toFloat64Weights(cfg, weights);
+    pairs.forEach((p, b) => {
+      const tokens = j.tokens[b].clean;
+      const noise = noiseTensor(p.noise, tokens.length, cfg.dModel, 1);
+      const { logits } = referenceForwardF64(cfg, w64, tokens, { hooks: { hook_embed: (v) => v.map((x, i) => x + noise[i]) } });
+      const want = logitDiff(logits, tokens.length, cfg.dVocab, j.tokens[b].answer, j.tokens[b].wrong);
+      expect(Math.abs(j.metric.per_pair.corrupted[b] - want)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want)));
+      expect(Math.abs(j.metric.per_pair.corrupted[b] - j.metric.per_pair.clean[b])).toBeGreaterThan(1e-6); // random weights: small logits
+    });
   });
 });

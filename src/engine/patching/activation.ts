@@ -6,11 +6,11 @@
 // at position p leaves every earlier position unchanged (causal attention), so only positions >= p are computed,
 // with the earlier keys and values taken from the cache; many patches share one run (rows = patch x pair); and
 // only the metric positions are unembedded.
-import { Expand, Graph, Reshape, Slice, Where, type Tensor } from '../graph';
+import { Add, Expand, Graph, Reshape, Slice, Where, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import type { Feed, Fetched, Runtime } from '../runtime/types';
-import { experimentKey, tokenFeed } from './attribution';
+import { experimentKey, noiseFeed, tokenFeed } from './attribution';
 import type { Experiment } from './experiment';
 import { cellSelector, familyAxes, familyShape, firstPosition, hookFor, hookPosAxis, type Family } from './families';
 import { familyHookShape } from './hook-shapes';
@@ -176,6 +176,7 @@ export class ActivationPatcher {
       'tokens.base': tokenFeed(denoising ? exp.corrupted : exp.clean),
       'tokens.source': tokenFeed(denoising ? exp.clean : exp.corrupted),
       ...metricFeeds(cfg, exp),
+      ...noiseFeed(cfg, exp),
     });
     const base = new Map<string, Fetched>();
     const source = new Map<string, Fetched>();
@@ -198,7 +199,7 @@ export class ActivationPatcher {
 const f32 = (t: Fetched): Feed => ({ dtype: 'float32', shape: t.shape, data: t.data });
 
 function cacheKey(exp: Experiment): string {
-  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction]);
+  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, exp.noise?.key]);
 }
 
 /** Base run: residual stream at every layer. Source run: the family's hook at every layer. Both metrics. */
@@ -208,9 +209,13 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
   const [N, P] = [exp.nPairs, exp.nPos];
   const mIn = metricInputs(g, cfg, exp);
   const wanted = new Set(Array.from({ length: cfg.nLayers }, (_, l) => hookFor(family, l)));
+  // Gaussian-noise corruption: the corrupted run's token embeddings plus a fed constant.
+  const corruptedRole = exp.spec.direction === 'denoising' ? 'base' : 'source';
+  const noise = exp.noise ? g.input('noise', [N, P, cfg.dModel]) : undefined;
   const run = (role: 'base' | 'source') => {
     const tokens = g.input(`tokens.${role}`, [N, P], 'int64');
-    const x = gpt2Forward(cfg, w, tokens, (name, t) => {
+    const x = gpt2Forward(cfg, w, tokens, (name, t0) => {
+      const t = noise && role === corruptedRole && name === 'hook_embed' ? Add(t0, noise) : t0;
       if (role === 'base' && /hook_resid_pre$|attn\.hook_[kv]$/.test(name)) g.output(t, `base.${name}`);
       if (role === 'source' && wanted.has(name)) g.output(t, `source.${name}`);
       return t;

@@ -72,9 +72,14 @@ export function reduceToLayout(family: Family, A: Tensor, keepBatch = false): Te
   return Transpose(reduced, [...(keepBatch ? [0] : []), ...order.map((o) => o + lead)]);
 }
 
+/** The Gaussian-noise corruption's feed, when the experiment has one. */
+export function noiseFeed(cfg: GPT2Config, exp: Experiment): Record<string, Feed> {
+  return exp.noise ? { noise: { dtype: 'float32', shape: [exp.nPairs, exp.nPos, cfg.dModel], data: exp.noise.data } } : {};
+}
+
 export function experimentKey(exp: Experiment): string {
   const m = exp.spec.metric;
-  return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}`;
+  return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}${exp.noise ? `:noise-${exp.spec.direction}` : ''}`; // noise goes into the corrupted run, base or source
 }
 
 export function attributionGraph(
@@ -117,7 +122,12 @@ export function attributionGraph(
   // With patched cells (node-sets.ts), the source run keeps their hooks' values and the base run takes them.
   const patchHooks = new Set(patched?.hooks);
   const patchSrc = new Map<string, Tensor>();
-  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], (name, t) => {
+  // Gaussian-noise corruption: the corrupted run's token embeddings plus a fed constant.
+  const noise = exp.noise ? g.input('noise', [N, exp.nPos, cfg.dModel]) : undefined;
+  if (noise && (method !== 'atp' || patched)) throw new Error(`Gaussian-noise corruption works with plain attribution (atp), not ${patched ? '--patched' : method}.`);
+  const noised = (role: string, name: string, t: Tensor) => (noise && role === 'corrupted' && name === 'hook_embed' ? Add(t, noise) : t);
+  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], (name, t0) => {
+    const t = noised(sourceRole, name, t0);
     if (needed.has(name)) src.set(name, t);
     if (patchHooks.has(name)) patchSrc.set(name, t);
     return t;
@@ -128,7 +138,8 @@ export function attributionGraph(
   // The base run, R copies (copy 0 is the plain base run), and the gradient of the mean metric over all rows.
   const alphaInputs = method === 'ig-inputs' ? perCopy((k) => k / steps) : undefined;
   const base = new Map<string, Tensor>();
-  const baseOut = gpt2Forward(cfg, w, tileR(tokens[baseRole]), (name, t) => {
+  const baseOut = gpt2Forward(cfg, w, tileR(tokens[baseRole]), (name, t0) => {
+    const t = noised(baseRole, name, t0);
     let v = patched && patchHooks.has(name) ? patched.replace(name, t, patchSrc.get(name)!) : t;
     if (alphaInputs && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alphaInputs, Sub(tileR(src.get(name)!), t)));
     const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
@@ -280,6 +291,7 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
       }
   const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps, req.patched, req.perPair, !!reference), {
     ...refFeeds,
+    ...noiseFeed(cfg, exp),
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),
     ...metricFeeds(cfg, exp),

@@ -8,7 +8,7 @@ import type { PairRecord } from './dataset';
 
 export type GeneratedPair = Omit<PairRecord, 'line'> & { meta: Record<string, unknown> };
 
-export const GENERATORS = ['flip', 'abc', 'random', 'induction'] as const;
+export const GENERATORS = ['flip', 'abc', 'random', 'induction', 'noise'] as const;
 export type Generator = (typeof GENERATORS)[number];
 
 export class CorruptError extends Error {
@@ -129,5 +129,30 @@ function singleId(text: string, what: string): number {
 
 /** One JSON object per line: the pairs file format that --pairs reads. */
 export function toJsonl(pairs: GeneratedPair[]): string {
-  return pairs.map((p) => JSON.stringify({ clean: p.clean, corrupted: p.corrupted, answer: p.answer, wrong: p.wrong, ...(p.positions ? { positions: p.positions } : {}), meta: p.meta })).join('\n') + '\n';
+  return pairs.map((p) => JSON.stringify({ clean: p.clean, corrupted: p.corrupted, answer: p.answer, wrong: p.wrong, ...(p.positions ? { positions: p.positions } : {}), ...(p.noise ? { noise: p.noise } : {}), meta: p.meta })).join('\n') + '\n';
+}
+
+/**
+ * Gaussian noise on the embeddings (ROME's corruption): each pair's corrupted run is its clean prompt with
+ * N(0, std^2) noise added to the token embeddings at `positions` (token indices of the clean prompt, without
+ * <|endoftext|>). Each pair gets its own seed, (seed, index), so the record alone determines its noise.
+ */
+export function noisePairs(pairs: Omit<PairRecord, 'line'>[], seed: number, positions: number[], std: number): GeneratedPair[] {
+  if (!(std > 0) || !Number.isFinite(std)) throw new CorruptError(`The noise standard deviation must be a positive number, not ${std}.`);
+  return pairs.map((p, i) => {
+    const n = encode(p.clean).length;
+    const bad = positions.filter((q) => q < 0 || q >= n);
+    if (bad.length) throw new CorruptError(`Pair ${i + 1}: positions ${bad.join(', ')} are outside the clean prompt's ${n} tokens (0..${n - 1}, without <|endoftext|>).`);
+    const noise = { positions, std, seed: seed * 1000003 + i };
+    return { clean: p.clean, corrupted: p.clean, answer: p.answer, wrong: p.wrong, noise, meta: { generator: 'noise', seed, source: i } };
+  });
+}
+
+/** Standard deviation of the token-embedding entries (wte), float64: ROME's noise is 3 x this. */
+export function embeddingStd(wte: ArrayLike<number>): number {
+  let mean = 0;
+  for (let i = 0; i < wte.length; i++) mean += wte[i] / wte.length;
+  let v = 0;
+  for (let i = 0; i < wte.length; i++) v += (wte[i] - mean) ** 2;
+  return Math.sqrt(v / (wte.length - 1));
 }

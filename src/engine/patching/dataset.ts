@@ -10,6 +10,7 @@ import { familyAxes, type Family } from './families';
 import type { AxisName, Labelled } from './labelled';
 import type { ExperimentSpec, PromptPair } from './types';
 import type { GPT2Config } from '../model/types';
+import { seededRandom } from './ablation';
 
 export interface PairRecord extends PromptPair {
   /** 1-based line of the file where the pair starts. */
@@ -18,6 +19,24 @@ export interface PairRecord extends PromptPair {
   positions?: number[];
   /** Anything a generator exported with the pair (seed, corruption); carried, never interpreted. */
   meta?: unknown;
+  /** Gaussian noise on the corrupted run's token embeddings (corrupt.ts noisePairs); corrupted = clean. */
+  noise?: NoiseSpec;
+}
+
+export interface NoiseSpec {
+  /** Token positions of the clean prompt, without <|endoftext|>. */
+  positions: number[];
+  std: number;
+  seed: number;
+}
+
+/** The noise [nPos, d_model] of one pair: N(0, std^2) at the positions (shifted by `offset` for a BOS), else 0. */
+export function noiseTensor(spec: NoiseSpec, nPos: number, dModel: number, offset: number): Float32Array {
+  const out = new Float32Array(nPos * dModel);
+  const rng = seededRandom(spec.seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng()); // Box-Muller
+  for (const p of spec.positions) for (let d = 0; d < dModel; d++) out[(p + offset) * dModel + d] = spec.std * normal();
+  return out;
 }
 
 export interface DatasetIssue {
@@ -37,7 +56,7 @@ export class DatasetError extends Error {
 }
 
 const REQUIRED = ['clean', 'corrupted', 'answer'] as const;
-const KNOWN = new Set(['clean', 'corrupted', 'answer', 'wrong', 'positions', 'meta']);
+const KNOWN = new Set(['clean', 'corrupted', 'answer', 'wrong', 'positions', 'meta', 'noise']);
 const MAX_ISSUES = 20;
 
 export type DatasetFormat = 'jsonl' | 'csv';
@@ -179,8 +198,17 @@ function record(line: number, f: Record<string, unknown>, format: DatasetFormat,
     if (ok) positions = (list as (number | string)[]).map(Number);
     else issues.push({ line, field: 'positions', message: `must be a non-empty list of whole numbers >= 0, e.g. ${format === 'csv' ? '"3 7 12"' : '[3, 7, 12]'}.` });
   }
+  let noise: NoiseSpec | undefined;
+  if (f.noise !== undefined) {
+    const n = f.noise as Partial<NoiseSpec> | null;
+    const wholes = (x: unknown) => Array.isArray(x) && x.length > 0 && x.every((q) => Number.isInteger(q) && q >= 0);
+    if (format !== 'jsonl' || !n || typeof n !== 'object' || !wholes(n.positions) || !(typeof n.std === 'number' && n.std > 0 && Number.isFinite(n.std)) || !Number.isSafeInteger(n.seed))
+      issues.push({ line, field: 'noise', message: 'must be {"positions": [whole numbers], "std": a positive number, "seed": a whole number} (JSONL only).' });
+    else if (clean !== corrupted) issues.push({ line, field: 'noise', message: 'a noise pair corrupts the clean prompt itself: its corrupted prompt must equal its clean prompt.' });
+    else noise = { positions: n.positions!, std: n.std!, seed: n.seed! };
+  }
   if (issues.length > before) return undefined;
-  return { line, clean, corrupted, answer, wrong, ...(positions ? { positions } : {}), ...(f.meta !== undefined ? { meta: f.meta } : {}) };
+  return { line, clean, corrupted, answer, wrong, ...(positions ? { positions } : {}), ...(noise ? { noise } : {}), ...(f.meta !== undefined ? { meta: f.meta } : {}) };
 }
 
 /**
@@ -193,7 +221,15 @@ export function resolvePairs(records: PairRecord[], base: Omit<ExperimentSpec, '
   records.forEach((r, i) => {
     const metric = { ...base.metric, positions: r.positions ?? base.metric.positions };
     try {
-      exps.push(resolveExperiment({ ...base, metric, pairs: [{ clean: r.clean, corrupted: r.corrupted, answer: r.answer, wrong: r.wrong }] }, cfg));
+      const e = resolveExperiment({ ...base, metric, pairs: [{ clean: r.clean, corrupted: r.corrupted, answer: r.answer, wrong: r.wrong }] }, cfg);
+      if (r.noise) {
+        const offset = base.prependBos ? 1 : 0;
+        const outside = r.noise.positions.filter((p) => p + offset >= e.nPos);
+        if (outside.length) throw new ExperimentError([{ field: 'pairs', message: `noise positions ${outside.join(', ')} are outside the prompt (${e.nPos - offset} tokens without <|endoftext|>).` }]);
+        e.noise = { data: noiseTensor(r.noise, e.nPos, cfg.dModel, offset), key: JSON.stringify(r.noise) };
+        e.warnings = []; // identical prompts are the point: the noise is the corruption
+      }
+      exps.push(e);
     } catch (e) {
       if (!(e instanceof ExperimentError)) throw e;
       for (const issue of e.issues) issues.push({ ...issue, pair: i, message: `${source} line ${r.line}, field "${issue.field}": ${issue.message}` });
@@ -206,7 +242,7 @@ export function resolvePairs(records: PairRecord[], base: Omit<ExperimentSpec, '
 /** Single-pair experiments of equal length and metric positions as one batched experiment. */
 export function joinExperiments(exps: Experiment[]): Experiment {
   const [first] = exps;
-  if (exps.some((e) => e.nPos !== first.nPos || e.positions.join() !== first.positions.join()))
+  if (exps.some((e) => e.nPos !== first.nPos || e.positions.join() !== first.positions.join() || !e.noise !== !first.noise))
     throw new Error('joinExperiments: pairs of different lengths or metric positions cannot share a batch.');
   const all = <K extends keyof Experiment>(k: K) => exps.flatMap((e) => e[k] as unknown[]) as Experiment[K];
   return {
@@ -215,6 +251,7 @@ export function joinExperiments(exps: Experiment[]): Experiment {
     clean: all('clean'), corrupted: all('corrupted'), answers: all('answers'), wrongs: all('wrongs'),
     cleanDisplay: all('cleanDisplay'), corruptedDisplay: all('corruptedDisplay'),
     warnings: exps.flatMap((e) => e.warnings ?? []),
+    noise: exps.some((e) => e.noise) ? { data: concat(exps.map((e) => e.noise!.data)), key: exps.map((e) => e.noise!.key).join('|') } : undefined,
     klSource: exps.every((e) => e.klSource) ? {
       probs: concat(exps.map((e) => e.klSource!.probs)), negEntropy: concat(exps.map((e) => e.klSource!.negEntropy)),
     } : undefined,
@@ -245,7 +282,7 @@ export interface Batch {
 export function batches(exps: Experiment[], maxPairs: number): Batch[] {
   const groups = new Map<string, number[]>();
   exps.forEach((e, i) => {
-    const key = `${e.nPos}:${e.positions.join('.')}`;
+    const key = `${e.nPos}:${e.positions.join('.')}:${e.noise ? 'noise' : ''}`;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(i);
   });

@@ -42,6 +42,11 @@ export interface Experiment {
    * [pair, K, d_vocab] at the metric positions and sum p log p [pair, K].
    */
   klSource?: { probs: Float32Array; negEntropy: Float32Array };
+  /**
+   * Gaussian-noise corruption (ROME): [pair, pos, d_model] added to the corrupted run's token embeddings
+   * (hook_embed); the corrupted tokens are then the clean ones. `key` names it in graph caches.
+   */
+  noise?: { data: Float32Array; key: string };
 }
 
 const tokenLine = (ids: number[]) => ids.map(displayToken).join(' | ');

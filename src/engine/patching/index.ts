@@ -13,6 +13,11 @@ import type { ExperimentSpec, Family, Labelled } from './types';
 import type { Method } from './estimators';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
+/** Gaussian-noise corruption is built into attribution and activation patching only. */
+function noNoise(exp: Experiment): void {
+  if (exp.noise) throw new Error('Gaussian-noise corruption works with attribute and patch (attribution and activation patching), not with edges, paths, circuits, joint patches or inspect.');
+}
+
 export class PatchingEngine {
   private patcher: ActivationPatcher;
   private edgePatcher: EdgePatcher;
@@ -91,24 +96,28 @@ export class PatchingEngine {
 
   /** Edge attribution: every edge's score from one backward pass (edges.ts), or by another estimator. */
   async edgeScores(exp: Experiment, method: Method = 'atp', steps = 1): Promise<EdgeScores> {
+    noNoise(exp);
     await this.prepare(exp);
     return runEdgeAttribution(this.rt, this.cfg, exp, method, steps);
   }
 
   /** Exact direct path patch of each edge alone. */
   async pathPatch(exp: Experiment, edges: Edge[], opts?: EdgeRunOptions): Promise<Float64Array> {
+    noNoise(exp);
     await this.prepare(exp);
     return this.edgePatcher.pathPatch(exp, edges, opts);
   }
 
   /** Circuit evaluation (EAP-IG's evaluate_graph): metric and faithfulness per edge set. */
   async evaluateCircuits(exp: Experiment, circuits: Edge[][], opts?: EdgeRunOptions): Promise<{ metric: number; faithfulness: number }[]> {
+    noNoise(exp);
     await this.prepare(exp);
     return this.edgePatcher.faithfulness(exp, circuits, opts);
   }
 
   /** The exact patch of a set of cells together (node-sets.ts). */
   async jointPatch(exp: Experiment, cells: Cell[]): Promise<number> {
+    noNoise(exp);
     await this.prepare(exp);
     return jointPatch(this.rt, this.cfg, exp, cells);
   }
@@ -121,6 +130,7 @@ export class PatchingEngine {
 
   /** Top-k next tokens, direct logit attribution and the logit lens at the metric position (inspect.ts). */
   async inspect(exp: Experiment, opts?: InspectOptions): Promise<Inspection> {
+    noNoise(exp);
     await this.prepare(exp);
     return runInspection(this.rt, this.cfg, exp, opts);
   }
