@@ -137,12 +137,15 @@ describe('ablations from the CLI', () => {
     expect(Number.isFinite(j.metric.corrupted)).toBe(true);
   });
 
-  it('a reference of another length is a clear error (exit 2)', async () => {
+  it('a reference of another length, and ablation options without --mode, are clear errors (exit 2)', async () => {
     const short = join(dir, 'short.jsonl');
     writeFileSync(short, JSON.stringify({ clean: 'a b c', corrupted: 'a b c', answer: ' x' }));
     const r = await cli(['patch', '--model', model, '--pairs', pairsFile, '--families', 'head_out_all_pos', '--mode', 'mean', '--reference', short]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/has no prompt of 15 tokens; the mean is taken per position/);
+    const p = await cli(['patch', '--model', model, '--pairs', pairsFile, '--families', 'head_out_all_pos', '--reference', refFile, '--ablate', 'corrupted']);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toMatch(/--ablate, --reference go with --mode zero\|mean\|resample \(ablations\), not with patching/);
   });
 });
 

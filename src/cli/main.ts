@@ -298,6 +298,13 @@ function positionList(v: string): number[] {
   return items.map(Number);
 }
 
+/** --ablate, --reference and --seed mean something only for an ablation (--mode zero|mean|resample). */
+function ablationOnly(o: { mode: string }, cmd: Command): void {
+  const given = ['ablate', 'reference', 'seed'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+  if (o.mode === 'patch' && given.length)
+    throw new UsageError(`${given.map((k) => `--${k}`).join(', ')} ${given.length > 1 ? 'go' : 'goes'} with --mode zero|mean${cmd.name() === 'patch' ? '|resample' : ''} (ablations), not with patching.`);
+}
+
 const ablateOption = () =>
   new Option('--ablate <run>', 'with --mode zero|mean|resample: the run to ablate (values: metric(ablated run) - metric(run))').choices(['clean', 'corrupted']).default('clean');
 
@@ -335,7 +342,7 @@ export function program(): Command {
     .option('--patched <cells>', 'attribute on the run with these cells already patched, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
     .addOption(ablateOption())
     .option('--reference <file>', 'zero/mean: a pairs file whose clean prompts the mean is taken over, per position (default: every prompt, clean and corrupted)')
-    .action((o) => attribute(o));
+    .action((o, cmd: Command) => (ablationOnly(o, cmd), attribute(o)));
   common(p.command('patch').description('exact activation patching of every cell of the given families'))
     .option('--families <list>', `${FAMILIES_HELP} (default: ${CONTRACT_FAMILIES.join(',')})`, families)
     .addOption(new Option('--targets <list>', 'the same as --families (its older name)').argParser(families).conflicts('families'))
@@ -344,7 +351,7 @@ export function program(): Command {
     .addOption(ablateOption())
     .option('--reference <file>', 'mean/resample: a pairs file whose clean prompts are the reference (default: every prompt, clean and corrupted)')
     .option('--seed <n>', 'resample: the seed of the draws', wholeNumber(0), 0)
-    .action((o) => patch(o));
+    .action((o, cmd: Command) => (ablationOnly(o, cmd), patch(o)));
   inspectCommand(p);
   corruptCommand(p);
   registerCircuitCommands(p, { common, setup, emit, header });
