@@ -12,6 +12,7 @@ import { maxAbs } from '../../viz/labelled';
 import { Scatter } from '../../viz/scatter/Scatter';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { FamilyHeatmap } from './FamilyHeatmap';
+import { EstimatorComparison } from './estimators/EstimatorScatter';
 
 export const RESIDUAL_FAMILIES = familiesIn('residual');
 export const HEAD_FAMILIES = familiesIn('heads');
@@ -100,6 +101,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
         Attribution (x) against the exact activation patch (y), one point per target. On the dashed y = x line the linear
         estimate is exact; points off it are where attribution patching misleads (big activations, saturated softmaxes).
       </p>
+      <EstimatorComparison run={run} scale={scale} families={SCATTER_FAMILIES.filter((f) => run.attribution[f])} />
       {missing.length ? (
         <div className="pw-row pw-wrap">
           <span>Compute activation patches:</span>
