@@ -100,8 +100,10 @@ export async function verifyTopK(families: Family[], k: number, random: number, 
   }
 }
 
+/** Stops a Verify top K in flight; the families already verified keep their values and lines. */
 export function cancelVerify(): void {
-  verifyController?.abort();
+  if (!verifyController) return;
+  verifyController.abort();
   verifyController = null;
-  if (getState().verify) setState({ verify: null });
+  setState((s) => ({ verify: null, verified: s.verified ? { ...s.verified, error: 'Verify top K was cancelled.' } : null }));
 }
