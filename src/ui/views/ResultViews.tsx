@@ -13,6 +13,13 @@ import { Scatter } from '../../viz/scatter/Scatter';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { FamilyHeatmap } from './FamilyHeatmap';
 import { EstimatorComparison } from './estimators/EstimatorScatter';
+import { runEstimatorView } from './estimators/estimator-text';
+
+/** The run's estimator for the attention grid: its name, and a sequential scale for magnitudes. */
+const estimatorOptions = (run: RunResult) => {
+  const e = runEstimatorView(run);
+  return { valueName: e.valueName, sequential: e.sequential };
+};
 
 export const RESIDUAL_FAMILIES = familiesIn('residual');
 export const HEAD_FAMILIES = familiesIn('heads');
@@ -208,7 +215,7 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
           <AttentionGrid
             data={data}
             patched={patched}
-            options={{ tokens: run.tokens, unit }}
+            options={{ tokens: run.tokens, unit, ...(mode === 'pair' ? estimatorOptions(run) : {}) }}
             head={shown}
             onSelectHead={selectHead}
             selected={mode === 'pair' ? selected : null}
