@@ -162,7 +162,7 @@ function ScatterOf({ run, family, scale, selected }: { run: RunResult; family: F
     <Scatter
       x={x}
       y={y}
-      options={{ family, tokens: run.tokens, unit: scale.unit, height: 320, filename: `patchwork-scatter-${family}` }}
+      options={{ family, tokens: run.tokens, unit: scale.unit, height: 320, filename: `patchwork-scatter-${family}`, xName: runEstimatorView(run).valueName }}
       selected={selected}
       onSelect={(index) => void selectCell(family, index)}
     />
