@@ -9,3 +9,4 @@ export { clearSelection, patchCell, selectCell } from './selection';
 export { cannotPatch, currentRun } from './shared';
 export { cancelSweep, sweep, type SweepTarget } from './sweep';
 export { dismissNotice, selectHead, setAttentionMode, setNormalised, setPerPosition, setTab, showPresetView } from './view';
+export { cancelVerify, computeEstimate, setEstimator, verifyTopK } from './estimators';
