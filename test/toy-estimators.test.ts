@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedModel } from '../src/engine/model/weights';
 import { loadModelFromDir } from '../src/engine/model/weights-node';
 import { createNodeRuntime } from '../src/engine/runtime/node';
-import { PatchingEngine } from '../src/engine/patching';
+import { PatchingEngine, topK, type Family, type Method } from '../src/engine/patching';
 import { IOI_MODEL_DIR } from '../src/engine/train/toy';
 import { PRESETS } from '../src/ui/presets';
-import { refContext, refPatchWhole } from './reference/estimators-f64';
+import { refAtp, refAtpStar, refContext, refGradDrop, refIgInputs, refIgLayer, refPatchWhole, refQkFix } from './reference/estimators-f64';
 
 let model: LoadedModel;
 let engine: PatchingEngine;
@@ -50,3 +50,50 @@ describe('estimators on the toy IOI model', () => {
     expect(Math.abs(summed - whole[l])).toBeLessThan(0.01 * Math.abs(whole[l]));
   });
 });
+
+// Every estimator on both shipped toy models against the float64 reference, on the cell each estimator ranks first
+// in a family that exercises it (full finite differences over a 50257-token model would take minutes); the
+// tolerance is 1e-4 of the family's largest value.
+describe.each([
+  { dir: 'public/models/toy-induction', preset: 'toy-induction' },
+  { dir: 'public/models/toy-ioi', preset: 'toy-ioi' },
+])('estimators on $preset against the float64 reference', ({ dir, preset }) => {
+  const CHECKS: { method: Method; steps: number; families: Family[] }[] = [
+    { method: 'qk-fix', steps: 1, families: ['q_by_pos'] },
+    { method: 'graddrop', steps: 1, families: ['mlp_out'] },
+    { method: 'atp-star', steps: 1, families: ['k_by_pos'] },
+    { method: 'ig-inputs', steps: 4, families: ['resid_pre'] },
+    { method: 'ig-layer', steps: 4, families: ['attn_out'] },
+  ];
+  it.each(CHECKS)('$method: $families', async ({ method, steps, families }) => {
+    const m = await loadModelFromDir(dir);
+    const eng = await PatchingEngine.create(createNodeRuntime({ threads: 2 }), m.config, m.weights);
+    try {
+      const spec = PRESETS.find((p) => p.id === preset)!.spec;
+      const exp = eng.resolve({ ...spec, pairs: spec.pairs.slice(0, 1) });
+      const got = await eng.attribute(exp, { families, method, steps });
+      const pair = { base: exp.corrupted[0], source: exp.clean[0], answer: exp.answers[0], wrong: exp.wrongs[0] };
+      for (const f of families) {
+        const est = got.values[f]!;
+        const top = topK(est, 1)[0];
+        const ctx = { ...refContext(m.config, m.weights, [pair]), only: [top.index] };
+        const want = REFERENCE[method](ctx, f, steps);
+        expect(Math.abs(top.value)).toBeGreaterThan(1e-3); // something to check
+        // float32 results: 1e-4 relative, plus 1e-6 of the metric's size for the noise of near-cancelling terms (as e2e's compareArrays).
+        const floor = 1e-6 * Math.max(Math.abs(got.metric.clean), Math.abs(got.metric.corrupted));
+        expect(Math.abs(top.value - want[0]), `${preset} ${method} ${f} at [${top.index}]: ${top.value} vs ${want[0]}`).toBeLessThanOrEqual(1e-4 * Math.abs(want[0]) + floor);
+      }
+    } finally {
+      await eng.dispose();
+    }
+  }, 240_000);
+});
+
+const REFERENCE: Record<Method, (ctx: Parameters<typeof refAtp>[0], family: string, steps: number) => number[]> = {
+  atp: (c, f) => refAtp(c, f),
+  'qk-fix': (c, f) => refQkFix(c, f),
+  graddrop: (c, f) => refGradDrop(c, f),
+  'atp-star': (c, f) => refAtpStar(c, f),
+  'ig-inputs': (c, f, m) => refIgInputs(c, f, m),
+  'ig-layer': (c, f, m) => refIgLayer(c, f, m),
+};

@@ -20,6 +20,8 @@ interface Ctx {
   cfg: GPT2Config;
   w: WeightsF64;
   pairs: RefPair[];
+  /** Only these cells of the family (default: every cell), for models where full finite differences are slow. */
+  only?: number[][];
 }
 
 export function refContext(cfg: GPT2Config, weights: Weights, pairs: RefPair[]): Ctx {
@@ -71,23 +73,28 @@ function fdGrad(ctx: Ctx, pair: RefPair, hook: string, entries: number[], edits:
   return out;
 }
 
-const hookSize = (ctx: Ctx, pair: RefPair, hook: string) => run(ctx, pair.base).cache.get(hook)!.data.length;
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Per pair and cell: (source - base) . gradient over the cell's entries, with the gradient given per hook. */
-function linear(ctx: Ctx, family: string, pairIndex: number, gradFor: (hook: string) => Float64Array): number[] {
+function linear(ctx: Ctx, family: string, pairIndex: number, gradFor: (hook: string, entries: number[]) => Float64Array): number[] {
   const { cfg } = ctx;
   const pair = ctx.pairs[pairIndex];
   const P = pair.base.length;
   const base = run(ctx, pair.base).cache;
   const src = run(ctx, pair.source).cache;
-  const grads = new Map<string, Float64Array>();
-  return refIndices(family, cfg, P).map((cell) => {
-    const { hook, entries } = refCell(family, cfg, P, cell);
-    if (!grads.has(hook)) grads.set(hook, gradFor(hook));
+  const cells = (ctx.only ?? refIndices(family, cfg, P)).map((cell) => refCell(family, cfg, P, cell));
+  // The gradient at every entry some cell needs, one hook at a time: entry -> value.
+  const grads = new Map<string, Map<number, number>>();
+  for (const { hook } of cells) {
+    if (grads.has(hook)) continue;
+    const entries = [...new Set(cells.filter((c) => c.hook === hook).flatMap((c) => c.entries))];
+    const g = gradFor(hook, entries);
+    grads.set(hook, new Map(entries.map((e, i) => [e, g[i]])));
+  }
+  return cells.map(({ hook, entries }) => {
     const g = grads.get(hook)!;
     const [b, s] = [base.get(hook)!.data, src.get(hook)!.data];
-    return entries.reduce((acc, e) => acc + (s[e] - b[e]) * g[e], 0);
+    return entries.reduce((acc, e) => acc + (s[e] - b[e]) * g.get(e)!, 0);
   });
 }
 
@@ -95,7 +102,7 @@ const meanOver = (rows: number[][]) => rows[0].map((_, i) => rows.reduce((a, r) 
 
 /** Plain AtP. */
 export function refAtp(ctx: Ctx, family: string): number[] {
-  return meanOver(ctx.pairs.map((pair, b) => linear(ctx, family, b, (hook) => fdGrad(ctx, pair, hook, all(hookSize(ctx, pair, hook))))));
+  return meanOver(ctx.pairs.map((pair, b) => linear(ctx, family, b, (hook, entries) => fdGrad(ctx, pair, hook, entries))));
 }
 
 /** GradDrop pass l: no gradient through blocks.l.hook_attn_out / hook_mlp_out into their inputs (values kept). */
@@ -114,7 +121,7 @@ function gradDropOf(ctx: Ctx, perPass: (l: number, b: number) => number[]): numb
 export function refGradDrop(ctx: Ctx, family: string): number[] {
   return gradDropOf(ctx, (l, b) => {
     const pair = ctx.pairs[b];
-    return linear(ctx, family, b, (hook) => fdGrad(ctx, pair, hook, all(hookSize(ctx, pair, hook)), {}, dropped(l)));
+    return linear(ctx, family, b, (hook, entries) => fdGrad(ctx, pair, hook, entries, {}, dropped(l)));
   });
 }
 
@@ -147,10 +154,16 @@ function qkFixPair(ctx: Ctx, family: string, b: number, held: string[] = []): nu
   const P = pair.base.length;
   const base = run(ctx, pair.base).cache;
   const src = run(ctx, pair.source).cache;
-  const grads = new Map<number, Float64Array>();
-  return refIndices(family, cfg, P).map(([l, h, p]) => {
-    if (!grads.has(l)) grads.set(l, fdGrad(ctx, pair, `blocks.${l}.attn.hook_pattern`, all(cfg.nHeads * P * P), {}, held));
-    const G = grads.get(l)!;
+  const grads = new Map<string, Float64Array>();
+  return (ctx.only ?? refIndices(family, cfg, P)).map(([l, h, p]) => {
+    // dM/dA of this head's whole pattern [query_pos, key_pos] (laid out in the hook's [head_index, ...] order).
+    if (!grads.has(`${l}.${h}`)) {
+      const entries = Array.from({ length: P * P }, (_, i) => h * P * P + i);
+      const G = new Float64Array(cfg.nHeads * P * P);
+      fdGrad(ctx, pair, `blocks.${l}.attn.hook_pattern`, entries, {}, held).forEach((g, i) => (G[entries[i]] = g));
+      grads.set(`${l}.${h}`, G);
+    }
+    const G = grads.get(`${l}.${h}`)!;
     const [qb, kb] = [base.get(`blocks.${l}.attn.hook_q`)!.data, base.get(`blocks.${l}.attn.hook_k`)!.data];
     const [qs, ks] = [src.get(`blocks.${l}.attn.hook_q`)!.data, src.get(`blocks.${l}.attn.hook_k`)!.data];
     const Ab = attention(cfg, qb, kb, h, P);
@@ -191,10 +204,9 @@ export function refIgInputs(ctx: Ctx, family: string, m: number): number[] {
   return meanOver(ctx.pairs.map((pair, b) => {
     const e0 = 'blocks.0.hook_resid_pre';
     const [from, to] = [run(ctx, pair.base).cache.get(e0)!.data, run(ctx, pair.source).cache.get(e0)!.data];
-    return linear(ctx, family, b, (hook) => {
-      const n = hookSize(ctx, pair, hook);
-      const mean = new Float64Array(n);
-      for (let k = 0; k < m; k++) fdGrad(ctx, pair, hook, all(n), { [e0]: interpolate(from, to, k / m) }).forEach((g, i) => (mean[i] += g / m));
+    return linear(ctx, family, b, (hook, entries) => {
+      const mean = new Float64Array(entries.length);
+      for (let k = 0; k < m; k++) fdGrad(ctx, pair, hook, entries, { [e0]: interpolate(from, to, k / m) }).forEach((g, i) => (mean[i] += g / m));
       return mean;
     });
   }));
@@ -203,10 +215,10 @@ export function refIgInputs(ctx: Ctx, family: string, m: number): number[] {
 /** IG per layer: the family's hook at that layer alone interpolated, everything downstream recomputed. */
 export function refIgLayer(ctx: Ctx, family: string, m: number): number[] {
   return meanOver(ctx.pairs.map((pair, b) => {
-    return linear(ctx, family, b, (hook) => {
+    return linear(ctx, family, b, (hook, entries) => {
       const [from, to] = [run(ctx, pair.base).cache.get(hook)!.data, run(ctx, pair.source).cache.get(hook)!.data];
-      const mean = new Float64Array(from.length);
-      for (let k = 0; k < m; k++) fdGrad(ctx, pair, hook, all(from.length), { [hook]: interpolate(from, to, k / m) }).forEach((g, i) => (mean[i] += g / m));
+      const mean = new Float64Array(entries.length);
+      for (let k = 0; k < m; k++) fdGrad(ctx, pair, hook, entries, { [hook]: interpolate(from, to, k / m) }).forEach((g, i) => (mean[i] += g / m));
       return mean;
     });
   }));
