@@ -9,3 +9,6 @@ export { clearSelection, patchCell, selectCell } from './selection';
 export { cannotPatch, currentRun } from './shared';
 export { cancelSweep, sweep, type SweepTarget } from './sweep';
 export { dismissNotice, selectHead, setAttentionMode, setNormalised, setPerPosition, setTab, showPresetView } from './view';
+export {
+  cancelCurves, computeEdges, currentCircuit, patchEdge, runCurves, selectNode, setCircuitN, type CurveRequest,
+} from './circuit';
