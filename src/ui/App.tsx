@@ -18,12 +18,14 @@ import { AttentionView, HeadsView, ResidualView, ScatterView, viewSweepTargets }
 import type { BackendChoice } from '../worker/protocol';
 import { rankHeads } from '../viz/attention/attention-model';
 import type { RunResult } from '../state/results';
+import { CircuitView } from './views/circuit/CircuitView';
 
 const TABS: { id: ViewTab; label: string }[] = [
   { id: 'residual', label: 'Layer × position' },
   { id: 'heads', label: 'Layer × head' },
   { id: 'scatter', label: 'Attribution vs patch' },
   { id: 'attention', label: 'Attention' },
+  { id: 'circuit', label: 'Circuit' },
 ];
 
 export function App() {
@@ -232,6 +234,7 @@ function ViewBody({ tab, run, scale }: { tab: ViewTab; run: RunResult; scale: Sc
   if (tab === 'residual') return <ResidualView run={run} scale={scale} />;
   if (tab === 'heads') return <HeadsView run={run} scale={scale} />;
   if (tab === 'scatter') return <ScatterView run={run} scale={scale} />;
+  if (tab === 'circuit') return <CircuitView run={run} />;
   return <AttentionView run={run} scale={scale} />;
 }
 
