@@ -60,10 +60,23 @@ function activate(f: () => void) {
   };
 }
 
+/** The title in lines of at most ~100 characters (split at " · "), the last cut with an ellipsis. */
+export function splitTitle(title: string, max = 100): string[] {
+  const parts = title.split(' · ');
+  const lines: string[] = [];
+  for (const p of parts) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 3 + p.length <= max) lines[lines.length - 1] = `${last} · ${p}`;
+    else lines.push(p);
+  }
+  return lines.slice(0, 3).map((l) => (l.length > max ? `${l.slice(0, max - 1)}…` : l));
+}
+
 export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode, onSelectEdge, onSelectNode, svgRef }: CircuitGraphProps) {
   const o = { ...defaults, ...options };
   const { nLayers, nHeads } = layoutSize(data);
-  const titleHeight = o.title ? 22 : 0;
+  const titleLines = o.title ? splitTitle(o.title) : [];
+  const titleHeight = titleLines.length * 16 + (titleLines.length ? 6 : 0);
   const { nodes, height } = useMemo(
     () => layoutNodes(nLayers, nHeads, { width: o.width, rowHeight: o.rowHeight, margin: o.margin }),
     [nLayers, nHeads, o.width, o.rowHeight, o.margin],
@@ -87,14 +100,15 @@ export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode
       <svg
         ref={svgRef}
         width={o.width}
-        height={height + titleHeight + 40}
-        viewBox={`0 0 ${o.width} ${height + titleHeight + 40}`}
+        height={height + titleHeight + 52}
+        viewBox={`0 0 ${o.width} ${height + titleHeight + 52}`}
         role="group"
         aria-label={`Circuit graph: top ${shown.length} edges by |attribution|`}
         fontFamily={FONT}
         style={{ background: 'white' }}
       >
-        {o.title ? <text x={o.margin} y={16} fontSize={13} fontWeight={600}>{o.title}</text> : null}
+        {o.title ? <title>{o.title}</title> : null}
+        {titleLines.map((t, i) => <text key={i} x={o.margin} y={14 + i * 16} fontSize={i ? 11 : 13} fontWeight={i ? 400 : 600}>{t}</text>)}
         <g transform={`translate(0, ${titleHeight})`}>
           {Array.from({ length: nLayers }, (_, l) => (
             <text key={l} x={4} y={nodes.get(`a${l}.h0`)!.y + 4} fontSize={10} fill="#666">L{l}</text>
@@ -175,7 +189,7 @@ export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode
                 <text x={36} y={12}>{c === 'v' ? 'value (or MLP/logits)' : c === 'q' ? 'query' : 'key'}</text>
               </g>
             ))}
-            <text x={360} y={12} fill="#555">blue = raises the metric, red = lowers it; width = |attribution|</text>
+            <text x={0} y={30} fill="#555">blue = raises the metric, red = lowers it; width = |attribution|; small grey nodes have no edge shown</text>
           </g>
         </g>
       </svg>

@@ -15,6 +15,7 @@ import { FaithfulnessCurve } from '../../../viz/circuit/FaithfulnessCurve';
 import { ExportButtons } from '../../../viz/export/ExportButtons';
 import { formatValue } from '../../../viz/format';
 import { METRIC_UNIT, useSvgRef } from '../common';
+import './circuit.css';
 
 /** Most edges the slider offers (GPT-2 Small has ~32k; past a few hundred the graph is a blur). */
 const SLIDER_MAX = 500;
@@ -65,6 +66,7 @@ export function CircuitView({ run }: { run: RunResult }) {
         </label>
         <output data-testid="circuit.count">{n} of {total} edges</output>
       </div>
+      <div className="pw-circuit-main">
       <figure className="pw-figure" data-testid="figure.circuit">
         <figcaption>
           <strong>Circuit graph</strong> <span className="pw-muted">edge attribution (one backward pass), top {n} by |value|, {unit}</span>
@@ -81,11 +83,12 @@ export function CircuitView({ run }: { run: RunResult }) {
           svgRef={svg.ref}
         />
       </figure>
-      <div className="pw-details" data-testid="circuit.details" aria-live="polite">
+      <aside className="pw-circuit-details" data-testid="circuit.details" aria-live="polite" aria-label="Circuit details">
         {selEdge ? <EdgeDetails edge={selEdge} exact={circuit.exact.get(selEdge.name)} pending={st.pendingEdge === selEdge.name} /> : null}
         {st.edgeError ? <p className="pw-error" role="alert" data-testid="circuit.edge.error">{st.edgeError}</p> : null}
         {st.selectedNode ? <NodeEdges node={st.selectedNode} edges={shown} exact={circuit.exact} onEdge={onEdge} /> : null}
         {!selEdge && !st.selectedNode ? <p className="pw-muted">Click an edge for its exact path patch, or a node for its edges.</p> : null}
+      </aside>
       </div>
       <CurvePanel data={data} ranked={ranked} n={n} curve={circuit.curve} nodeCurve={circuit.nodeCurve} metric={circuit.scores.metric} />
     </div>
@@ -128,7 +131,7 @@ function NodeEdges({ node, edges, exact, onEdge }: { node: string; edges: GraphE
   return (
     <div data-testid="circuit.node.details">
       <p>Node <strong>{node}</strong> (its edges among those shown, largest |attribution| first; click to patch exactly)</p>
-      <div className="pw-row pw-wrap">
+      <div>
         {list('Incoming', incoming, 'incoming')}
         {list('Outgoing', outgoing, 'outgoing')}
       </div>
