@@ -6,7 +6,7 @@ import { PatchingEngine, parseEdges, type ExperimentSpec } from '../src/engine/p
 import { createNodeRuntime } from '../src/engine/runtime/node';
 import { presetById } from '../src/ui/presets';
 import { compareArrays, expect, test } from './fixtures';
-import type { AppPage } from './pages';
+import { AppPage } from './pages';
 
 const edgeButton = (app: AppPage, name: string) =>
   app.page.getByRole('button', { name: new RegExp(`^edge ${name.replace(/[.*+?^${}()|[\]\\<>]/g, '\\$&')}: `) });
@@ -106,5 +106,45 @@ test('toy IOI circuit preset: its named edges are in the graph and patch as onnx
     await app.snapshot(testInfo, 'circuit-toy-ioi');
   } finally {
     await reference.dispose();
+  }
+});
+
+test('a copied link reopens the Circuit tab with the same N, edge and exact value in a fresh page', async ({ app, backend, browser }, testInfo) => {
+  test.setTimeout(240_000);
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction-keys');
+  await app.editor.run();
+  await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
+  const slider = app.page.getByRole('slider', { name: /Edges shown/ });
+  await slider.focus();
+  await app.page.keyboard.press('End');
+  const count = await app.page.getByTestId('circuit.count').textContent();
+  await app.page.getByRole('button', { name: 'node a0.h2', exact: true }).click();
+  const edge = edgeButton(app, 'input->a0.h2<v>');
+  await edge.focus();
+  await app.page.keyboard.press('Enter');
+  const exactCell = app.page.getByTestId('circuit.edge.exact');
+  await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+  const exact = await exactCell.getAttribute('data-value');
+  await app.page.getByRole('button', { name: 'Copy link' }).click();
+  const url = app.page.url();
+  expect(url).toMatch(/#v1\./);
+
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const fresh = new AppPage(page, backend);
+    await page.goto(url);
+    await fresh.ready();
+    await expect(page.getByTestId('tab.circuit')).toHaveAttribute('aria-selected', 'true', { timeout: 60_000 });
+    await expect(page.getByTestId('circuit.count')).toHaveText(count!, { timeout: 60_000 });
+    await expect(page.getByTestId('circuit.edge.name')).toHaveText('input->a0.h2<v>');
+    await expect(page.getByTestId('circuit.edge.exact')).toHaveAttribute('data-value', exact!, { timeout: 60_000 });
+    await expect(page.getByRole('button', { name: 'node a0.h2', exact: true })).toHaveAttribute('aria-pressed', 'true');
+    await expect(page.getByTestId('circuit.node.incoming')).toContainText('input->a0.h2<v>');
+    await fresh.snapshot(testInfo, 'circuit-permalink-reopened');
+  } finally {
+    await context.close();
   }
 });

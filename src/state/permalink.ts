@@ -71,6 +71,15 @@ export const experimentSchema = z.strictObject({
 
 const headRef = z.strictObject({ layer: int(255), head: int(255) });
 
+const SENDER = String.raw`(?:input|a\d{1,3}\.h\d{1,3}|m\d{1,3})`;
+const RECEIVER = String.raw`(?:a\d{1,3}\.h\d{1,3}<[qkv]>|m\d{1,3}|logits)`;
+/** The Circuit tab's N, selected edge (`a0.h2->a1.h0<k>`) or node (`a0.h2`); checked against the model on opening. */
+const circuitView = z.strictObject({
+  n: z.number().int().min(1).max(1 << 20),
+  edge: z.string().max(64).regex(new RegExp(`^${SENDER}->${RECEIVER}$`), { message: 'must be an edge name such as a0.h2->a1.h0<k>' }).optional(),
+  node: z.string().max(32).regex(/^(?:input|a\d{1,3}\.h\d{1,3}|m\d{1,3}|logits)$/, { message: 'must be a node name such as a0.h2, m1, input or logits' }).optional(),
+});
+
 export const permalinkSchema = z.strictObject({
   model: modelSchema,
   experiment: experimentSchema,
@@ -85,6 +94,8 @@ export const permalinkSchema = z.strictObject({
     }).optional(),
     /** The heads view's "head output per position" toggle. */
     perPosition: z.boolean().optional(),
+    /** The Circuit tab's state (issue 11). */
+    circuit: circuitView.optional(),
   }),
   selected: z.strictObject({ family, index: z.array(int(1 << 20)).min(1).max(4) }).optional(),
 });

@@ -1,9 +1,11 @@
 // The Circuit tab's actions (issue 11): edge scores of the run on screen, exact path patches of edges, the
 // faithfulness curves, and the tab's N and selection. Results go to the circuit cache (state/circuit.ts), keyed by
 // run and tied to the run's model like every other result.
-import { describeError, isAbort, type EdgeRef } from '../../worker/protocol';
-import { getCircuit, getCircuitState, putCircuit, setCircuitState, type CircuitResult, type CurvePoint } from '../circuit';
-import { getState } from '../store';
+import { describeError, isAbort, type EdgeRef, type EdgeScoresPayload } from '../../worker/protocol';
+import {
+  DEFAULT_CIRCUIT_N, getCircuit, getCircuitState, putCircuit, setCircuitState, type CircuitResult, type CurvePoint,
+} from '../circuit';
+import { getState, setState } from '../store';
 import { cannotPatch, currentRun, engine } from './shared';
 
 const bump = () => setCircuitState((s) => ({ version: s.version + 1 }));
@@ -14,6 +16,33 @@ export function currentCircuit(): CircuitResult | undefined {
 }
 
 let edgesInFlight: number | null = null;
+
+/** A link's edge or node, applied once the next run's edge scores show whether the model has it. */
+let fromLink: { edge?: string; node?: string } | null = null;
+
+/** The Circuit tab's part of a link: N now; the edge or node once the edges of the link's run are in. */
+export function applyCircuitLink(c: { n: number; edge?: string; node?: string } | undefined): void {
+  fromLink = c && (c.edge || c.node) ? { edge: c.edge, node: c.node } : null;
+  setCircuitState({ n: c?.n ?? DEFAULT_CIRCUIT_N, selectedEdge: null, selectedNode: null });
+}
+
+/** The link's part of the Circuit tab's state. */
+export function circuitLinkState(): { n: number; edge?: string; node?: string } {
+  const s = getCircuitState();
+  return { n: s.n, ...(s.selectedEdge ? { edge: s.selectedEdge } : {}), ...(s.selectedNode ? { node: s.selectedNode } : {}) };
+}
+
+/** An edge name's indices in this layout, or null when the model has no such edge. */
+export function findEdge(scores: EdgeScoresPayload, name: string): EdgeRef | null {
+  const [s, r] = name.split('->');
+  const sender = scores.senders.indexOf(s);
+  const receiver = scores.receivers.indexOf(r);
+  return sender >= 0 && receiver >= 0 && sender < scores.upstream[receiver] ? { sender, receiver } : null;
+}
+
+function hasNode(scores: EdgeScoresPayload, node: string): boolean {
+  return node === 'logits' || scores.senders.includes(node);
+}
 
 /** Edge attribution of every edge for the run on screen (once per run). */
 export async function computeEdges(): Promise<void> {
@@ -28,6 +57,21 @@ export async function computeEdges(): Promise<void> {
     putCircuit({ runId: r.id, modelKey: r.modelKey, scores, exact: new Map() });
     if (getCircuitState().runId === r.id) setCircuitState({ status: 'done' });
     bump();
+    const link = fromLink;
+    fromLink = null;
+    if (link && getCircuitState().runId === r.id) {
+      const dropped: string[] = [];
+      if (link.node) {
+        if (hasNode(scores, link.node)) setCircuitState({ selectedNode: link.node });
+        else dropped.push(`node ${link.node}`);
+      }
+      if (link.edge) {
+        const ref = findEdge(scores, link.edge);
+        if (ref) void patchEdge(link.edge, ref);
+        else dropped.push(`edge ${link.edge}`);
+      }
+      if (dropped.length) setState({ notice: { kind: 'info', text: `The link's ${dropped.join(' and ')}: not in this model, so it is not shown.` } });
+    }
   } catch (e) {
     if (getCircuitState().runId === r.id) setCircuitState({ status: 'error', error: describeError(e) });
   } finally {

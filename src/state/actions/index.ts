@@ -10,5 +10,5 @@ export { cannotPatch, currentRun } from './shared';
 export { cancelSweep, sweep, type SweepTarget } from './sweep';
 export { dismissNotice, selectHead, setAttentionMode, setNormalised, setPerPosition, setTab, showPresetView } from './view';
 export {
-  cancelCurves, computeEdges, currentCircuit, patchEdge, runCurves, selectNode, setCircuitN, type CurveRequest,
+  applyCircuitLink, cancelCurves, circuitLinkState, computeEdges, findEdge, currentCircuit, patchEdge, runCurves, selectNode, setCircuitN, type CurveRequest,
 } from './circuit';

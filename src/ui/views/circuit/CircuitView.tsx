@@ -5,6 +5,7 @@ import {
   cancelCurves, computeEdges, currentCircuit, patchEdge, runCurves, selectNode, setCircuitN, type CurveRequest,
 } from '../../../state/actions';
 import { useCircuit } from '../../../state/circuit';
+import { syncFragment } from '../../../state/link';
 import { modelLabel } from '../../../state/models';
 import type { RunResult } from '../../../state/results';
 import { CircuitGraph } from '../../../viz/circuit/CircuitGraph';
@@ -25,6 +26,10 @@ export function CircuitView({ run }: { run: RunResult }) {
   useEffect(() => {
     void computeEdges();
   }, [run.id]);
+  // The address bar follows N and the selection, so it is always a working link to this view.
+  useEffect(() => {
+    syncFragment();
+  }, [st.n, st.selectedEdge, st.selectedNode]);
   // Re-read the cache when the circuit store's version changes.
   const circuit = useMemo(() => (st.runId === run.id ? currentCircuit() : undefined), [run.id, st.runId, st.version, st.status]);
   const data: CircuitData | null = useMemo(
