@@ -16,8 +16,9 @@ async function specOf(app: AppPage): Promise<ExperimentSpec> {
 }
 
 /** Clicks the edge, waits for its exact value and checks it against onnxruntime-node's path patch. */
-async function checkEdge(app: AppPage, reference: PatchingEngine, name: string, via: 'click' | 'Enter' = 'click'): Promise<number> {
-  const edge = edgeButton(app, name);
+async function checkEdge(
+  app: AppPage, reference: PatchingEngine, name: string, via: 'click' | 'Enter' = 'click', edge = edgeButton(app, name),
+): Promise<number> {
   await expect(edge).toHaveCount(1);
   if (via === 'click') {
     // Edges overlap: click a point ON this curve (its middle), as a user would, rather than its bounding box's centre.
@@ -104,6 +105,13 @@ test('toy IOI circuit preset: its named edges are in the graph and patch as onnx
     for (const name of preset.edges!) await expect(edgeButton(app, name)).toHaveCount(1);
     await checkEdge(app, reference, preset.edges![0], 'Enter');
     await app.snapshot(testInfo, 'circuit-toy-ioi');
+    // Head-to-head matrices: a cell is focusable and clickable; its exact value is onnxruntime-node's.
+    const cell = app.page.getByTestId('figure.circuit.q').getByRole('gridcell', { name: /^edge a1\.h0->a2\.h3<q>: attribution / });
+    await checkEdge(app, reference, 'a1.h0->a2.h3<q>', 'Enter', cell);
+    await cell.click();
+    await expect(cell).toHaveAttribute('aria-label', /exact path patch [-\d.]+/);
+    await app.page.getByTestId('circuit.matrices').scrollIntoViewIfNeeded();
+    await app.snapshot(testInfo, 'circuit-toy-ioi-matrices');
   } finally {
     await reference.dispose();
   }

@@ -16,6 +16,7 @@ import { FaithfulnessCurve } from '../../../viz/circuit/FaithfulnessCurve';
 import { ExportButtons } from '../../../viz/export/ExportButtons';
 import { formatValue } from '../../../viz/format';
 import { METRIC_UNIT, useSvgRef } from '../common';
+import { HeadMatrices } from './HeadMatrices';
 import './circuit.css';
 
 /** Most edges the slider offers (GPT-2 Small has ~32k; past a few hundred the graph is a blur). */
@@ -95,6 +96,7 @@ export function CircuitView({ run }: { run: RunResult }) {
         {!selEdge && !st.selectedNode ? <p className="pw-muted">Click an edge for its exact path patch, or a node for its edges.</p> : null}
       </aside>
       </div>
+      <HeadMatrices data={data} exact={circuit.exact} selectedEdge={st.selectedEdge} unit={unit} />
       <CurvePanel data={data} ranked={ranked} n={n} curve={circuit.curve} nodeCurve={circuit.nodeCurve} metric={circuit.scores.metric} />
     </div>
   );
