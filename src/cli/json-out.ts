@@ -4,6 +4,7 @@
 // leaves a partial file. Writes are synchronous, so a Ctrl-C handler (main.ts) runs only before or after one.
 import { closeSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { numel } from '../engine/graph/shape';
 import type { Labelled } from '../engine/patching';
 
 export class OutputError extends Error {
@@ -39,7 +40,7 @@ export function writeJson(write: (chunk: string) => void, value: unknown, chunkS
     const nest = (axis: number, offset: number) => {
       const n = x.shape[axis];
       const last = axis === x.shape.length - 1;
-      const stride = x.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+      const stride = numel(x.shape.slice(axis + 1));
       push('[');
       if (last) {
         // A row at a time: rows are short (positions, neurons), and one push per number would be slow.

@@ -40,8 +40,8 @@ export function getRun(id: number | null | undefined): RunResult | undefined {
   return id == null ? undefined : runs.get(id);
 }
 
-/** Row-major offset of `index` in an array of `shape`. */
-export const flatIndex = (shape: number[], index: number[]): number => index.reduce((acc, v, i) => acc * shape[i] + v, 0);
+/** Row-major offset of `index` in an array of `shape` (throws when out of range). */
+export { ravel as flatIndex } from '../engine/patching/labelled';
 
 export function emptyLike(l: Labelled): Labelled {
   return { axes: [...l.axes], shape: [...l.shape], data: new Float64Array(l.data.length).fill(NaN) };

@@ -2,6 +2,7 @@
 // attribute on a run in which a set of cells is already patched (the seed's "patch in the known variables, then
 // attribute"). Cells are named as in the node CLI: `head_out_all_pos[1][0]`, `mlp_out[0][10]`.
 import { Graph, Where, type Tensor } from '../graph';
+import { numel } from '../graph/shape';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import type { Runtime } from '../runtime/types';
@@ -62,7 +63,7 @@ export function cellPatch(cells: Cell[]): CellPatch {
   /** Entries of the hook (shape without the batch axis) that some cell selects. */
   const mask = (hook: string, shape: readonly number[]) => {
     const sels = selectors.filter((s) => s.hook === hook);
-    const size = shape.reduce((a, b) => a * b, 1);
+    const size = numel(shape);
     const out: number[] = new Array(size).fill(0);
     const coord = shape.map(() => 0);
     for (let e = 0; e < size; e++) {

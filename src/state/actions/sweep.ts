@@ -1,4 +1,5 @@
 // Exact activation patches of many cells ("Patch every cell"), in chunks so results appear as they come.
+import { cells } from '../../engine/patching/labelled';
 import type { Family } from '../../engine/patching/types';
 import { describeError, isAbort } from '../../worker/protocol';
 import { flatIndex, patchedFor, writePatched } from '../results';
@@ -12,21 +13,6 @@ export interface SweepTarget {
 }
 
 let sweepController: AbortController | null = null;
-
-function allCells(shape: number[]): number[][] {
-  const out: number[][] = [];
-  const total = shape.reduce((a, b) => a * b, 1);
-  for (let f = 0; f < total; f++) {
-    const idx = new Array<number>(shape.length);
-    let rest = f;
-    for (let a = shape.length - 1; a >= 0; a--) {
-      idx[a] = rest % shape[a];
-      rest = Math.floor(rest / shape[a]);
-    }
-    out.push(idx);
-  }
-  return out;
-}
 
 /** Exact activation patches for every listed cell not yet computed. */
 export async function sweep(targets: SweepTarget[], label: string): Promise<void> {
@@ -43,7 +29,7 @@ export async function sweep(targets: SweepTarget[], label: string): Promise<void
   const jobs = targets.flatMap(({ family, indices }) => {
     const p = patchedFor(r, family);
     if (!p) return [];
-    const todo = (indices ?? allCells(p.shape)).filter((idx) => Number.isNaN(p.data[flatIndex(p.shape, idx)]));
+    const todo = (indices ?? [...cells(p.shape)]).filter((idx) => Number.isNaN(p.data[flatIndex(p.shape, idx)]));
     const chunk = Math.max(16, Math.ceil(todo.length / Math.max(1, r.attribution[family]!.shape[0])));
     const out: { family: Family; cells: number[][] }[] = [];
     for (let i = 0; i < todo.length; i += chunk) out.push({ family, cells: todo.slice(i, i + chunk) });
