@@ -156,3 +156,32 @@ test('a copied link reopens the Circuit tab with the same N, edge and exact valu
     await context.close();
   }
 });
+
+test('a patch set of two heatmap cells: joint, sum of singles and interaction equal onnxruntime-node', async ({ app, reference }, testInfo) => {
+  test.setTimeout(240_000);
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await app.editor.run();
+  await app.results.tab('heads').click();
+  await app.results.cell('head_out_all_pos', 1, 0).click({ modifiers: ['Shift'] });
+  await app.results.cell('head_out_all_pos', 0, 2).focus();
+  await app.page.keyboard.press('Shift+Enter');
+  await expect(app.page.getByTestId('patchset.chip')).toHaveText(['head_out_all_pos[1][0]×', 'head_out_all_pos[0][2]×']);
+  await app.page.getByRole('button', { name: 'Patch together' }).click();
+  const value = async (id: string) => {
+    const el = app.page.getByTestId(`patchset.${id}`);
+    await expect(el).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+    return Number(await el.getAttribute('data-value'));
+  };
+  const [joint, sum, interaction] = [await value('joint'), await value('sum'), await value('interaction')];
+  const exp = reference.resolve(await specOf(app));
+  const cells = [{ family: 'head_out_all_pos' as const, index: [1, 0] }, { family: 'head_out_all_pos' as const, index: [0, 2] }];
+  const refJoint = await reference.jointPatch(exp, cells);
+  const singles = [await reference.patch(exp, 'head_out_all_pos', [1, 0]), await reference.patch(exp, 'head_out_all_pos', [0, 2])];
+  const refSum = singles[0] + singles[1];
+  const m = await reference.metrics(exp);
+  const c = compareArrays([joint, sum, interaction], [refJoint, refSum, refJoint - refSum], { scale: Math.max(Math.abs(m.clean), Math.abs(m.corrupted)) });
+  expect(c.ok, `app ${[joint, sum, interaction]}, onnxruntime-node ${[refJoint, refSum, refJoint - refSum]} (${JSON.stringify(c)})`).toBe(true);
+  await app.snapshot(testInfo, 'patch-set');
+});

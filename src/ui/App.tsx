@@ -19,6 +19,7 @@ import type { BackendChoice } from '../worker/protocol';
 import { rankHeads } from '../viz/attention/attention-model';
 import type { RunResult } from '../state/results';
 import { CircuitView } from './views/circuit/CircuitView';
+import { PatchSetBar } from './views/PatchSetBar';
 
 const TABS: { id: ViewTab; label: string }[] = [
   { id: 'residual', label: 'Layer × position' },
@@ -200,6 +201,7 @@ function Results() {
         ) : null}
       </div>
       {run && stale ? <p className="pw-warning" role="status" data-testid="results.stale">{stale}</p> : null}
+      {run ? <PatchSetBar /> : null}
       {scale.warning && view.normalised ? <p className="pw-warning" role="alert" data-testid="view.normaliser.warning">{scale.warning}</p> : null}
       {!run ? (
         <div className="pw-empty-state" data-testid="results.empty">

@@ -41,13 +41,15 @@ export interface HeatmapProps {
   /** Full index (into `data`) of the selected cell. */
   selected?: readonly number[] | null;
   onSelect?: (index: number[]) => void;
+  /** Shift-click or Shift+Enter: add the cell to a set (patch sets) instead of selecting it. */
+  onAdd?: (index: number[]) => void;
   /** The <svg>, for export. */
   svgRef?: Ref<SVGSVGElement>;
 }
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
-export function Heatmap({ data, patched, options, selected, onSelect, svgRef }: HeatmapProps) {
+export function Heatmap({ data, patched, options, selected, onSelect, onAdd, svgRef }: HeatmapProps) {
   const o = { ...defaults, ...options };
   const model = useMemo(
     () => heatmapModel(data, patched, o),
@@ -95,7 +97,8 @@ export function Heatmap({ data, patched, options, selected, onSelect, svgRef }: 
     if (!cell) return;
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
-      onSelect?.(cell.index);
+      if (e.shiftKey && onAdd) onAdd(cell.index);
+      else onSelect?.(cell.index);
       return;
     }
     if (e.key === 'Escape') {
@@ -115,7 +118,8 @@ export function Heatmap({ data, patched, options, selected, onSelect, svgRef }: 
     const cell = cellFromEvent(e);
     if (!cell) return;
     setActive({ row: cell.row, col: cell.col });
-    onSelect?.(cell.index);
+    if (e.shiftKey && onAdd) onAdd(cell.index);
+    else onSelect?.(cell.index);
   };
 
   // Hover and focus rings are styled by viz.css only, so they never show in an exported SVG; the selection ring
