@@ -79,7 +79,9 @@ async function runToCircuit(page: Page): Promise<number> {
       await new Promise((r) => requestAnimationFrame(r));
       const r = window.patchwork!.lastResult();
       if (r && r.runId > before && document.querySelector('[data-testid="circuit.edge"]')) break;
-      if (performance.now() - t0 > 600_000) throw new Error('no circuit graph after 10 minutes');
+      const failed = document.querySelector('[data-testid="circuit.error"], [data-testid="run.error"], [role="alert"]');
+      if (failed?.textContent) throw new Error(`the circuit graph failed: ${failed.textContent}`);
+      if (performance.now() - t0 > 600_000) throw new Error(`no circuit graph after 10 minutes: ${document.querySelector('[data-testid="view.circuit"], [data-testid="circuit.computing"], .pw-results')?.textContent?.slice(0, 300)}`);
     }
     await new Promise((r) => requestAnimationFrame(r));
     return performance.now() - t0;
@@ -90,6 +92,7 @@ async function runToCircuit(page: Page): Promise<number> {
 async function benchCircuit(page: Page, model: string): Promise<Case> {
   const words = ['violin', 'crater', 'saddle', 'mirror', 'thunder', 'basket', 'velvet', 'pepper', 'glacier', 'harbor', 'lantern', 'candle'];
   const clean = [...words, ...words.slice(0, 3)].map((w) => ` ${w}`).join('');
+  await page.getByTestId('preset.gpt2-induction').click(); // one pair; its prompts are replaced below
   await page.getByLabel('Clean prompt', { exact: true }).fill(clean);
   await page.getByLabel('Corrupted prompt', { exact: true }).fill(clean.replace(' crater saddle mirror', ' crater saddle pepper'));
   await page.getByLabel('Answer', { exact: true }).fill(' mirror');
@@ -172,9 +175,9 @@ async function main() {
   };
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
-  console.log('\nmodel                         preset          pairs x tokens   load      Run->heatmap cold   warm (median)');
+  console.log('\nmodel                         preset                  pairs x tokens   load      Run->heatmap cold   warm (median)');
   for (const c of cases) {
-    console.log(`${c.model.padEnd(30)}${c.preset.padEnd(16)}${`${c.pairs} x ${c.tokens}`.padEnd(17)}${`${(c.loadMs / 1000).toFixed(1)} s`.padEnd(10)}${`${c.coldMs.toFixed(0)} ms`.padEnd(20)}${c.warmMedianMs.toFixed(0)} ms`);
+    console.log(`${c.model.padEnd(30)}${c.preset.padEnd(24)}${`${c.pairs} x ${c.tokens}`.padEnd(17)}${`${(c.loadMs / 1000).toFixed(1)} s`.padEnd(10)}${`${c.coldMs.toFixed(0)} ms`.padEnd(20)}${c.warmMedianMs.toFixed(0)} ms`);
   }
   console.log(`\nwrote ${args.out}`);
 }
