@@ -15,8 +15,9 @@ import { FAMILIES, PatchingEngine, cellSelector, familyShape, rankEdges } from '
 import { tokenFeed } from '../src/engine/patching/attribution';
 import { numel } from '../src/engine/graph/shape';
 import type { Method } from '../src/engine/patching/estimators';
+import { benchPairs } from './bench-pairs';
 
-const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' }, bucket: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' }, bucket: { type: 'string' }, pairs: { type: 'string', default: '1000' } } });
 const log = (m: string) => process.stderr.write(m + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -155,7 +156,14 @@ const result = {
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   targets: { attribution_over_forward: 4.5, sweep_speedup: 10, atp_star_over_node_attribution: 3, ig_inputs_8_steps_over_node_attribution: 6, edges_over_node_attribution: 2, circuit_eval_over_forward: 3 },
 };
+await engine.dispose();
+// Datasets (issue 13): `attribute --pairs` on --pairs N IOI-style pairs in its own process (0: skip).
+if (Number(args.pairs) > 0) {
+  log(`attribute --pairs on ${args.pairs} IOI-style pairs ...`);
+  Object.assign(result, await benchPairs(args.dir!, Number(args.pairs), args.threads));
+  Object.assign(result.targets, { [`attribution_${args.pairs}_pairs_peak_rss_mb`]: 3000 });
+  result.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
+}
 console.log(JSON.stringify(result, null, 2));
 mkdirSync('bench-results', { recursive: true });
 writeFileSync('bench-results/bench.json', JSON.stringify(result, null, 2) + '\n');
-await engine.dispose();

@@ -6,20 +6,27 @@ import cliProgress from 'cli-progress';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import { boundThreads, createNodeRuntime } from '../engine/runtime/node';
 import {
-  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, PatchingEngine, named, parseFamilies, topK,
-  type Experiment, type ExperimentSpec, type Family, type Labelled, type MetricName,
+  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, joinExperiments, PatchingEngine, named, parseFamilies, topK,
+  type AblatedRun, type AblationMode, type Experiment, type PairRecord, type ExperimentSpec, type Family, type Labelled, type MetricName,
 } from '../engine/patching';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
-import { checkFinite } from '../engine/patching/finite';
+import { NonFiniteError, checkFinite } from '../engine/patching/finite';
+import { corruptCommand } from './corrupt';
 import { inspectCommand } from './inspect';
 import { patchTogether, patchedCells, registerCircuitCommands } from './circuits';
 import { checkOutputPath, writeJson, writeJsonFile } from './json-out';
+import { pairsHeader, readPairs, resolveRecords, runPairs, sweepRun } from './pairs';
+import { References, ablationAttributionRun, ablationRun } from './ablate';
 
 export interface CommonOpts {
   model: string;
-  clean: string;
-  corrupted: string;
-  answer: string;
+  clean?: string;
+  corrupted?: string;
+  answer?: string;
+  /** A dataset of pairs (JSONL or CSV) instead of --clean/--corrupted/--answer/--wrong. */
+  pairs?: string;
+  /** Pairs per batch with --pairs. */
+  batch?: number;
   wrong?: string;
   json?: string;
   metric: MetricName;
@@ -41,7 +48,7 @@ const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
 function spec(o: CommonOpts): ExperimentSpec {
   return {
-    pairs: [{ clean: o.clean, corrupted: o.corrupted, answer: o.answer, wrong: o.wrong ?? '' }],
+    pairs: o.pairs ? [] : [{ clean: o.clean!, corrupted: o.corrupted!, answer: o.answer ?? '', wrong: o.wrong ?? '' }],
     metric: { name: o.metric, basket: o.basket?.split('|'), positions: o.positions },
     direction: o.direction,
     options: { freezeLayerNorm: !!o.freezeLn, freezeAttention: !!o.freezeAttn },
@@ -52,12 +59,26 @@ function spec(o: CommonOpts): ExperimentSpec {
 /** Checks what can be checked without the model (output path first: nothing is computed only to be lost). */
 function preflight(o: CommonOpts) {
   if (o.json !== undefined) checkOutputPath(o.json);
+  if (o.pairs !== undefined) {
+    const both = (['clean', 'corrupted', 'answer', 'wrong'] as const).filter((k) => o[k] !== undefined);
+    if (both.length) throw new UsageError(`--pairs gives every pair's prompts and answers: leave out ${both.map((k) => `--${k}`).join(', ')}.`);
+    return;
+  }
+  for (const [k, v] of [['clean', 'text'], ['corrupted', 'text'], ['answer', 'text']] as const)
+    if (o[k] === undefined && !(k === 'answer' && o.metric === 'kl')) throw new UsageError(`required option '--${k} <${v}>' not specified (or give a dataset with --pairs FILE).`);
   if (o.metric === 'logit_diff' && o.wrong === undefined)
     throw new UsageError('--wrong is required for the logit_diff metric (the default), which measures logit(answer) - logit(wrong answer): give e.g. --wrong " John", or choose another --metric.');
 }
 
-export async function setup(o: CommonOpts): Promise<{ engine: PatchingEngine; exp: Experiment }> {
+/**
+ * Loads the model and resolves the prompts. With --pairs, `pairs` holds one experiment per pair (and their file
+ * records), and `exp` all of them as one batch (commands without per-pair output average over them), which needs
+ * one token length: otherwise a clear message, unless `anyLength` (attribute, patch), where `exp` is then the
+ * first pair alone.
+ */
+export async function setup(o: CommonOpts, anyLength = false): Promise<{ engine: PatchingEngine; exp: Experiment; pairs?: { exps: Experiment[]; records: PairRecord[] } }> {
   preflight(o);
+  const records = o.pairs !== undefined ? readPairs(o.pairs) : undefined;
   const t0 = performance.now();
   const { config, weights } = await loadModelFromDir(o.model);
   log(`loaded ${config.name} (${config.nLayers} layers, ${config.nHeads} heads, d_model ${config.dModel}) in ${(performance.now() - t0).toFixed(0)} ms`);
@@ -65,6 +86,14 @@ export async function setup(o: CommonOpts): Promise<{ engine: PatchingEngine; ex
   if (note) log(note);
   const engine = await PatchingEngine.create(createNodeRuntime({ threads }), config, weights);
   try {
+    if (records) {
+      const exps = resolveRecords(records, spec(o), engine, o.pairs!);
+      const pairs = { exps, records };
+      const lengths = [...new Set(exps.map((e) => `${e.nPos} tokens${e.spec.metric.name === 'mean_logprob' ? ` (positions ${e.positions.join(',')})` : ''}`))];
+      if (lengths.length === 1) return { engine, pairs, exp: joinExperiments(exps) };
+      if (anyLength) return { engine, pairs, exp: exps[0] };
+      throw new ExperimentError([{ field: 'pairs', message: `This command averages over pairs in one batch, so they need one token length (and metric positions); ${o.pairs} has ${lengths.join(', ')}. attribute and patch take pairs of different lengths.` }]);
+    }
     const exp = engine.resolve(spec(o));
     for (const w of exp.warnings ?? []) log(`warning: ${w}`);
     return { engine, exp };
@@ -80,7 +109,7 @@ export function header(exp: Experiment, metric: { clean: number; corrupted: numb
     tokens: {
       clean: one ? exp.clean[0] : exp.clean,
       corrupted: one ? exp.corrupted[0] : exp.corrupted,
-      answer: one ? exp.answers[0] : exp.answers,
+      answer: one ? (exp.answers[0] >= 0 ? exp.answers[0] : null) : exp.answers, // kl: no answer (null)
       wrong: one ? (exp.wrongs[0] >= 0 ? exp.wrongs[0] : null) : exp.wrongs,
     },
     metric: { name: exp.spec.metric.name, clean: metric.clean, corrupted: metric.corrupted },
@@ -102,12 +131,60 @@ export function emit(o: CommonOpts, result: object): void {
   }
 }
 
-async function attribute(o: CommonOpts & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; method: Method; steps: number; patched?: string }) {
+type AblateCli = { ablate: AblatedRun; reference?: string; seed: number };
+
+/**
+ * Zero, mean or resample ablation (ablate.ts), one pair or a dataset: per pair, then the mean (and per_pair, sem
+ * with --pairs). `kind` says whether the values are exact or attribution estimates.
+ */
+async function ablation(o: CommonOpts & AblateCli & { families?: Family[]; targets?: Family[] }, mode: AblationMode, kind: 'activation' | 'attribution') {
+  if (o.reference !== undefined) readPairs(o.reference); // a bad reference file fails before the model loads
+  const { engine, exp, pairs } = await setup(o, true);
+  try {
+    const exps = pairs?.exps ?? [exp];
+    const families = o.families ?? o.targets ?? CONTRACT_FAMILIES;
+    const refs = new References(engine, { ...o, bos: o.bos }, exps);
+    const run = kind === 'activation' ? ablationRun(engine, refs, mode, o, families) : ablationAttributionRun(engine, refs, mode as 'zero' | 'mean', o, families);
+    const res = await runPairs(`${mode} ablation${kind === 'attribution' ? ' (attribution)' : ''}`, exps, families, run, o.batch);
+    const ablated = { clean: res.metric.clean, corrupted: res.metric.corrupted };
+    checkFinite(kind === 'activation' ? 'ablation' : 'attribution', undefined, families.map((f) => [f, res.mean[f]!]));
+    if (!Number.isFinite(ablated[o.ablate])) throw new NonFiniteError(`The ${o.ablate} metric is ${ablated[o.ablate]}: the model's activations overflow float32, or its weights are damaged.`);
+    const about = {
+      mode, ablated_run: o.ablate,
+      reference: { prompts: refs.source, count: refs.count(), ...(mode === 'mean' ? { mean: 'per position' } : {}), ...(mode === 'resample' ? { seed: o.seed } : {}) },
+    };
+    const head = pairs ? pairsHeader(pairs.exps, pairs.records, res) : header(exp, ablated);
+    const body = pairs ? { [kind]: res.mean, per_pair: res.perPair, sem: res.sem } : { [kind]: res.mean };
+    emit(o, { ...head, ...about, ...body });
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function attribute(o: CommonOpts & AblateCli & { families?: Family[]; mode: 'patch' | 'zero' | 'mean'; topK: number; method: Method; steps: number; patched?: string }) {
   checkMethod(o.method, o.steps);
   if (o.method !== 'atp' && o.mode !== 'patch') throw new UsageError(`--method ${o.method} estimates patches: use it without --mode ${o.mode}.`);
-  const { engine, exp } = await setup(o);
+  if (o.pairs !== undefined) {
+    if (o.method !== 'atp') throw new UsageError(`--pairs gives per-pair values with plain attribution patching (--method atp), not ${o.method}.`);
+    if (o.patched !== undefined) throw new UsageError('--patched takes one prompt pair, not --pairs.');
+  }
+  if (o.mode !== 'patch') {
+    if (o.patched !== undefined) throw new UsageError(`--patched attributes patches, not --mode ${o.mode}.`);
+    return ablation(o, o.mode, 'attribution');
+  }
+  const { engine, exp, pairs } = await setup(o, true);
   try {
     const families = o.families ?? CONTRACT_FAMILIES;
+    if (pairs) {
+      const res = await runPairs('attribution', pairs.exps, families, async (batch) => {
+        const r = await engine.attribute(batch, { families, mode: o.mode, perPair: true });
+        return { metric: r.pairs!.metric, values: r.pairs!.values };
+      }, o.batch);
+      checkFinite('attribution', res.metric, families.map((f) => [f, res.mean[f]!]));
+      const values: Record<string, unknown> = { ...res.mean };
+      if (res.mean.mlp_post) values.mlp_post_top = topK(res.mean.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
+      return emit(o, { ...pairsHeader(pairs.exps, pairs.records, res), method: 'atp', steps: 1, attribution: values, per_pair: res.perPair, sem: res.sem });
+    }
     const t0 = performance.now();
     const res = await engine.attribute(exp, { families, mode: o.mode, method: o.method, steps: o.steps, patched: patchedCells(engine, exp, o.patched) });
     log(`attribution (${families.length} families, ${ESTIMATORS[o.method].title}${o.steps > 1 ? `, ${o.steps} steps` : ''}) in ${(performance.now() - t0).toFixed(0)} ms`);
@@ -161,9 +238,20 @@ function sweepProgress() {
   };
 }
 
-async function patch(o: CommonOpts & { families?: Family[]; targets?: Family[]; together?: string }) {
-  const { engine, exp } = await setup(o);
+async function patch(o: CommonOpts & AblateCli & { families?: Family[]; targets?: Family[]; together?: string; mode: 'patch' | AblationMode }) {
+  if (o.pairs !== undefined && o.together !== undefined) throw new UsageError('--together takes one prompt pair, not --pairs.');
+  if (o.mode !== 'patch') {
+    if (o.together !== undefined) throw new UsageError(`--together patches cells together; use it without --mode ${o.mode}.`);
+    return ablation(o, o.mode, 'activation');
+  }
+  const { engine, exp, pairs } = await setup(o, true);
   try {
+    if (pairs) {
+      const families = o.families ?? o.targets ?? CONTRACT_FAMILIES;
+      const res = await runPairs('activation patching', pairs.exps, families, sweepRun(engine, families), o.batch);
+      checkFinite('activation patching', res.metric, families.map((f) => [f, res.mean[f]!]));
+      return emit(o, { ...pairsHeader(pairs.exps, pairs.records, res), activation: res.mean, per_pair: res.perPair, sem: res.sem });
+    }
     const metric = await engine.metrics(exp);
     checkFinite('activation patching', metric, []);
     if (o.together !== undefined) return emit(o, { ...header(exp, metric), ...(await patchTogether(engine, exp, o.together)) });
@@ -210,14 +298,26 @@ function positionList(v: string): number[] {
   return items.map(Number);
 }
 
+/** --ablate, --reference and --seed mean something only for an ablation (--mode zero|mean|resample). */
+function ablationOnly(o: { mode: string }, cmd: Command): void {
+  const given = ['ablate', 'reference', 'seed'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+  if (o.mode === 'patch' && given.length)
+    throw new UsageError(`${given.map((k) => `--${k}`).join(', ')} ${given.length > 1 ? 'go' : 'goes'} with --mode zero|mean${cmd.name() === 'patch' ? '|resample' : ''} (ablations), not with patching.`);
+}
+
+const ablateOption = () =>
+  new Option('--ablate <run>', 'with --mode zero|mean|resample: the run to ablate (values: metric(ablated run) - metric(run))').choices(['clean', 'corrupted']).default('clean');
+
 const FAMILIES_HELP = `comma-separated families, from: ${FAMILIES.join(', ')}`;
 
 export function common(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'Hugging Face layout folder: config.json + model.safetensors (or shards + model.safetensors.index.json)')
-    .requiredOption('--clean <text>', 'clean prompt')
-    .requiredOption('--corrupted <text>', 'corrupted prompt (same number of tokens)')
-    .requiredOption('--answer <text>', 'answer token, e.g. " Mary" (one token)')
+    .option('--clean <text>', 'clean prompt (required unless --pairs)')
+    .option('--corrupted <text>', 'corrupted prompt (same number of tokens; required unless --pairs)')
+    .option('--answer <text>', 'answer token, e.g. " Mary" (one token; required unless --pairs or --metric kl)')
+    .option('--pairs <file>', 'a dataset of prompt pairs instead: JSONL or CSV with clean, corrupted, answer, wrong (optional positions) per line')
+    .option('--batch <n>', 'with --pairs: pairs per batch (default: about 512 tokens)', wholeNumber(1))
     .option('--wrong <text>', 'wrong-answer token, e.g. " John" (one token; required for logit_diff)')
     .option('--json <file>', 'write the result here instead of stdout')
     .addOption(new Option('--metric <name>', 'metric').choices(METRICS as string[]).default('logit_diff'))
@@ -240,13 +340,20 @@ export function program(): Command {
     .addOption(new Option('--method <name>', `estimator: ${METHODS.map((m) => `${m} (${ESTIMATORS[m].title})`).join(', ')}; graddrop and atp-star give magnitudes`).choices(METHODS).default('atp'))
     .option('--steps <m>', 'integrated-gradient steps for ig-inputs and ig-layer (alpha = k/m, k = 0..m-1; 1 = plain AtP)', wholeNumber(1), 1)
     .option('--patched <cells>', 'attribute on the run with these cells already patched, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
-    .action((o) => attribute(o));
+    .addOption(ablateOption())
+    .option('--reference <file>', 'zero/mean: a pairs file whose clean prompts the mean is taken over, per position (default: every prompt, clean and corrupted)')
+    .action((o, cmd: Command) => (ablationOnly(o, cmd), attribute(o)));
   common(p.command('patch').description('exact activation patching of every cell of the given families'))
     .option('--families <list>', `${FAMILIES_HELP} (default: ${CONTRACT_FAMILIES.join(',')})`, families)
     .addOption(new Option('--targets <list>', 'the same as --families (its older name)').argParser(families).conflicts('families'))
     .option('--together <cells>', 'instead: patch these cells together in one run, and each alone, e.g. "head_out_all_pos[1][0],mlp_out[0][10]"')
-    .action((o) => patch(o));
+    .addOption(new Option('--mode <mode>', 'patch: source values; zero, mean (per position, over --reference), resample (a --reference prompt drawn per pair): exact ablations').choices(['patch', 'zero', 'mean', 'resample']).default('patch'))
+    .addOption(ablateOption())
+    .option('--reference <file>', 'mean/resample: a pairs file whose clean prompts are the reference (default: every prompt, clean and corrupted)')
+    .option('--seed <n>', 'resample: the seed of the draws', wholeNumber(0), 0)
+    .action((o, cmd: Command) => (ablationOnly(o, cmd), patch(o)));
   inspectCommand(p);
+  corruptCommand(p);
   registerCircuitCommands(p, { common, setup, emit, header });
   return p;
 }

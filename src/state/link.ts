@@ -3,7 +3,7 @@
 import { applyCircuitLink, circuitLinkState, currentRun, loadModel, run } from './actions';
 import { DEFAULT_MODEL, modelKey, type ModelChoice } from './models';
 import { canonicalJson, decodePermalink, encodePermalink, needsConfirmation, type PermalinkState } from './permalink';
-import { DEFAULT_VIEW, getState, setState, type ViewState } from './store';
+import { DEFAULT_ESTIMATOR, DEFAULT_VIEW, getState, setState, type ViewState } from './store';
 
 export interface LinkBuild {
   state: PermalinkState;
@@ -38,6 +38,10 @@ export function currentLinkState(): LinkBuild {
     view: { tab, family, normalised, ...(head ? { head } : {}), attentionMode, perPosition, ...(tab === 'circuit' ? { circuit: circuitLinkState() } : {}) },
     ...(s.selected ? { selected: s.selected } : {}),
   };
+  // The estimator of the result on screen (else the one chosen for the next Run); plain AtP stays out of the link,
+  // so links made before estimators existed and links of AtP runs are the same.
+  const estimator = shown ? { method: shown.method ?? 'atp', steps: shown.steps ?? 1 } : s.estimator;
+  if (estimator.method !== 'atp') state.estimator = estimator;
   return { state, warning };
 }
 
@@ -100,6 +104,7 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
     issues: [],
     view: viewFromLink(state.view),
     selected: state.selected ?? null,
+    estimator: state.estimator ?? DEFAULT_ESTIMATOR,
   });
   applyCircuitLink(state.view.circuit);
   await run();

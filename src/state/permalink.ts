@@ -6,6 +6,7 @@
 // user first (needsConfirmation).
 import { deflateSync, inflateSync } from 'fflate';
 import { z } from 'zod';
+import { ESTIMATORS, METHODS, type Method } from '../engine/patching/estimators';
 import { FAMILIES as ALL_FAMILIES, type Family } from '../engine/patching/families';
 import type { ExperimentSpec } from '../engine/patching/types';
 
@@ -60,13 +61,22 @@ export const experimentSchema = z.strictObject({
     wrong: tokenText,
   })).min(1).max(MAX_PAIRS),
   metric: z.strictObject({
-    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob']),
+    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl']),
     basket: z.array(tokenText).max(64).optional(),
     positions: z.array(int(8192)).max(2048).optional(),
   }),
   direction: z.enum(['denoising', 'noising']),
   options: z.strictObject({ freezeLayerNorm: z.boolean(), freezeAttention: z.boolean() }),
   prependBos: z.boolean(),
+});
+
+/** The estimator of the run (issue 12): absent in older links, which mean plain AtP. */
+export const estimatorSchema = z.strictObject({
+  method: z.enum(METHODS as [Method, ...Method[]], { error: `must be one of ${METHODS.join(', ')}` }),
+  steps: z.number().int().min(1).max(256),
+}).refine((e) => e.steps === 1 || ESTIMATORS[e.method].steps, {
+  message: 'steps must be 1 for an estimator that takes no steps (only ig-inputs and ig-layer do)',
+  path: ['steps'],
 });
 
 const headRef = z.strictObject({ layer: int(255), head: int(255) });
@@ -98,12 +108,14 @@ export const permalinkSchema = z.strictObject({
     circuit: circuitView.optional(),
   }),
   selected: z.strictObject({ family, index: z.array(int(1 << 20)).min(1).max(4) }).optional(),
+  estimator: estimatorSchema.optional(),
 });
 
 export type PermalinkState = z.infer<typeof permalinkSchema>;
 export type ModelRef = PermalinkState['model'];
 export type BuiltinModelId = (typeof BUILTIN_MODEL_IDS)[number];
 export type AttentionMode = (typeof ATTENTION_MODES)[number];
+export type EstimatorChoice = z.infer<typeof estimatorSchema>;
 
 // Compile-time proof that the schema and the engine's ExperimentSpec describe the same thing, both ways.
 const _specFromSchema = (s: z.infer<typeof experimentSchema>): ExperimentSpec => s;

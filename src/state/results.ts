@@ -1,5 +1,6 @@
 // Results live here, outside reactive state: the store holds a run id and a version number, the Float64Arrays sit
 // in this cache keyed by run id (STYLE.md: keep big arrays out of the store).
+import { ESTIMATORS, type Method } from '../engine/patching/estimators';
 import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
 import type { ModelChoice } from './models';
 
@@ -20,6 +21,32 @@ export interface RunResult {
   /** Clean-only attention attribution (pattern * grad on the clean prompt), computed on demand. */
   cleanAttention?: Labelled;
   elapsedMs: number;
+  /** The estimator `attribution` holds (issue 12); older callers mean plain AtP. */
+  method?: Method;
+  steps?: number;
+  /** Every estimator computed for this run, by estimatorKey (the run's own included), for the scatter tab. */
+  estimates?: Record<string, Partial<Record<Family, Labelled>>>;
+}
+
+/** The key of an estimator in a run's `estimates`: "atp", "atp-star", "ig-inputs:8". */
+export function estimatorKey(method: Method, steps = 1): string {
+  return ESTIMATORS[method].steps ? `${method}:${steps}` : method;
+}
+
+/** "AtP*", "IG (inputs), 8 steps". */
+export function estimatorLabel(method: Method = 'atp', steps = 1): string {
+  return ESTIMATORS[method].steps ? `${ESTIMATORS[method].title}, ${steps} step${steps === 1 ? '' : 's'}` : ESTIMATORS[method].title;
+}
+
+/** The estimates of a run by key; the run's own attribution is always among them. */
+export function runEstimates(r: RunResult): Record<string, Partial<Record<Family, Labelled>>> {
+  return { [estimatorKey(r.method ?? 'atp', r.steps ?? 1)]: r.attribution, ...r.estimates };
+}
+
+/** The inverse of estimatorKey. */
+export function parseEstimatorKey(key: string): { method: Method; steps: number } {
+  const [method, steps] = key.split(':');
+  return { method: method as Method, steps: steps ? Number(steps) : 1 };
 }
 
 const runs = new Map<number, RunResult>();

@@ -1,12 +1,13 @@
 // The app's reactive state: ids, parameters and status only. Arrays live in results.ts.
 import { create } from 'zustand';
 import type { GPT2Config } from '../engine/model/types';
+import type { Method } from '../engine/patching/estimators';
 import type { InputIssue } from '../engine/patching/experiment';
 import type { ExperimentSpec, Family } from '../engine/patching/types';
 import type { BackendName } from '../engine/runtime/types';
 import type { BackendChoice, LoadPhase } from '../worker/protocol';
 import type { ModelChoice } from './models';
-import type { AttentionMode, PermalinkState } from './permalink';
+import type { AttentionMode, EstimatorChoice, PermalinkState } from './permalink';
 
 export type ViewTab = PermalinkState['view']['tab'];
 
@@ -81,7 +82,27 @@ export interface AppState {
   /** A URL model whose server redirected to another origin waits here until the user confirms that origin. */
   pendingRedirect: { choice: Extract<ModelChoice, { kind: 'url' }>; from: string; to: string } | null;
   cached: Record<string, boolean>;
+  /** The estimator the next Run computes (issue 12); each result records its own. */
+  estimator: EstimatorChoice;
+  /** Another estimator being computed for the scatter tab: its key (estimatorKey). */
+  estimating: string | null;
+  estimateError: string | null;
+  /** "Verify top K" in flight. */
+  verify: SweepState | null;
+  /** Summary lines of the last "Verify top K" of the run on screen (numbers stay in the results cache). */
+  verified: { runId: number; lines: VerifiedLine[]; error?: string } | null;
 }
+
+/** One family's "Verify top K": K + R cells (small), the numbers the summary line is made of. */
+export interface VerifiedLine {
+  family: Family;
+  method: Method;
+  k: number;
+  recall?: number;
+  cells: { estimate: number; exact: number; top: boolean }[];
+}
+
+export const DEFAULT_ESTIMATOR: EstimatorChoice = { method: 'atp', steps: 1 };
 
 export const DEFAULT_SPEC: ExperimentSpec = {
   pairs: [{ clean: '', corrupted: '', answer: '', wrong: '' }],
@@ -118,6 +139,11 @@ export const useStore = create<AppState>(() => ({
   pendingLink: null,
   pendingRedirect: null,
   cached: {},
+  estimator: DEFAULT_ESTIMATOR,
+  estimating: null,
+  estimateError: null,
+  verify: null,
+  verified: null,
 }));
 
 export const getState = useStore.getState;

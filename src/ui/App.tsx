@@ -20,6 +20,9 @@ import { rankHeads } from '../viz/attention/attention-model';
 import type { RunResult } from '../state/results';
 import { CircuitView } from './views/circuit/CircuitView';
 import { PatchSetBar } from './views/PatchSetBar';
+import { EstimatorSelector } from './views/estimators/EstimatorSelector';
+import { runEstimatorView } from './views/estimators/estimator-text';
+import { VerifyControls, VerifySummary } from './views/estimators/VerifyTopK';
 
 const TABS: { id: ViewTab; label: string }[] = [
   { id: 'residual', label: 'Layer × position' },
@@ -40,6 +43,7 @@ export function App() {
         <div className="pw-side">
           <ErrorBoundary what="The model panel"><ModelPanel /></ErrorBoundary>
           <ErrorBoundary what="The experiment editor"><ExperimentEditor /></ErrorBoundary>
+          <ErrorBoundary what="The estimator selector"><EstimatorSelector /></ErrorBoundary>
         </div>
         <ErrorBoundary what="The results"><Results /></ErrorBoundary>
       </main>
@@ -194,12 +198,21 @@ function Results() {
             <button type="button" className="pw-small" onClick={cancelSweep} data-testid="sweep.cancel">Cancel</button>
           </div>
         ) : null}
+        {run && targets.length ? (
+          <VerifyControls run={run} families={targets.map((t) => t.family)} label={`this view (${TABS.find((t) => t.id === view.tab)!.label})`} />
+        ) : null}
+        {run ? (
+          <span className="pw-muted" data-testid="run.estimator" data-method={run.method ?? 'atp'}>
+            estimator: {runEstimatorView(run).label}{runEstimatorView(run).sequential ? ' (magnitudes)' : ''}
+          </span>
+        ) : null}
         {run ? (
           <span className="pw-muted pw-metric" data-testid="run.metric">
             {run.spec.metric.name}: clean {run.metric.clean.toFixed(3)} · corrupted {run.metric.corrupted.toFixed(3)} · {run.spec.direction}
           </span>
         ) : null}
       </div>
+      {run ? <VerifySummary run={run} scale={scale} /> : null}
       {run && stale ? <p className="pw-warning" role="status" data-testid="results.stale">{stale}</p> : null}
       {run ? <PatchSetBar /> : null}
       {scale.warning && view.normalised ? <p className="pw-warning" role="alert" data-testid="view.normaliser.warning">{scale.warning}</p> : null}

@@ -3,6 +3,7 @@ import type { Family } from '../engine/patching/types';
 import { currentRun, exactPatch, loadHubForTesting, simulateDeviceLoss } from '../state/actions';
 import type { ModelSource } from '../worker/protocol';
 import { getState } from '../state/store';
+import { runEstimates } from '../state/results';
 import { clearRenderErrors, injectRenderError } from './faults';
 
 export interface PlainLabelled {
@@ -24,6 +25,10 @@ export interface PatchworkTestApi {
     attribution: Record<string, PlainLabelled>;
     patched: Record<string, PlainLabelled>;
     elapsedMs: number;
+    /** The run's estimator (issue 12) and every estimator computed for it, by estimatorKey. */
+    method: string;
+    steps: number;
+    estimates: Record<string, Record<string, PlainLabelled>>;
   } | null;
   /** Asks the worker for the exact activation patch of one cell of the last run. */
   patchValue(family: Family, index: number[]): Promise<number>;
@@ -58,7 +63,11 @@ export function installTestApi(): void {
       if (!r) return null;
       const map = (o: Record<string, { axes: string[]; shape: number[]; data: Float64Array } | undefined>) =>
         Object.fromEntries(Object.entries(o).filter(([, v]) => v).map(([k, v]) => [k, plain(v!)]));
-      return { runId: r.id, modelKey: r.modelKey, metric: { ...r.metric }, tokens: [...r.tokens], attribution: map(r.attribution), patched: map(r.patched), elapsedMs: r.elapsedMs };
+      return {
+        runId: r.id, modelKey: r.modelKey, metric: { ...r.metric }, tokens: [...r.tokens], attribution: map(r.attribution), patched: map(r.patched), elapsedMs: r.elapsedMs,
+        method: r.method ?? 'atp', steps: r.steps ?? 1,
+        estimates: Object.fromEntries(Object.entries(runEstimates(r)).map(([k, v]) => [k, map(v)])),
+      };
     },
     patchValue: (family, index) => exactPatch(family, index),
     backend: () => getState().backend.active,
@@ -77,6 +86,7 @@ export function installTestApi(): void {
         run: s.run,
         view: s.view,
         selected: s.selected,
+        estimator: s.estimator,
         pendingCell: s.pendingCell,
         sweep: s.sweep,
         notice: s.notice,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { color, interpolateRdBu } from 'd3';
-import { NOT_COMPUTED_COLOUR, contrastInk, divergingScale, legendModel, scaleFor } from './colour';
+import { color, interpolateBlues, interpolateRdBu } from 'd3';
+import { NOT_COMPUTED_COLOUR, contrastInk, divergingScale, legendModel, scaleFor, sequentialScale } from './colour';
 import { formatTick, formatValue } from './format';
 
 const rgb = (s: string) => color(s)!.rgb();
@@ -89,5 +89,27 @@ describe('formatValue / formatTick', () => {
     expect(formatValue(-Infinity)).toBe('-inf');
     expect(formatTick(3.5519)).toBe('3.55');
     expect(formatTick(-1234)).toBe('-1230');
+  });
+});
+
+describe('sequentialScale (magnitudes of unsigned estimators)', () => {
+  it('runs from white-ish at 0 to dark blue at maxAbs, one hue, NaN grey', () => {
+    const s = sequentialScale(2);
+    expect(s.domain).toEqual([0, 2]);
+    expect(s.sequential).toBe(true);
+    expect(s(0)).toBe(interpolateBlues(0));
+    expect(s(2)).toBe(interpolateBlues(1));
+    expect(s(1)).toBe(interpolateBlues(0.5));
+    expect(s(-1)).toBe(s(0));
+    expect(s(NaN)).toBe(NOT_COMPUTED_COLOUR);
+  });
+
+  it('has a legend with blue stops and ticks from 0 at the left end to maxAbs at the right', () => {
+    const m = legendModel(sequentialScale(0.5));
+    expect(m.stops[0].colour).toBe(interpolateBlues(0));
+    expect(m.stops.at(-1)!.colour).toBe(interpolateBlues(1));
+    expect(m.ticks[0]).toMatchObject({ value: 0, position: 0, label: '0', anchor: 'start' });
+    expect(m.ticks.at(-1)).toMatchObject({ position: 1, anchor: 'end' });
+    expect(m.ticks.every((t) => t.value >= 0)).toBe(true);
   });
 });

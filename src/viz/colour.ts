@@ -5,7 +5,7 @@
 // patching demo), so a Patchwork heatmap reads the same as the notebook it replaces. ColorBrewer RdBu is
 // colour-blind safe (red/blue differ in lightness and hue for deuteranopes and protanopes).
 // The domain is always symmetric, [-m, m], so equal colours mean equal magnitudes on both sides of 0.
-import { color as d3colour, interpolateRdBu } from 'd3';
+import { color as d3colour, interpolateBlues, interpolateRdBu } from 'd3';
 import { legendTicks, type LegendTick } from './legend/legend-ticks';
 import { maxAbs as finiteMaxAbs } from './labelled';
 
@@ -19,6 +19,8 @@ export interface DivergingScale {
   readonly domain: readonly [number, number];
   /** Position of v on the scale in [0, 1]: 0 = -maxAbs (red), 0.5 = zero, 1 = +maxAbs (blue). */
   position(v: number): number;
+  /** Sequential (magnitudes, [0, maxAbs], white to blue) rather than diverging. Absent: diverging. */
+  readonly sequential?: boolean;
 }
 
 /** A scale over [-maxAbs, maxAbs]; values outside are clamped, NaN is grey. */
@@ -34,6 +36,17 @@ export function scaleFor(values: ArrayLike<number>, fixedMaxAbs?: number): Diver
   return divergingScale(fixedMaxAbs ?? finiteMaxAbs(values));
 }
 
+/**
+ * Magnitudes (unsigned estimators such as GradDrop and AtP*): one hue, white at 0 to dark blue at maxAbs, so no
+ * colour suggests a sign the numbers do not have. Values below 0 clamp to 0; NaN is grey.
+ */
+export function sequentialScale(maxAbs: number): DivergingScale {
+  const m = Number.isFinite(maxAbs) && maxAbs > 0 ? maxAbs : 0;
+  const position = (v: number) => (m === 0 ? 0 : Math.min(1, Math.max(0, v / m)));
+  const scale = ((v: number) => (Number.isNaN(v) ? NOT_COMPUTED_COLOUR : interpolateBlues(position(v)))) as DivergingScale;
+  return Object.assign(scale, { maxAbs: m, domain: [0, m] as const, position, sequential: true });
+}
+
 export interface LegendModel {
   /** Gradient stops, left (negative) to right (positive), for an SVG linearGradient. */
   stops: { offset: number; colour: string }[];
@@ -45,12 +58,20 @@ export interface LegendModel {
 export function legendModel(scale: DivergingScale,
   opts: { stops?: number; ticks?: number; width?: number; charWidth?: number } = {}): LegendModel {
   const nStops = Math.max(2, opts.stops ?? 11);
+  const interpolate = scale.sequential ? interpolateBlues : interpolateRdBu;
   const stops = Array.from({ length: nStops }, (_, i) => {
     const offset = i / (nStops - 1);
-    return { offset, colour: interpolateRdBu(offset) };
+    return { offset, colour: interpolate(offset) };
   });
   const ticks = legendTicks(scale.maxAbs, opts.width ?? 180, { maxTicks: opts.ticks, charWidth: opts.charWidth });
-  return { stops, ticks };
+  if (!scale.sequential) return { stops, ticks };
+  // The symmetric ticks' right half, stretched over the whole bar: 0 at the left end, maxAbs at the right.
+  const half = ticks.filter((t) => t.value >= 0).map((t) => {
+    const position = scale.maxAbs > 0 ? t.value / scale.maxAbs : 0;
+    const anchor: LegendTick['anchor'] = position <= 0 ? 'start' : position >= 1 ? 'end' : 'middle';
+    return { ...t, position, anchor };
+  });
+  return { stops, ticks: half };
 }
 
 /** Black or white, whichever reads better on `background` (WCAG relative luminance). */

@@ -1,10 +1,11 @@
 // The page's side of the engine worker: promises for requests, callbacks for progress, AbortSignals for cancel.
 // The worker is a module worker, so it code-splits and imports onnxruntime-web lazily.
 import type { AttributionMode } from '../engine/patching/attribution';
+import type { Method } from '../engine/patching/estimators';
 import type { ExperimentSpec, Family } from '../engine/patching/types';
 import {
-  WorkerError, type BackendChoice, type CellRef, type EdgeRef, type LoadProgress, type ModelSource, type ProgressOf, type Request, type ResultOf,
-  type WorkerMessage,
+  WorkerError, type BackendChoice, type CellRef, type EdgeRef, type LoadProgress, type ModelSource, type ProgressOf, type Request,
+  type ResultOf, type VerifyRequest, type WorkerMessage,
 } from './protocol';
 
 interface Pending {
@@ -98,8 +99,16 @@ export class EngineClient {
     return this.call({ type: 'loaded' });
   }
 
-  attribute(model: string, spec: ExperimentSpec, families: Family[], mode: AttributionMode = 'patch', signal?: AbortSignal): Promise<ResultOf['attribute']> {
-    return this.call({ type: 'attribute', model, spec, families, mode }, { signal });
+  attribute(
+    model: string, spec: ExperimentSpec, families: Family[], mode: AttributionMode = 'patch', signal?: AbortSignal,
+    estimator?: { method: Method; steps: number },
+  ): Promise<ResultOf['attribute']> {
+    return this.call({ type: 'attribute', model, spec, families, mode, ...estimator }, { signal });
+  }
+
+  /** Verify top K of one family's estimate: exact patches of its top K cells and some random others. */
+  verify(model: string, spec: ExperimentSpec, req: VerifyRequest, opts: CallOptions<{ done: number; total: number }> = {}): Promise<ResultOf['verify']> {
+    return this.call({ type: 'verify', model, spec, ...req }, opts as CallOptions<ProgressOf>);
   }
 
   patch(model: string, spec: ExperimentSpec, family: Family, index: number[]): Promise<number> {

@@ -104,9 +104,9 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
     case 'attribute': {
       const eng = needEngine(msg.model);
       const exp = experiment(msg.model, msg.spec);
-      const r = await eng.attribute(exp, { families: msg.families, mode: msg.mode });
+      const r = await eng.attribute(exp, { families: msg.families, mode: msg.mode, method: msg.method, steps: msg.steps });
       checkFinite('attribution', r.metric, Object.entries(r.values).map(([f, l]) => [f, l!]));
-      const value: ResultOf['attribute'] = { metric: r.metric, values: r.values };
+      const value: ResultOf['attribute'] = { metric: r.metric, values: r.values, method: r.method, steps: r.steps };
       return [value, transferables(r.values)];
     }
     case 'patch': {
@@ -152,6 +152,19 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
     case 'jointPatch': {
       const value: ResultOf['jointPatch'] = await needEngine(msg.model).jointPatch(experiment(msg.model, msg.spec), msg.cells);
       checkPatched('cell set', [msg.cells.map((c) => c.index).flat()], [value]);
+      return [value, []];
+    }
+    case 'verify': {
+      const exp = experiment(msg.model, msg.spec);
+      const value: ResultOf['verify'] = await needEngine(msg.model).verifyTopK(exp, msg.family, msg.estimate, {
+        k: msg.k,
+        random: msg.random,
+        seed: msg.seed,
+        exact: msg.exact,
+        signal,
+        onProgress: (done, total) => progress({ done, total }),
+      });
+      checkPatched(msg.family, value.cells.map((c) => c.index), value.cells.map((c) => c.exact));
       return [value, []];
     }
     case 'debugLoseDevice':

@@ -5,6 +5,8 @@
 // Float64Arrays travel as transferables, so results cost no copy.
 import type { GPT2Config } from '../engine/model/types';
 import type { AttributionMode } from '../engine/patching/attribution';
+import type { Method } from '../engine/patching/estimators';
+import type { Verification } from '../engine/patching/verify';
 import type { InputIssue } from '../engine/patching/experiment';
 import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
 import type { BackendName } from '../engine/runtime/types';
@@ -78,6 +80,21 @@ export interface CellRef {
 export interface AttributionPayload {
   metric: { clean: number; corrupted: number };
   values: Partial<Record<Family, Labelled>>;
+  /** The estimator that computed `values` (issue 12). */
+  method: Method;
+  steps: number;
+}
+
+/** Verify top K (issue 12): exact patches of the K cells with the largest |estimate| plus `random` others. */
+export interface VerifyRequest {
+  family: Family;
+  /** The estimate the page shows (the run's or another estimator's), same layout as the family. */
+  estimate: Labelled;
+  k: number;
+  random?: number;
+  seed?: number;
+  /** A full exact sweep of the family, for the recall of the true top K. */
+  exact?: Labelled;
 }
 
 /**
@@ -89,7 +106,7 @@ export type Request =
   | { type: 'load'; source: ModelSource; key: string }
   /** The key of the model the worker holds (a failed load may or may not have dropped the previous one). */
   | { type: 'loaded' }
-  | { type: 'attribute'; model: string; spec: ExperimentSpec; families: Family[]; mode: AttributionMode }
+  | { type: 'attribute'; model: string; spec: ExperimentSpec; families: Family[]; mode: AttributionMode; method?: Method; steps?: number }
   | { type: 'patch'; model: string; spec: ExperimentSpec; family: Family; index: number[] }
   | { type: 'patchCells'; model: string; spec: ExperimentSpec; family: Family; indices: number[][] }
   | { type: 'edgeScores'; model: string; spec: ExperimentSpec }
@@ -97,6 +114,7 @@ export type Request =
   /** Each circuit is a list of edges; the worker evaluates them exactly (metric and faithfulness per circuit). */
   | { type: 'evaluateCircuits'; model: string; spec: ExperimentSpec; circuits: EdgeRef[][] }
   | { type: 'jointPatch'; model: string; spec: ExperimentSpec; cells: CellRef[] }
+  | ({ type: 'verify'; model: string; spec: ExperimentSpec } & VerifyRequest)
   | { type: 'cancel'; target: number }
   /** Tests only: lose the GPU device as a driver reset would. */
   | { type: 'debugLoseDevice' };
@@ -112,6 +130,7 @@ export interface ResultOf {
   pathPatch: Float64Array;
   evaluateCircuits: { metric: number; faithfulness: number }[];
   jointPatch: number;
+  verify: Verification;
   cancel: null;
   debugLoseDevice: boolean;
 }

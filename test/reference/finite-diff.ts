@@ -20,6 +20,8 @@ export interface FDOptions {
    * The hook being differentiated is never held.
    */
   freeze?: (hookName: string) => boolean;
+  /** Hooks applied in every run, e.g. noise added to hook_embed (a corrupted run that is not a token sequence). */
+  hooks?: Record<string, HookFn>;
 }
 
 /** Hooks that pin every frozen hook (other than `except`) to its value in an unperturbed run. */
@@ -30,9 +32,9 @@ function freezeHooks(
   opts: FDOptions,
   except?: string,
 ): Record<string, HookFn> {
-  const hooks: Record<string, HookFn> = {};
+  const hooks: Record<string, HookFn> = { ...opts.hooks };
   if (!opts.freeze) return hooks;
-  const { cache } = referenceForwardF64(cfg, w, tokens);
+  const { cache } = referenceForwardF64(cfg, w, tokens, { hooks: opts.hooks });
   for (const [name, act] of cache)
     if (name !== except && opts.freeze(name)) hooks[name] = () => act.data.slice();
   return hooks;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { answerVsBasket, logit, logitDiff, logProb, logSumExp, meanLogProb, prob } from './metrics-f64';
+import { answerVsBasket, logit, logitDiff, logProb, logSumExp, meanLogProb, prob, klDivergence } from './metrics-f64';
 
 // logits [pos 2, d_vocab 4]; only the last row matters except for meanLogProb.
 const logits = Float64Array.from([5, -5, 0, 9, /* last */ 1, 2, 3, 4]);
@@ -47,5 +47,13 @@ describe('final-position metrics', () => {
     expect(() => meanLogProb(logits, 2, 4, [2], [0])).toThrow(/position 2/);
     expect(() => meanLogProb(logits, 2, 4, [0, 1], [0])).toThrow(/targets/);
     expect(() => answerVsBasket(logits, 2, 4, 0, [])).toThrow(/empty/);
+  });
+
+  it('klDivergence: 0 against itself, and a two-token case by hand', () => {
+    expect(klDivergence(logits, logits, 2, 4)).toBeCloseTo(0, 14);
+    // Two tokens: p = softmax([0, ln 3]) = (1/4, 3/4), q = softmax([0, 0]) = (1/2, 1/2).
+    const kl = klDivergence(Float64Array.from([0, Math.log(3)]), Float64Array.from([0, 0]), 1, 2);
+    expect(kl).toBeCloseTo(0.25 * Math.log(0.5) + 0.75 * Math.log(1.5), 14);
+    expect(klDivergence(logits, logits.map((x, i) => x + (i % 3)), 2, 4)).toBeGreaterThan(0);
   });
 });

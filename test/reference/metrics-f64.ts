@@ -78,3 +78,19 @@ export function meanLogProb(
   }
   return total / positions.length;
 }
+
+/**
+ * KL(p_source || p_run) of the next-token distribution at `pos`: sum_v p_s(v) (log p_s(v) - log p_r(v)), with each
+ * distribution the softmax of its own logits row (plain loops).
+ */
+export function klDivergence(sourceLogits: Float64Array, logits: Float64Array, nPos: number, dVocab: number, pos = nPos - 1): number {
+  const s = row(sourceLogits, nPos, dVocab, pos);
+  const r = row(logits, nPos, dVocab, pos);
+  const [ls, lr] = [logSumExp(s), logSumExp(r)];
+  let kl = 0;
+  for (let v = 0; v < dVocab; v++) {
+    const lps = s[v] - ls;
+    kl += Math.exp(lps) * (lps - (r[v] - lr));
+  }
+  return kl;
+}

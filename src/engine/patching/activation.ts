@@ -6,14 +6,15 @@
 // at position p leaves every earlier position unchanged (causal attention), so only positions >= p are computed,
 // with the earlier keys and values taken from the cache; many patches share one run (rows = patch x pair); and
 // only the metric positions are unembedded.
-import { Expand, Graph, Reshape, Slice, Where, type Tensor } from '../graph';
+import { Add, Expand, Graph, Reshape, Slice, Where, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import type { Feed, Fetched, Runtime } from '../runtime/types';
-import { experimentKey, tokenFeed } from './attribution';
+import { experimentKey, noiseFeed, tokenFeed } from './attribution';
 import type { Experiment } from './experiment';
 import { cellSelector, familyAxes, familyShape, firstPosition, hookFor, hookPosAxis, type Family } from './families';
 import { familyHookShape } from './hook-shapes';
+import type { PairLabelled } from './dataset';
 import { cells, size, type Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
 
@@ -27,12 +28,19 @@ export interface SweepOptions {
    * fewer distinct graphs (each costs a session, ~40 ms to create; npm run bench shows P / 4 is the sweet spot at 16 tokens). 1 = exact.
    */
   positionBucket?: number;
+  /**
+   * Instead of the source run's values, the values a patch writes into `hook` ([nPairs, ...hook shape]): zero and
+   * mean ablation (ablation.ts). The base run is still the experiment's.
+   */
+  replacement?: (hook: string, shape: number[]) => Feed;
 }
 
 interface RunCache {
   base: Map<string, Fetched>;
   source: Map<string, Fetched>;
   metric: { base: number; source: number };
+  /** Each pair's metric of the base and source runs. */
+  rows: { base: ArrayLike<number>; source: ArrayLike<number> };
 }
 
 export class ActivationPatcher {
@@ -61,6 +69,19 @@ export class ActivationPatcher {
   }
 
   async patchCells(exp: Experiment, family: Family, indices: number[][], opts: SweepOptions = {}): Promise<Float64Array> {
+    return (await this.patchRows(exp, family, indices, opts)).mean;
+  }
+
+  /** Every cell of a family for each pair on its own: [pair, ...layout], and each pair's base and source metrics. */
+  async sweepPairs(exp: Experiment, family: Family, opts: SweepOptions = {}): Promise<{ values: PairLabelled; metric: { base: ArrayLike<number>; source: ArrayLike<number> } }> {
+    const shape = familyShape(family, this.cfg, exp.nPos);
+    const { perPair } = await this.patchRows(exp, family, [...cells(shape)], opts);
+    const { rows } = await this.cache(exp, family);
+    return { values: { axes: ['pair', ...familyAxes(family)], shape: [exp.nPairs, ...shape], data: perPair }, metric: rows };
+  }
+
+  /** Patch effects: their mean over pairs [cell], and per pair [pair, cell]. */
+  private async patchRows(exp: Experiment, family: Family, indices: number[][], opts: SweepOptions): Promise<{ mean: Float64Array; perPair: Float64Array }> {
     const { cfg } = this;
     const [N, P] = [exp.nPairs, exp.nPos];
     const cache = await this.cache(exp, family);
@@ -68,6 +89,7 @@ export class ActivationPatcher {
     const bucket = opts.positionBucket ?? Math.max(1, Math.ceil(P / 4));
     const minMetricPos = Math.min(...exp.positions);
     const out = new Float64Array(indices.length);
+    const perPair = new Float64Array(N * indices.length);
     // Group cells by (layer, first computed position): each group starts from that layer's cached residual stream
     // and computes only the positions from its start on.
     const groups = new Map<string, { layer: number; start: number; members: number[] }>();
@@ -106,7 +128,7 @@ export class ActivationPatcher {
         });
         const feeds: Record<string, Feed> = {
           resid: f32(cache.base.get(`blocks.${layer}.hook_resid_pre`)!),
-          'patch.values': f32(cache.source.get(hook)!),
+          'patch.values': opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!),
           'patch.mask': { dtype: 'bool', shape: [S, 1, ...hShape], data: mask },
           ...metricFeeds(cfg, exp),
         };
@@ -120,14 +142,17 @@ export class ActivationPatcher {
         const rows = res.metric_rows.data;
         chunk.forEach((cellI, s) => {
           let m = 0;
-          for (let b = 0; b < N; b++) m += rows[s * N + b];
+          for (let b = 0; b < N; b++) {
+            m += rows[s * N + b];
+            perPair[b * indices.length + cellI] = rows[s * N + b] - cache.rows.base[b];
+          }
           out[cellI] = m / N - cache.metric.base;
         });
         done += chunk.length;
         opts.onProgress?.(done, indices.length);
       }
     }
-    return out;
+    return { mean: out, perPair };
   }
 
   private cache(exp: Experiment, family: Family): Promise<RunCache> {
@@ -151,6 +176,7 @@ export class ActivationPatcher {
       'tokens.base': tokenFeed(denoising ? exp.corrupted : exp.clean),
       'tokens.source': tokenFeed(denoising ? exp.clean : exp.corrupted),
       ...metricFeeds(cfg, exp),
+      ...noiseFeed(cfg, exp),
     });
     const base = new Map<string, Fetched>();
     const source = new Map<string, Fetched>();
@@ -158,7 +184,11 @@ export class ActivationPatcher {
       if (name.startsWith('base.')) base.set(name.slice(5), t);
       if (name.startsWith('source.')) source.set(name.slice(7), t);
     }
-    return { base, source, metric: { base: out['metric.base'].data[0], source: out['metric.source'].data[0] } };
+    return {
+      base, source,
+      metric: { base: out['metric.base'].data[0], source: out['metric.source'].data[0] },
+      rows: { base: out['metric_rows.base'].data, source: out['metric_rows.source'].data },
+    };
   }
 
   clear(): void {
@@ -169,7 +199,7 @@ export class ActivationPatcher {
 const f32 = (t: Fetched): Feed => ({ dtype: 'float32', shape: t.shape, data: t.data });
 
 function cacheKey(exp: Experiment): string {
-  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction]);
+  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, exp.noise?.key]);
 }
 
 /** Base run: residual stream at every layer. Source run: the family's hook at every layer. Both metrics. */
@@ -179,14 +209,20 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
   const [N, P] = [exp.nPairs, exp.nPos];
   const mIn = metricInputs(g, cfg, exp);
   const wanted = new Set(Array.from({ length: cfg.nLayers }, (_, l) => hookFor(family, l)));
+  // Gaussian-noise corruption: the corrupted run's token embeddings plus a fed constant.
+  const corruptedRole = exp.spec.direction === 'denoising' ? 'base' : 'source';
+  const noise = exp.noise ? g.input('noise', [N, P, cfg.dModel]) : undefined;
   const run = (role: 'base' | 'source') => {
     const tokens = g.input(`tokens.${role}`, [N, P], 'int64');
-    const x = gpt2Forward(cfg, w, tokens, (name, t) => {
+    const x = gpt2Forward(cfg, w, tokens, (name, t0) => {
+      const t = noise && role === corruptedRole && name === 'hook_embed' ? Add(t0, noise) : t0;
       if (role === 'base' && /hook_resid_pre$|attn\.hook_[kv]$/.test(name)) g.output(t, `base.${name}`);
       if (role === 'source' && wanted.has(name)) g.output(t, `source.${name}`);
       return t;
     });
-    g.output(meanOf(metricRows(cfg, w, x, exp, mIn)), `metric.${role}`);
+    const rows = metricRows(cfg, w, x, exp, mIn);
+    g.output(meanOf(rows), `metric.${role}`);
+    g.output(rows, `metric_rows.${role}`);
   };
   run('base');
   run('source');

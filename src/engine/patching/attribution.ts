@@ -18,6 +18,7 @@ import type { Experiment } from './experiment';
 import { FAMILIES, cellAxes, familyAxes, familyShape, hookFor, type Family } from './families';
 import type { Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import type { PairLabelled } from './dataset';
 import type { CellPatch } from './node-sets';
 
 export type AttributionMode = 'patch' | 'zero' | 'mean';
@@ -34,6 +35,13 @@ export interface AttributionRequest {
    * (node-sets.ts, `attribute --patched`). The reported base metric is then the patched run's. Plain AtP only.
    */
   patched?: CellPatch;
+  /** Also each pair's own values and metrics (datasets, dataset.ts). Plain AtP only. */
+  perPair?: boolean;
+  /**
+   * Mean mode: each hook's mean over a reference set of prompts ([1, ...hook shape], ablation.ts meanActivations)
+   * replaces the base activation. Without it, the mean over every prompt of the experiment, clean and corrupted.
+   */
+  reference?: Map<string, Feed>;
 }
 
 export interface AttributionResult {
@@ -41,6 +49,8 @@ export interface AttributionResult {
   values: Partial<Record<Family, Labelled>>;
   method: Method;
   steps: number;
+  /** With `perPair`: [pair, ...layout] per family, and each pair's metrics. */
+  pairs?: { metric: { clean: Float64Array; corrupted: Float64Array }; values: Partial<Record<Family, PairLabelled>> };
 }
 
 export function tokenFeed(seqs: number[][]): Feed {
@@ -62,14 +72,21 @@ export function reduceToLayout(family: Family, A: Tensor, keepBatch = false): Te
   return Transpose(reduced, [...(keepBatch ? [0] : []), ...order.map((o) => o + lead)]);
 }
 
+/** The Gaussian-noise corruption's feed, when the experiment has one. */
+export function noiseFeed(cfg: GPT2Config, exp: Experiment): Record<string, Feed> {
+  return exp.noise ? { noise: { dtype: 'float32', shape: [exp.nPairs, exp.nPos, cfg.dModel], data: exp.noise.data } } : {};
+}
+
 export function experimentKey(exp: Experiment): string {
   const m = exp.spec.metric;
-  return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}`;
+  return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}${exp.noise ? `:noise-${exp.spec.direction}` : ''}`; // noise goes into the corrupted run, base or source
 }
 
 export function attributionGraph(
-  cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode, method: Method = 'atp', steps = 1, patched?: CellPatch,
+  cfg: GPT2Config, exp: Experiment, families: Family[], mode: AttributionMode, method: Method = 'atp', steps = 1, patched?: CellPatch, perPair = false,
+  referenceMean = false,
 ): Graph {
+  if (perPair && method !== 'atp') throw new Error(`Per-pair attribution is plain AtP only, not ${method}.`);
   if (method !== 'atp' && mode !== 'patch') throw new Error(`The ${method} estimator approximates patches, not ${mode} ablation: use it with mode patch.`);
   if (patched && method !== 'atp') throw new Error(`Attribution on a patched run is plain AtP only, not ${method}.`);
   const g = new Graph('attribution');
@@ -105,17 +122,24 @@ export function attributionGraph(
   // With patched cells (node-sets.ts), the source run keeps their hooks' values and the base run takes them.
   const patchHooks = new Set(patched?.hooks);
   const patchSrc = new Map<string, Tensor>();
-  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], (name, t) => {
+  // Gaussian-noise corruption: the corrupted run's token embeddings plus a fed constant.
+  const noise = exp.noise ? g.input('noise', [N, exp.nPos, cfg.dModel]) : undefined;
+  if (noise && (method !== 'atp' || patched)) throw new Error(`Gaussian-noise corruption works with plain attribution (atp), not ${patched ? '--patched' : method}.`);
+  const noised = (role: string, name: string, t: Tensor) => (noise && role === 'corrupted' && name === 'hook_embed' ? Add(t, noise) : t);
+  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], (name, t0) => {
+    const t = noised(sourceRole, name, t0);
     if (needed.has(name)) src.set(name, t);
     if (patchHooks.has(name)) patchSrc.set(name, t);
     return t;
   });
-  g.output(meanOf(metricRows(cfg, w, srcOut, exp, mIn)), `metric.${sourceRole}`);
+  const srcRows = metricRows(cfg, w, srcOut, exp, mIn);
+  g.output(meanOf(srcRows), `metric.${sourceRole}`);
 
   // The base run, R copies (copy 0 is the plain base run), and the gradient of the mean metric over all rows.
   const alphaInputs = method === 'ig-inputs' ? perCopy((k) => k / steps) : undefined;
   const base = new Map<string, Tensor>();
-  const baseOut = gpt2Forward(cfg, w, tileR(tokens[baseRole]), (name, t) => {
+  const baseOut = gpt2Forward(cfg, w, tileR(tokens[baseRole]), (name, t0) => {
+    const t = noised(baseRole, name, t0);
     let v = patched && patchHooks.has(name) ? patched.replace(name, t, patchSrc.get(name)!) : t;
     if (alphaInputs && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alphaInputs, Sub(tileR(src.get(name)!), t)));
     const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
@@ -126,6 +150,10 @@ export function attributionGraph(
   });
   const baseRows = metricRows(cfg, w, baseOut, exp, mIn); // [R * N]
   g.output(meanOf(R === 1 ? baseRows : Slice(baseRows, 0, 0, N)), `metric.${baseRole}`);
+  if (perPair) {
+    g.output(srcRows, `metric_rows.${sourceRole}`);
+    g.output(baseRows, `metric_rows.${baseRole}`);
+  }
   const first = (t: Tensor) => (R === 1 ? t : Slice(t, 0, 0, N)); // copy 0: the base run itself
   const hooks = [...needed];
   const grads = method === 'ig-layer' ? [] : grad(meanOf(baseRows), hooks.map((h) => base.get(h)!));
@@ -134,6 +162,7 @@ export function attributionGraph(
   const delta = (hook: string): Tensor => {
     const b = first(base.get(hook)!);
     if (mode === 'zero') return Neg(b);
+    if (mode === 'mean' && referenceMean) return Sub(g.input(`reference.${hook}`, [1, ...b.shape.slice(1)]), b);
     if (mode === 'mean') {
       const all = [src.get(hook)!, b].map((t) => ReduceSum(t, [0], true));
       return Sub(Mul(Add(all[0], all[1]), 1 / (2 * N)), b);
@@ -155,12 +184,15 @@ export function attributionGraph(
   };
   const signed = ESTIMATORS[method].signed;
   for (const f of families) {
-    const perLayer = Array.from({ length: L }, (_, l) => {
-      const x = perRow(f, l);
+    const rows = Array.from({ length: L }, (_, l) => perRow(f, l));
+    const perLayer = rows.map((x) => {
       if (signed) return ReduceSum(x, [0]);
       return Mul(ReduceSum(Sqrt(Mul(x, x)), [0]), R / (L - 1)); // |x| per copy and pair
     });
     g.output(Concat(perLayer.map((t) => Reshape(t, [1, ...t.shape])), 0), `attr.${f}`); // [layer, ...]
+    // Each pair's own attribution: the loss is the mean over pairs, so a row's value is 1/N of its pair's.
+    if (perPair)
+      g.output(Mul(Concat(rows.map((t) => Reshape(t, [N, 1, ...t.shape.slice(1)])), 1), N), `pairs.${f}`); // [pair, layer, ...]
   }
   return g;
 }
@@ -247,8 +279,19 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
   const steps = req.steps ?? 1;
   const method = checkMethod(req.method ?? 'atp', steps);
   const o = exp.spec.options;
-  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}`;
-  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps, req.patched), {
+  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}:${+!!req.perPair}:${+!!req.reference}`;
+  const reference = mode === 'mean' && req.reference ? req.reference : undefined;
+  const refFeeds: Record<string, Feed> = {};
+  if (reference)
+    for (const f of families)
+      for (let l = 0; l < cfg.nLayers; l++) {
+        const h = hookFor(f, l);
+        if (!reference.has(h)) throw new Error(`The mean-ablation reference has no value for ${h}.`);
+        refFeeds[`reference.${h}`] = reference.get(h)!;
+      }
+  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps, req.patched, req.perPair, !!reference), {
+    ...refFeeds,
+    ...noiseFeed(cfg, exp),
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),
     ...metricFeeds(cfg, exp),
@@ -256,5 +299,11 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
   const values: Partial<Record<Family, Labelled>> = {};
   for (const f of families)
     values[f] = { axes: familyAxes(f), shape: familyShape(f, cfg, exp.nPos), data: Float64Array.from(out[`attr.${f}`].data) };
-  return { metric: { clean: out['metric.clean'].data[0], corrupted: out['metric.corrupted'].data[0] }, values, method, steps };
+  const metric = { clean: out['metric.clean'].data[0], corrupted: out['metric.corrupted'].data[0] };
+  if (!req.perPair) return { metric, values, method, steps };
+  const pairValues: Partial<Record<Family, PairLabelled>> = {};
+  for (const f of families)
+    pairValues[f] = { axes: ['pair', ...familyAxes(f)], shape: [exp.nPairs, ...familyShape(f, cfg, exp.nPos)], data: Float64Array.from(out[`pairs.${f}`].data) };
+  const rows = (role: string) => Float64Array.from(out[`metric_rows.${role}`].data);
+  return { metric, values, method, steps, pairs: { metric: { clean: rows('clean'), corrupted: rows('corrupted') }, values: pairValues } };
 }

@@ -3,7 +3,7 @@ import { BOS_TOKEN, displayToken, encode, singleToken } from '../model/tokenizer
 import type { GPT2Config } from '../model/types';
 import type { ExperimentSpec, MetricName } from './types';
 
-export const METRICS: readonly MetricName[] = ['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob'];
+export const METRICS: readonly MetricName[] = ['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl'];
 
 export interface InputIssue {
   /** Which input the message is about (the UI shows it next to that field). */
@@ -37,6 +37,16 @@ export interface Experiment {
   corruptedDisplay: string[][];
   /** Things that let the experiment run but make some results meaningless (e.g. identical prompts). */
   warnings?: string[];
+  /**
+   * The kl metric's fixed source distribution (metrics.ts prepareMetric): the clean run's next-token probabilities
+   * [pair, K, d_vocab] at the metric positions and sum p log p [pair, K].
+   */
+  klSource?: { probs: Float32Array; negEntropy: Float32Array };
+  /**
+   * Gaussian-noise corruption (ROME): [pair, pos, d_model] added to the corrupted run's token embeddings
+   * (hook_embed); the corrupted tokens are then the clean ones. `key` names it in graph caches.
+   */
+  noise?: { data: Float32Array; key: string };
 }
 
 const tokenLine = (ids: number[]) => ids.map(displayToken).join(' | ');
@@ -74,7 +84,10 @@ export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experi
           `  clean:     ${tokenLine(c)}\n  corrupted: ${tokenLine(k)}`,
       });
     const needsWrong = spec.metric.name === 'logit_diff';
-    for (const field of needsWrong ? (['answer', 'wrong'] as const) : (['answer'] as const)) {
+    // KL compares whole distributions: no answer token (one given is ignored).
+    const fields = spec.metric.name === 'kl' ? ([] as const) : needsWrong ? (['answer', 'wrong'] as const) : (['answer'] as const);
+    if (spec.metric.name === 'kl') answers.push(-1);
+    for (const field of fields) {
       const what = field === 'wrong' ? 'wrong answer' : 'answer';
       // An empty field is a missing input, not a "0 tokens" answer (issue 14, item 9).
       if (pair[field] === '') {

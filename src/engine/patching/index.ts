@@ -7,10 +7,16 @@ import { EdgePatcher, type EdgeRunOptions } from './circuit';
 import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from './edges';
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
 import { runInspection, type InspectOptions, type Inspection } from './inspect';
+import { prepareMetric } from './metrics';
 import { jointPatch, type Cell } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
 import type { Method } from './estimators';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
+
+/** Gaussian-noise corruption is built into attribution and activation patching only. */
+function noNoise(exp: Experiment): void {
+  if (exp.noise) throw new Error('Gaussian-noise corruption works with attribute and patch (attribution and activation patching), not with edges, paths, circuits, joint patches or inspect.');
+}
 
 export class PatchingEngine {
   private patcher: ActivationPatcher;
@@ -41,30 +47,46 @@ export class PatchingEngine {
     await this.patch(exp, 'head_out', [0, 0, 1]);
   }
 
+  /** What a metric needs before any graph runs (kl: the clean run's distribution, metrics.ts prepareMetric). */
+  prepare(exp: Experiment): Promise<Experiment> {
+    return prepareMetric(this.rt, this.cfg, exp);
+  }
+
   resolve(spec: ExperimentSpec): Experiment {
     return resolveExperiment(spec, this.cfg);
   }
 
-  attribute(exp: Experiment, req?: AttributionRequest): Promise<AttributionResult> {
+  async attribute(exp: Experiment, req?: AttributionRequest): Promise<AttributionResult> {
+    await this.prepare(exp);
     return runAttribution(this.rt, this.cfg, exp, req);
   }
 
   /** metric(base) and metric(source) as clean / corrupted. */
   async metrics(exp: Experiment): Promise<{ clean: number; corrupted: number }> {
+    await this.prepare(exp);
     const m = await this.patcher.metrics(exp);
     return exp.spec.direction === 'denoising' ? { clean: m.source, corrupted: m.base } : { clean: m.base, corrupted: m.source };
   }
 
-  patch(exp: Experiment, family: Family, index: number[]): Promise<number> {
+  async patch(exp: Experiment, family: Family, index: number[]): Promise<number> {
+    await this.prepare(exp);
     return this.patcher.patch(exp, family, index);
   }
 
-  patchCells(exp: Experiment, family: Family, indices: number[][], opts?: SweepOptions): Promise<Float64Array> {
+  async patchCells(exp: Experiment, family: Family, indices: number[][], opts?: SweepOptions): Promise<Float64Array> {
+    await this.prepare(exp);
     return this.patcher.patchCells(exp, family, indices, opts);
   }
 
-  sweep(exp: Experiment, family: Family, opts?: SweepOptions): Promise<Labelled> {
+  async sweep(exp: Experiment, family: Family, opts?: SweepOptions): Promise<Labelled> {
+    await this.prepare(exp);
     return this.patcher.sweep(exp, family, opts);
+  }
+
+  /** A sweep with each pair's own values [pair, ...layout] and metrics (datasets, dataset.ts). */
+  async sweepPairs(exp: Experiment, family: Family, opts?: SweepOptions) {
+    await this.prepare(exp);
+    return this.patcher.sweepPairs(exp, family, opts);
   }
 
   /** Senders, receivers and which senders feed each receiver, for this model. */
@@ -73,32 +95,43 @@ export class PatchingEngine {
   }
 
   /** Edge attribution: every edge's score from one backward pass (edges.ts), or by another estimator. */
-  edgeScores(exp: Experiment, method: Method = 'atp', steps = 1): Promise<EdgeScores> {
+  async edgeScores(exp: Experiment, method: Method = 'atp', steps = 1): Promise<EdgeScores> {
+    noNoise(exp);
+    await this.prepare(exp);
     return runEdgeAttribution(this.rt, this.cfg, exp, method, steps);
   }
 
   /** Exact direct path patch of each edge alone. */
-  pathPatch(exp: Experiment, edges: Edge[], opts?: EdgeRunOptions): Promise<Float64Array> {
+  async pathPatch(exp: Experiment, edges: Edge[], opts?: EdgeRunOptions): Promise<Float64Array> {
+    noNoise(exp);
+    await this.prepare(exp);
     return this.edgePatcher.pathPatch(exp, edges, opts);
   }
 
   /** Circuit evaluation (EAP-IG's evaluate_graph): metric and faithfulness per edge set. */
-  evaluateCircuits(exp: Experiment, circuits: Edge[][], opts?: EdgeRunOptions): Promise<{ metric: number; faithfulness: number }[]> {
+  async evaluateCircuits(exp: Experiment, circuits: Edge[][], opts?: EdgeRunOptions): Promise<{ metric: number; faithfulness: number }[]> {
+    noNoise(exp);
+    await this.prepare(exp);
     return this.edgePatcher.faithfulness(exp, circuits, opts);
   }
 
   /** The exact patch of a set of cells together (node-sets.ts). */
-  jointPatch(exp: Experiment, cells: Cell[]): Promise<number> {
+  async jointPatch(exp: Experiment, cells: Cell[]): Promise<number> {
+    noNoise(exp);
+    await this.prepare(exp);
     return jointPatch(this.rt, this.cfg, exp, cells);
   }
 
   /** Exact patches of an estimate's top K cells and R random others (and the recall, given a full sweep). */
-  verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions): Promise<Verification> {
+  async verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions): Promise<Verification> {
+    await this.prepare(exp);
     return verifyTopK((e, f, i, o) => this.patcher.patchCells(e, f, i, o), exp, family, estimate, opts);
   }
 
   /** Top-k next tokens, direct logit attribution and the logit lens at the metric position (inspect.ts). */
-  inspect(exp: Experiment, opts?: InspectOptions): Promise<Inspection> {
+  async inspect(exp: Experiment, opts?: InspectOptions): Promise<Inspection> {
+    noNoise(exp);
+    await this.prepare(exp);
     return runInspection(this.rt, this.cfg, exp, opts);
   }
 
@@ -117,6 +150,13 @@ export {
 } from './families';
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
+export {
+  ablatedExperiment, ablationSweepPairs, familyHooks, meanActivations, type Ablation, type AblatedRun, type AblationMode,
+} from './ablation';
+export {
+  DatasetError, batches, datasetFormat, joinExperiments, meanAndSem, parsePairs, resolvePairs, runBatches,
+  type DatasetSummary, type PairLabelled, type PairRecord,
+} from './dataset';
 export {
   EdgeNameError, edgeLayout, edgeName, parseEdge, parseEdges, allEdges, rankEdges,
   type Edge, type EdgeLayout, type EdgeScores,

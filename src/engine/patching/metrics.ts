@@ -1,9 +1,10 @@
 // Metrics as graph code, computed from ln_final's output at the metric positions only (no full logits).
 // Rows are patch-major: row r = patch (r / nPairs), pair (r % nPairs); per-pair coefficients broadcast over patches.
-import { Div, Exp, Graph, Mul, ReduceSum, Reshape, Sub, Where, logSumExp, type Tensor } from '../graph';
+import { Add, Div, Exp, Graph, Mul, ReduceSum, Reshape, Sub, Where, logSumExp, type Tensor } from '../graph';
 import { atPositions, unembed, type WeightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
-import type { Feed } from '../runtime/types';
+import type { Feed, Runtime } from '../runtime/types';
+import { gpt2Forward, weightInputs } from '../model/gpt2';
 import { metricTargets, type Experiment } from './experiment';
 import type { MetricName } from './types';
 
@@ -12,6 +13,8 @@ export interface MetricInputs {
   coef: Tensor;
   /** [1, 1, d_vocab] bool: the basket (basket metric only). */
   basket?: Tensor;
+  /** [nPairs, K]: sum p log p of the source distribution (kl only; `coef` holds p). */
+  negEntropy?: Tensor;
 }
 
 export function metricInputs(g: Graph, cfg: GPT2Config, exp: Experiment): MetricInputs {
@@ -19,12 +22,20 @@ export function metricInputs(g: Graph, cfg: GPT2Config, exp: Experiment): Metric
   return {
     coef: g.input('metric.coef', [exp.nPairs, K, cfg.dVocab]),
     basket: exp.spec.metric.name === 'basket' ? g.input('metric.basket', [1, 1, cfg.dVocab], 'bool') : undefined,
+    negEntropy: exp.spec.metric.name === 'kl' ? g.input('metric.neg_entropy', [exp.nPairs, K]) : undefined,
   };
 }
 
 export function metricFeeds(cfg: GPT2Config, exp: Experiment): Record<string, Feed> {
   const K = exp.positions.length;
   const V = cfg.dVocab;
+  if (exp.spec.metric.name === 'kl') {
+    if (!exp.klSource) throw new Error('The kl metric needs its source distribution first: await prepareMetric(rt, cfg, exp).');
+    return {
+      'metric.coef': { dtype: 'float32', shape: [exp.nPairs, K, V], data: exp.klSource.probs },
+      'metric.neg_entropy': { dtype: 'float32', shape: [exp.nPairs, K], data: exp.klSource.negEntropy },
+    };
+  }
   const coef = new Float32Array(exp.nPairs * K * V);
   for (let b = 0; b < exp.nPairs; b++) {
     const targets = metricTargets(exp, b);
@@ -67,10 +78,45 @@ function perPosition(name: MetricName, logits: Tensor, picked: Tensor, inputs: M
       return Exp(Sub(picked, lse()));
     case 'basket':
       return Sub(picked, Reshape(logSumExp(Where(inputs.basket!, logits, -Infinity)), picked.shape));
+    case 'kl':
+      // KL(p || softmax(logits)) = sum p log p - sum p * logits + logsumexp(logits), with p (coef) held fixed.
+      return Add(Sub(lse(), picked), inputs.negEntropy!);
   }
 }
 
 /** Mean over rows: the scalar whose gradient attribution uses. */
 export function meanOf(rows: Tensor): Tensor {
   return Mul(ReduceSum(rows, [0]), 1 / rows.shape[0]);
+}
+
+/**
+ * The kl metric's source distribution: the clean run's next-token probabilities at the metric positions (the
+ * source run when denoising; the run an ablation of the clean run compares against), computed once and fed as a
+ * constant, so no gradient flows into it. Sets exp.klSource; other metrics need nothing.
+ */
+export async function prepareMetric(rt: Runtime, cfg: GPT2Config, exp: Experiment): Promise<Experiment> {
+  if (exp.spec.metric.name !== 'kl' || exp.klSource) return exp;
+  const [N, P, K, V] = [exp.nPairs, exp.nPos, exp.positions.length, cfg.dVocab];
+  const out = await rt.run(`kl-source:${cfg.name}:${N}x${P}:${exp.positions.join('.')}`, () => {
+    const g = new Graph('kl-source');
+    const w = weightInputs(g, cfg);
+    const logits = unembed(cfg, w, atPositions(gpt2Forward(cfg, w, g.input('tokens', [N, P], 'int64')), exp.positions)); // [N, K, d_vocab]
+    g.output(Sub(logits, logSumExp(logits)), 'logp');
+    return g;
+  }, { tokens: { dtype: 'int64', shape: [N, P], data: BigInt64Array.from(exp.clean.flat(), BigInt) } });
+  const logp = out.logp.data;
+  const probs = new Float32Array(N * K * V);
+  const negEntropy = new Float32Array(N * K);
+  for (let r = 0; r < N * K; r++) {
+    let s = 0;
+    for (let v = 0; v < V; v++) {
+      const lp = logp[r * V + v];
+      const p = Math.exp(lp);
+      probs[r * V + v] = p;
+      if (p > 0) s += p * lp;
+    }
+    negEntropy[r] = s;
+  }
+  exp.klSource = { probs, negEntropy };
+  return exp;
 }

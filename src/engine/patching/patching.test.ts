@@ -7,6 +7,7 @@ import { ActivationPatcher } from './activation';
 import { runAttribution } from './attribution';
 import { experimentFromTokens, type Experiment } from './experiment';
 import { FAMILIES } from './families';
+import { prepareMetric } from './metrics';
 import type { Family, MetricName } from './types';
 import { referenceForward } from '../../../test/reference/gpt2-f64';
 import { REF_FAMILIES, refCell, refIndices } from '../../../test/reference/cells-f64';
@@ -36,6 +37,11 @@ function refMetric(name: MetricName, pair: number, exp: Experiment): Metric {
     case 'logprob': return (l) => M.logProb(l, P, cfg.dVocab, a);
     case 'prob': return (l) => M.prob(l, P, cfg.dVocab, a);
     case 'basket': return (l) => M.answerVsBasket(l, P, cfg.dVocab, a, exp.basket);
+    // KL from the clean run's distribution at the last position (held fixed: it does not depend on the run's input).
+    case 'kl': {
+      const src = referenceForward(cfg, weights, exp.clean[pair]).logits;
+      return (l) => M.klDivergence(src, l, P, cfg.dVocab);
+    }
     case 'mean_logprob': {
       const targets = exp.positions.map((p) => (p + 1 < P ? exp.clean[pair][p + 1] : a));
       return (l) => M.meanLogProb(l, P, cfg.dVocab, exp.positions, targets);
@@ -125,9 +131,9 @@ describe.each(['denoising', 'noising'] as const)('attribution patching, %s', (di
 });
 
 describe('attribution with other metrics and options', () => {
-  it.each(['logit', 'logprob', 'prob', 'basket', 'mean_logprob'] as const)('metric %s', async (metric) => {
+  it.each(['logit', 'logprob', 'prob', 'basket', 'mean_logprob', 'kl'] as const)('metric %s', async (metric) => {
     await rt.setWeights(weights);
-    const exp = makeExp(metric, 'denoising');
+    const exp = await prepareMetric(rt, cfg, makeExp(metric, 'denoising'));
     const res = await runAttribution(rt, cfg, exp, { families: ['resid_pre', 'head_out', 'mlp_post'] });
     for (const f of ['resid_pre', 'head_out', 'mlp_post'] as const)
       expectClose(`${metric} ${f}`, res.values[f]!.data, referenceAttribution(exp, f), 2e-3, 1e-5);
@@ -180,9 +186,9 @@ describe.each(['denoising', 'noising'] as const)('activation patching, %s', (dir
 });
 
 describe('activation patching with other metrics', () => {
-  it.each(['mean_logprob', 'basket', 'prob'] as const)('%s on resid_mid and head_out matches the reference', async (metric) => {
+  it.each(['mean_logprob', 'basket', 'prob', 'kl'] as const)('%s on resid_mid and head_out matches the reference', async (metric) => {
     await rt.setWeights(weights);
-    const exp = makeExp(metric, 'denoising');
+    const exp = await prepareMetric(rt, cfg, makeExp(metric, 'denoising'));
     const patcher = new ActivationPatcher(rt, cfg);
     for (const family of ['resid_mid', 'head_out'] as const) {
       const got = await patcher.sweep(exp, family, { positionBucket: 1 });

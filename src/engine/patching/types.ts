@@ -5,7 +5,7 @@ export type { Family } from './families';
 
 export type Direction = 'denoising' | 'noising';
 
-export type MetricName = 'logit_diff' | 'logprob' | 'prob' | 'logit' | 'basket' | 'mean_logprob';
+export type MetricName = 'logit_diff' | 'logprob' | 'prob' | 'logit' | 'basket' | 'mean_logprob' | 'kl';
 
 /** One (clean, corrupted) prompt pair with its answer tokens, as the user typed them (text, not ids). */
 export interface PromptPair {

@@ -12,3 +12,4 @@ export { dismissNotice, selectHead, setAttentionMode, setNormalised, setPerPosit
 export {
   applyCircuitLink, cancelCurves, circuitLinkState, computeEdges, findEdge, currentCircuit, patchEdge, runCurves, selectNode, setCircuitN, type CurveRequest,
 } from './circuit';
+export { cancelVerify, computeEstimate, setEstimator, verifyTopK } from './estimators';

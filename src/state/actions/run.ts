@@ -32,7 +32,7 @@ export function setSpec(spec: ExperimentSpec, presetId: string | null = getState
 }
 
 export async function run(): Promise<RunResult | null> {
-  const { spec, model } = getState();
+  const { spec, model, estimator } = getState();
   const key = model.loadedKey;
   if (model.status !== 'ready' || key === null) {
     setState({ issues: [{ field: 'pairs', message: 'Load a model first.' }] });
@@ -47,7 +47,7 @@ export async function run(): Promise<RunResult | null> {
   setState((s) => ({ run: { ...s.run, status: 'running', error: null }, cellError: null }));
   const t0 = performance.now();
   try {
-    const r = await engine().attribute(key, spec, RUN_FAMILIES, 'patch');
+    const r = await engine().attribute(key, spec, RUN_FAMILIES, 'patch', undefined, estimator);
     if (!isCurrentRunGeneration(generation)) return null;
     const result: RunResult = {
       id,
@@ -60,6 +60,8 @@ export async function run(): Promise<RunResult | null> {
       attribution: r.values,
       patched: {},
       elapsedMs: performance.now() - t0,
+      method: r.method,
+      steps: r.steps,
     };
     putRun(result);
     const { view, selected, dropped } = viewFor(result, getState());

@@ -19,6 +19,7 @@ const METRIC_TEXT: Record<MetricName, string> = {
   logit: 'logit of the answer',
   basket: 'answer vs a basket: logit(answer) − logsumexp(basket)',
   mean_logprob: 'mean log probability of the clean continuation at chosen positions',
+  kl: 'KL divergence of the next-token distribution from the clean run’s',
 };
 
 type Field = 'clean' | 'corrupted' | 'answer' | 'wrong';

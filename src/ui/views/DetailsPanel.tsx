@@ -5,6 +5,7 @@ import { formatPrecise } from '../format';
 import { patchedFor, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { familyTitle, type Scale } from './common';
+import { runEstimatorView } from './estimators/estimator-text';
 
 export function DetailsPanel({ run, scale }: { run: RunResult; scale: Scale }) {
   const selected = useStore((s) => s.selected);
@@ -34,7 +35,7 @@ export function DetailsPanel({ run, scale }: { run: RunResult; scale: Scale }) {
       <p className="pw-muted">{familyTitle(family)}</p>
       <p className="pw-target" data-testid="details.target">{describeTarget(a.axes, index, { family, tokens: run.tokens })}</p>
       <dl>
-        <dt>Attribution (estimate)</dt>
+        <dt data-testid="details.estimator">{run.method && run.method !== 'atp' ? `${runEstimatorView(run).valueName}` : 'Attribution (estimate)'}</dt>
         <dd data-testid="details.attribution" data-value={attr}>{formatPrecise(attr)} <span className="pw-unit">{scale.unit}</span></dd>
         <dt>Activation patch (exact)</dt>
         <dd data-testid="details.activation" data-value={computed ? act : ''} aria-busy={isPending}>

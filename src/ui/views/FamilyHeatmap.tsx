@@ -7,6 +7,7 @@ import { useStore } from '../../state/store';
 import { addToPatchSet } from '../../state/actions/patch-set';
 import { Heatmap, type HeatmapOptions } from '../../viz/heatmap/Heatmap';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
+import { runEstimatorView } from './estimators/estimator-text';
 
 export interface FamilyHeatmapProps {
   run: RunResult;
@@ -36,7 +37,11 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
     [a, p, scale.k],
   );
   if (!data) return null;
+  const estimator = runEstimatorView(run);
   const options: Partial<HeatmapOptions> = {
+    // Which estimator the values are (issue 12); magnitudes (GradDrop, AtP*) on a sequential scale.
+    valueName: estimator.valueName,
+    sequential: estimator.sequential,
     rowAxis,
     colAxis,
     fixed,
@@ -45,7 +50,7 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
     unit: scale.unit,
     maxAbs,
     legend,
-    ariaLabel: `${title ?? familyTitle(family)} attribution heatmap`,
+    ariaLabel: `${title ?? familyTitle(family)} ${estimator.valueName} heatmap`,
     ...cellSize(cell, data.shape[data.axes.indexOf(colAxis ?? data.axes[1])]),
   };
   return (

@@ -12,6 +12,14 @@ import { maxAbs } from '../../viz/labelled';
 import { Scatter } from '../../viz/scatter/Scatter';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { FamilyHeatmap } from './FamilyHeatmap';
+import { EstimatorComparison } from './estimators/EstimatorScatter';
+import { runEstimatorView } from './estimators/estimator-text';
+
+/** The run's estimator for the attention grid: its name, and a sequential scale for magnitudes. */
+const estimatorOptions = (run: RunResult) => {
+  const e = runEstimatorView(run);
+  return { valueName: e.valueName, sequential: e.sequential };
+};
 
 export const RESIDUAL_FAMILIES = familiesIn('residual');
 export const HEAD_FAMILIES = familiesIn('heads');
@@ -100,6 +108,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
         Attribution (x) against the exact activation patch (y), one point per target. On the dashed y = x line the linear
         estimate is exact; points off it are where attribution patching misleads (big activations, saturated softmaxes).
       </p>
+      <EstimatorComparison run={run} scale={scale} families={SCATTER_FAMILIES.filter((f) => run.attribution[f])} />
       {missing.length ? (
         <div className="pw-row pw-wrap">
           <span>Compute activation patches:</span>
@@ -153,7 +162,7 @@ function ScatterOf({ run, family, scale, selected }: { run: RunResult; family: F
     <Scatter
       x={x}
       y={y}
-      options={{ family, tokens: run.tokens, unit: scale.unit, height: 320, filename: `patchwork-scatter-${family}` }}
+      options={{ family, tokens: run.tokens, unit: scale.unit, height: 320, filename: `patchwork-scatter-${family}`, xName: runEstimatorView(run).valueName }}
       selected={selected}
       onSelect={(index) => void selectCell(family, index)}
     />
@@ -206,7 +215,7 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
           <AttentionGrid
             data={data}
             patched={patched}
-            options={{ tokens: run.tokens, unit }}
+            options={{ tokens: run.tokens, unit, ...(mode === 'pair' ? estimatorOptions(run) : {}) }}
             head={shown}
             onSelectHead={selectHead}
             selected={mode === 'pair' ? selected : null}

@@ -22,6 +22,7 @@ export const METRIC_UNIT: Record<string, string> = {
   logit: 'logit',
   basket: 'basket logit diff',
   mean_logprob: 'mean log prob',
+  kl: 'KL (nats)',
 };
 
 /** The run on screen; re-renders when its patched values change. */

@@ -1,7 +1,7 @@
 // One head's query_pos x key_pos grid of pattern attribution, beside the heads ranked by max |attribution|.
 import { useMemo, useState, type Ref } from 'react';
 import type { Labelled } from '../../engine/patching/types';
-import { divergingScale } from '../colour';
+import { divergingScale, sequentialScale } from '../colour';
 import { formatValue } from '../format';
 import { maxAbs as finiteMaxAbs } from '../labelled';
 import { Heatmap } from '../heatmap/Heatmap';
@@ -17,6 +17,9 @@ export interface AttentionGridOptions {
   cellSize: number;
   /** 'all': one colour domain for every head, so heads compare; 'head': fit the shown head, to see its structure. */
   colourDomain: 'all' | 'head';
+  /** What the values are ("attribution", "AtP* estimate, magnitude"); magnitudes take a sequential scale. */
+  valueName?: string;
+  sequential?: boolean;
 }
 
 export const defaults: AttentionGridOptions = {
@@ -53,7 +56,7 @@ export function AttentionGrid({ data, patched, options, head, onSelectHead, sele
   const shown: HeadRef | undefined = head ?? ranked[0];
   if (!shown) return <p className="pw-empty">No heads.</p>;
 
-  const listScale = divergingScale(globalMax);
+  const listScale = (o.sequential ? sequentialScale : divergingScale)(globalMax);
   const list = showAll ? ranked : ranked.slice(0, o.topN);
   const isShown = (r: HeadRank) => r.layer === shown.layer && r.head === shown.head;
   const tok = (p: number) => (o.tokens?.[p] !== undefined ? `${p} (${o.tokens[p]})` : String(p));
@@ -75,6 +78,8 @@ export function AttentionGrid({ data, patched, options, head, onSelectHead, sele
           unit: o.unit,
           mask: causalMask,
           maxAbs: o.colourDomain === 'all' ? globalMax : undefined,
+          valueName: o.valueName,
+          sequential: o.sequential,
           cellWidth: o.cellSize,
           cellHeight: o.cellSize,
           title: `${headName(shown)} attention pattern attribution`,

@@ -55,7 +55,7 @@ export function Heatmap({ data, patched, options, selected, onSelect, onAdd, svg
     () => heatmapModel(data, patched, o),
     // Only the option fields that change numbers or labels, so an inline `options` object does not rebuild the model.
     [data, patched, o.rowAxis, o.colAxis, JSON.stringify(o.fixed), o.family, o.tokens, o.rowLabels, o.colLabels,
-      o.unit, o.valueName, o.patchedName, o.maxAbs, o.mask, o.targetName],
+      o.unit, o.valueName, o.patchedName, o.maxAbs, o.mask, o.sequential, o.targetName],
   );
   const titleHeight = (o.title ? 20 : 0) + (o.subtitle ? 16 : 0);
   // ~0.56 em per character of the sans-serif title fonts; generous so nothing clips.

@@ -1,6 +1,6 @@
 // Pure model behind <Heatmap>: which numbers go in which cell, their colours, labels and keyboard moves.
 import type { AxisName, Family, Labelled } from '../../engine/patching/types';
-import { divergingScale, type DivergingScale } from '../colour';
+import { divergingScale, sequentialScale, type DivergingScale } from '../colour';
 import { formatValue } from '../format';
 import { axisIndex, defaultAxisLabels, maxAbs, ravel, sameLayout } from '../labelled';
 import { describeTarget } from '../target';
@@ -64,6 +64,8 @@ export interface HeatmapModelOptions {
   patchedName?: string;
   /** Fix the colour domain (e.g. shared across panels); default max |value| of this slice. */
   maxAbs?: number;
+  /** Magnitudes (an unsigned estimator): a sequential colour scale over [0, maxAbs] instead of the diverging one. */
+  sequential?: boolean;
   /** true = blank cell (not drawn, not focusable), e.g. the causal mask key_pos > query_pos. */
   mask?: (row: number, col: number) => boolean;
   /** Names a cell by its full index instead of the axes (e.g. an edge name for the circuit matrices). */
@@ -115,7 +117,7 @@ export function heatmapModel(data: Labelled, patched: Labelled | undefined, o: H
   const colAxis = o.colAxis ?? data.axes[1];
   const s = slice2d(data, rowAxis, colAxis, o.fixed);
   const p = patched ? slice2d(patched, rowAxis, colAxis, o.fixed) : undefined;
-  const scale = divergingScale(o.maxAbs ?? maxAbs(s.values));
+  const scale = (o.sequential ? sequentialScale : divergingScale)(o.maxAbs ?? maxAbs(s.values));
   const valueName = o.valueName ?? 'attribution';
   const patchedName = o.patchedName ?? 'activation patch';
   const unit = o.unit ? ` (${o.unit})` : '';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { agreement, averageRanks, pairedFinite, pearson, spearman, topKByMagnitude, topKOverlap } from './stats';
+import {
+  agreement, averageRanks, estimatorAgreement, pairedFinite, pearson, spearman, topKByMagnitude, topKOverlap, verificationStats,
+} from './stats';
 
 describe('pearson', () => {
   it('matches a hand-computed value', () => {
@@ -80,5 +82,39 @@ describe('pairedFinite / agreement', () => {
     expect(a.n).toBe(3);
     expect(a.k).toBe(3);
     expect(a.spearman).toBeCloseTo(1);
+  });
+});
+
+describe('estimatorAgreement', () => {
+  it('uses only targets with an exact patch, and compares magnitudes with |exact|', () => {
+    const est = [3, 2, 1, 0.5];
+    const exact = [-3, NaN, -1, -0.5];
+    const signed = estimatorAgreement(est, exact, true, 2);
+    expect(signed.n).toBe(3);
+    expect(signed.pearson).toBeCloseTo(-1, 12);
+    const unsigned = estimatorAgreement(est, exact, false, 2);
+    expect(unsigned.pearson).toBeCloseTo(1, 12);
+    expect(unsigned.spearman).toBeCloseTo(1, 12);
+    expect(unsigned.topK).toBe(1);
+  });
+});
+
+describe('verificationStats', () => {
+  it('summarises the top K against the random others', () => {
+    const s = verificationStats([
+      { estimate: 2, exact: 1.5, top: true },
+      { estimate: -1, exact: 0.5, top: true },
+      { estimate: 0.1, exact: 0.2, top: false },
+      { estimate: 0, exact: -0.4, top: false },
+    ], true);
+    expect(s.k).toBe(2);
+    expect(s.meanAbsError).toBeCloseTo((0.5 + 1.5) / 2, 12);
+    expect(s.signAgree).toBe(1);
+    expect(s.meanAbsExactTop).toBeCloseTo(1, 12);
+    expect(s.meanAbsExactRandom).toBeCloseTo(0.3, 12);
+    const u = verificationStats([{ estimate: 2, exact: -1.5, top: true }], false);
+    expect(u.meanAbsError).toBeCloseTo(0.5, 12);
+    expect(Number.isNaN(u.signAgree)).toBe(true);
+    expect(Number.isNaN(u.meanAbsExactRandom)).toBe(true);
   });
 });

@@ -103,3 +103,45 @@ export function agreement(x: ArrayLike<number>, y: ArrayLike<number>, k = 10): A
     k: Math.min(k, x.length),
   };
 }
+
+/**
+ * An estimator against the exact patch: Pearson r, Spearman rho and top-k recall (topKOverlap) over the targets
+ * whose exact patch is computed. An unsigned estimator (magnitudes: GradDrop, AtP*) is compared with |exact|, since
+ * it does not claim a sign.
+ */
+export function estimatorAgreement(estimate: ArrayLike<number>, exact: ArrayLike<number>, signed: boolean, k = 10): AgreementStats {
+  const p = pairedFinite(estimate, exact);
+  return agreement(p.x, signed ? p.y : p.y.map(Math.abs), k);
+}
+
+export interface VerifiedPoint {
+  estimate: number;
+  exact: number;
+  /** Among the estimator's top K (false: a random other). */
+  top: boolean;
+}
+
+export interface VerificationStats {
+  k: number;
+  /** Mean |estimate - exact| over the top K (signed) or mean ||estimate| - |exact|| (unsigned). */
+  meanAbsError: number;
+  /** Top-K cells whose estimate has the exact patch's sign (signed estimators only; NaN otherwise). */
+  signAgree: number;
+  /** Mean |exact| of the top K and of the random others: does the estimator's top K hold the big effects? */
+  meanAbsExactTop: number;
+  meanAbsExactRandom: number;
+}
+
+/** Summary numbers of one "Verify top K" (verify.ts's cells), pure so the line the app shows is tested. */
+export function verificationStats(cells: readonly VerifiedPoint[], signed: boolean): VerificationStats {
+  const top = cells.filter((c) => c.top);
+  const rest = cells.filter((c) => !c.top);
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  return {
+    k: top.length,
+    meanAbsError: mean(top.map((c) => (signed ? Math.abs(c.estimate - c.exact) : Math.abs(Math.abs(c.estimate) - Math.abs(c.exact))))),
+    signAgree: signed ? top.filter((c) => Math.sign(c.estimate) === Math.sign(c.exact)).length : NaN,
+    meanAbsExactTop: mean(top.map((c) => Math.abs(c.exact))),
+    meanAbsExactRandom: mean(rest.map((c) => Math.abs(c.exact))),
+  };
+}

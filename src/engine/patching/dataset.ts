@@ -1,0 +1,386 @@
+// Datasets of prompt pairs (issue 13, item 1): a JSONL or CSV file with `clean, corrupted, answer, wrong` per line
+// (optional `positions`), resolved pair by pair (every problem named with its line), grouped by token length and
+// run in chunks; per-pair values, their mean and their standard error come out in dataset order.
+//
+// JSONL: one object per line, e.g. {"clean": "...", "corrupted": "...", "answer": " Mary", "wrong": " John"}.
+// CSV: a header row naming the columns, then one pair per row (RFC 4180 quoting; leading spaces are kept, so
+// " Mary" stays one token); `positions` is a list of whole numbers separated by spaces or commas.
+import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from './experiment';
+import { familyAxes, type Family } from './families';
+import type { AxisName, Labelled } from './labelled';
+import type { ExperimentSpec, PromptPair } from './types';
+import type { GPT2Config } from '../model/types';
+import { seededRandom } from './ablation';
+
+export interface PairRecord extends PromptPair {
+  /** 1-based line of the file where the pair starts. */
+  line: number;
+  /** Metric positions of this pair (mean_logprob), overriding the command's. */
+  positions?: number[];
+  /** Anything a generator exported with the pair (seed, corruption); carried, never interpreted. */
+  meta?: unknown;
+  /** Gaussian noise on the corrupted run's token embeddings (corrupt.ts noisePairs); corrupted = clean. */
+  noise?: NoiseSpec;
+}
+
+export interface NoiseSpec {
+  /** Token positions of the clean prompt, without <|endoftext|>. */
+  positions: number[];
+  std: number;
+  seed: number;
+}
+
+/** The noise [nPos, d_model] of one pair: N(0, std^2) at the positions (shifted by `offset` for a BOS), else 0. */
+export function noiseTensor(spec: NoiseSpec, nPos: number, dModel: number, offset: number): Float32Array {
+  const out = new Float32Array(nPos * dModel);
+  const rng = seededRandom(spec.seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng()); // Box-Muller
+  for (const p of spec.positions) for (let d = 0; d < dModel; d++) out[(p + offset) * dModel + d] = spec.std * normal();
+  return out;
+}
+
+export interface DatasetIssue {
+  line: number;
+  field?: string;
+  message: string;
+}
+
+export class DatasetError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: DatasetIssue[],
+  ) {
+    super(issues.map((i) => `${source} line ${i.line}${i.field ? `, field "${i.field}"` : ''}: ${i.message}`).join('\n'));
+    this.name = 'DatasetError';
+  }
+}
+
+const REQUIRED = ['clean', 'corrupted', 'answer'] as const;
+const KNOWN = new Set(['clean', 'corrupted', 'answer', 'wrong', 'positions', 'meta', 'noise']);
+const MAX_ISSUES = 20;
+
+export type DatasetFormat = 'jsonl' | 'csv';
+
+/** The format from a file name (.csv; .jsonl/.json/.ndjson), else from the first character ('{' is JSONL). */
+export function datasetFormat(name: string, text: string): DatasetFormat {
+  if (/\.csv$/i.test(name)) return 'csv';
+  if (/\.(jsonl|ndjson|json)$/i.test(name)) return 'jsonl';
+  return text.trimStart().startsWith('{') ? 'jsonl' : 'csv';
+}
+
+/** Parses a pairs file; throws DatasetError naming every bad line and field (at most 20). Never evaluates text. */
+export function parsePairs(text: string, format: DatasetFormat, source = 'pairs file'): PairRecord[] {
+  const issues: DatasetIssue[] = [];
+  const rows = format === 'jsonl' ? jsonlRows(text, issues) : csvRows(text, issues);
+  const out: PairRecord[] = [];
+  for (const { line, fields } of rows) {
+    const r = record(line, fields, format, issues);
+    if (r) out.push(r);
+    if (issues.length >= MAX_ISSUES) break;
+  }
+  if (!issues.length && out.length === 0) issues.push({ line: 1, message: 'the file has no pairs.' });
+  if (issues.length) throw new DatasetError(source, issues.slice(0, MAX_ISSUES));
+  return out;
+}
+
+type Row = { line: number; fields: Record<string, unknown> };
+
+function jsonlRows(text: string, issues: DatasetIssue[]): Row[] {
+  const rows: Row[] = [];
+  text.split(/\r?\n/).forEach((s, i) => {
+    if (s.trim() === '') return;
+    let v: unknown;
+    try {
+      v = JSON.parse(s);
+    } catch (e) {
+      issues.push({ line: i + 1, message: `not valid JSON (${(e as Error).message}).` });
+      return;
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) issues.push({ line: i + 1, message: 'expected a JSON object {"clean": ..., "corrupted": ..., "answer": ..., "wrong": ...}.' });
+    else rows.push({ line: i + 1, fields: v as Record<string, unknown> });
+  });
+  return rows;
+}
+
+/** RFC 4180: fields separated by commas, "quoted" fields may hold commas, newlines and "" for a quote. */
+function csvRows(text: string, issues: DatasetIssue[]): Row[] {
+  const records: { line: number; cells: string[] }[] = [];
+  let line = 1;
+  let i = 0;
+  while (i < text.length) {
+    const start = line;
+    const cells: string[] = [];
+    for (;;) {
+      let cell = '';
+      if (text[i] === '"') {
+        i++;
+        for (;;) {
+          if (i >= text.length) {
+            issues.push({ line: start, message: 'a quoted field is not closed (a " is missing).' });
+            return [];
+          }
+          if (text[i] === '"') {
+            if (text[i + 1] === '"') {
+              cell += '"';
+              i += 2;
+            } else {
+              i++;
+              break;
+            }
+          } else {
+            if (text[i] === '\n') line++;
+            cell += text[i++];
+          }
+        }
+        if (i < text.length && !/[,\r\n]/.test(text[i])) {
+          issues.push({ line, message: `unexpected text after a quoted field (column ${cells.length + 1}); quote the whole field.` });
+          while (i < text.length && text[i] !== '\n') i++;
+        }
+      } else while (i < text.length && !/[,\r\n]/.test(text[i])) cell += text[i++];
+      cells.push(cell);
+      if (text[i] === ',') {
+        i++;
+        continue;
+      }
+      if (text[i] === '\r') i++;
+      if (text[i] === '\n') {
+        i++;
+        line++;
+      }
+      break;
+    }
+    if (!(cells.length === 1 && cells[0] === '')) records.push({ line: start, cells });
+  }
+  if (!records.length) return [];
+  const [head, ...body] = records;
+  const names = head.cells.map((c) => c.trim());
+  const unknown = names.filter((n) => !KNOWN.has(n) || n === 'meta');
+  if (unknown.length) {
+    issues.push({ line: head.line, message: `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}; the header names the columns: clean, corrupted, answer, wrong, positions.` });
+    return [];
+  }
+  for (const f of REQUIRED)
+    if (!names.includes(f)) {
+      issues.push({ line: head.line, field: f, message: `the header has no "${f}" column (it names the columns: clean, corrupted, answer, wrong, positions).` });
+      return [];
+    }
+  const rows: Row[] = [];
+  for (const r of body) {
+    if (r.cells.length !== names.length) {
+      issues.push({ line: r.line, message: `${r.cells.length} fields, but the header names ${names.length}; quote fields that contain commas.` });
+      continue;
+    }
+    rows.push({ line: r.line, fields: Object.fromEntries(names.map((n, k) => [n, r.cells[k]])) });
+  }
+  return rows;
+}
+
+function record(line: number, f: Record<string, unknown>, format: DatasetFormat, issues: DatasetIssue[]): PairRecord | undefined {
+  const before = issues.length;
+  for (const k of Object.keys(f))
+    if (!KNOWN.has(k)) issues.push({ line, field: k, message: `unknown field; a pair has clean, corrupted, answer, wrong and optionally positions, meta.` });
+  const text = (k: string, required: boolean): string => {
+    const v = f[k];
+    if (v === undefined || v === null) {
+      if (required) issues.push({ line, field: k, message: 'missing.' });
+      return '';
+    }
+    if (typeof v !== 'string') issues.push({ line, field: k, message: `must be a string, not ${Array.isArray(v) ? 'a list' : typeof v}.` });
+    return typeof v === 'string' ? v : '';
+  };
+  const [clean, corrupted, answer] = REQUIRED.map((k) => text(k, true));
+  const wrong = text('wrong', false);
+  let positions: number[] | undefined;
+  const p = f.positions;
+  if (p !== undefined && p !== null && p !== '') {
+    const list = format === 'csv' && typeof p === 'string' ? p.split(/[\s,]+/).filter(Boolean) : p;
+    const ok = Array.isArray(list) && list.length > 0 && list.every((x) => (typeof x === 'number' && Number.isInteger(x) && x >= 0) || (typeof x === 'string' && /^\d+$/.test(x)));
+    if (ok) positions = (list as (number | string)[]).map(Number);
+    else issues.push({ line, field: 'positions', message: `must be a non-empty list of whole numbers >= 0, e.g. ${format === 'csv' ? '"3 7 12"' : '[3, 7, 12]'}.` });
+  }
+  let noise: NoiseSpec | undefined;
+  if (f.noise !== undefined) {
+    const n = f.noise as Partial<NoiseSpec> | null;
+    const wholes = (x: unknown) => Array.isArray(x) && x.length > 0 && x.every((q) => Number.isInteger(q) && q >= 0);
+    if (format !== 'jsonl' || !n || typeof n !== 'object' || !wholes(n.positions) || !(typeof n.std === 'number' && n.std > 0 && Number.isFinite(n.std)) || !Number.isSafeInteger(n.seed))
+      issues.push({ line, field: 'noise', message: 'must be {"positions": [whole numbers], "std": a positive number, "seed": a whole number} (JSONL only).' });
+    else if (clean !== corrupted) issues.push({ line, field: 'noise', message: 'a noise pair corrupts the clean prompt itself: its corrupted prompt must equal its clean prompt.' });
+    else noise = { positions: n.positions!, std: n.std!, seed: n.seed! };
+  }
+  if (issues.length > before) return undefined;
+  return { line, clean, corrupted, answer, wrong, ...(positions ? { positions } : {}), ...(noise ? { noise } : {}), ...(f.meta !== undefined ? { meta: f.meta } : {}) };
+}
+
+/**
+ * Resolves every pair with the command's metric, direction and options; throws ExperimentError whose messages
+ * start with the pair's line (a length mismatch shows both tokenisations, as for one pair).
+ */
+export function resolvePairs(records: PairRecord[], base: Omit<ExperimentSpec, 'pairs'>, cfg: GPT2Config, source = 'pairs file'): Experiment[] {
+  const issues: InputIssue[] = [];
+  const exps: Experiment[] = [];
+  records.forEach((r, i) => {
+    const metric = { ...base.metric, positions: r.positions ?? base.metric.positions };
+    try {
+      const e = resolveExperiment({ ...base, metric, pairs: [{ clean: r.clean, corrupted: r.corrupted, answer: r.answer, wrong: r.wrong }] }, cfg);
+      if (r.noise) {
+        const offset = base.prependBos ? 1 : 0;
+        const outside = r.noise.positions.filter((p) => p + offset >= e.nPos);
+        if (outside.length) throw new ExperimentError([{ field: 'pairs', message: `noise positions ${outside.join(', ')} are outside the prompt (${e.nPos - offset} tokens without <|endoftext|>).` }]);
+        e.noise = { data: noiseTensor(r.noise, e.nPos, cfg.dModel, offset), key: JSON.stringify(r.noise) };
+        e.warnings = []; // identical prompts are the point: the noise is the corruption
+      }
+      exps.push(e);
+    } catch (e) {
+      if (!(e instanceof ExperimentError)) throw e;
+      for (const issue of e.issues) issues.push({ ...issue, pair: i, message: `${source} line ${r.line}, field "${issue.field}": ${issue.message}` });
+    }
+  });
+  if (issues.length) throw new ExperimentError(issues.slice(0, MAX_ISSUES));
+  return exps;
+}
+
+/** Single-pair experiments of equal length and metric positions as one batched experiment. */
+export function joinExperiments(exps: Experiment[]): Experiment {
+  const [first] = exps;
+  if (exps.some((e) => e.nPos !== first.nPos || e.positions.join() !== first.positions.join() || !e.noise !== !first.noise))
+    throw new Error('joinExperiments: pairs of different lengths or metric positions cannot share a batch.');
+  const all = <K extends keyof Experiment>(k: K) => exps.flatMap((e) => e[k] as unknown[]) as Experiment[K];
+  return {
+    ...first,
+    spec: { ...first.spec, pairs: exps.flatMap((e) => e.spec.pairs) },
+    clean: all('clean'), corrupted: all('corrupted'), answers: all('answers'), wrongs: all('wrongs'),
+    cleanDisplay: all('cleanDisplay'), corruptedDisplay: all('corruptedDisplay'),
+    warnings: exps.flatMap((e) => e.warnings ?? []),
+    noise: exps.some((e) => e.noise) ? { data: concat(exps.map((e) => e.noise!.data)), key: exps.map((e) => e.noise!.key).join('|') } : undefined,
+    klSource: exps.every((e) => e.klSource) ? {
+      probs: concat(exps.map((e) => e.klSource!.probs)), negEntropy: concat(exps.map((e) => e.klSource!.negEntropy)),
+    } : undefined,
+    nPairs: exps.reduce((a, e) => a + e.nPairs, 0),
+  };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export interface Batch {
+  exp: Experiment;
+  /** Dataset index of each of the batch's pairs. */
+  pairs: number[];
+}
+
+/**
+ * Batches of at most `maxPairs` pairs of one token length (and one set of metric positions), sizes as equal as
+ * possible within a group so that each group needs at most two graphs.
+ */
+export function batches(exps: Experiment[], maxPairs: number): Batch[] {
+  const groups = new Map<string, number[]>();
+  exps.forEach((e, i) => {
+    const key = `${e.nPos}:${e.positions.join('.')}:${e.noise ? 'noise' : ''}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(i);
+  });
+  const out: Batch[] = [];
+  for (const members of groups.values()) {
+    const S = Math.ceil(members.length / Math.ceil(members.length / Math.max(1, maxPairs)));
+    for (let k = 0; k < members.length; k += S) {
+      const pairs = members.slice(k, k + S);
+      out.push({ exp: joinExperiments(pairs.map((i) => exps[i])), pairs });
+    }
+  }
+  return out;
+}
+
+/** Per-pair values: a family's layout with a leading `pair` axis, in dataset order. */
+export interface PairLabelled {
+  axes: ('pair' | AxisName)[];
+  shape: number[];
+  data: Float64Array;
+}
+
+export interface DatasetSummary {
+  metric: { clean: number; corrupted: number };
+  metricPerPair: { clean: Float64Array; corrupted: Float64Array };
+  mean: Partial<Record<Family, Labelled>>;
+  perPair: Partial<Record<Family, PairLabelled>>;
+  sem: Partial<Record<Family, Labelled>>;
+}
+
+/** Mean over pairs and standard error of the mean (sample standard deviation over pairs / sqrt(n); 0 for n = 1). */
+export function meanAndSem(perPair: PairLabelled): { mean: Labelled; sem: Labelled } {
+  const [n, ...shape] = perPair.shape;
+  const size = shape.reduce((a, b) => a * b, 1);
+  const mean = new Float64Array(size);
+  const sem = new Float64Array(size);
+  for (let b = 0; b < n; b++) for (let i = 0; i < size; i++) mean[i] += perPair.data[b * size + i] / n;
+  if (n > 1) {
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < size; i++) {
+        const d = perPair.data[b * size + i] - mean[i];
+        sem[i] += d * d;
+      }
+    for (let i = 0; i < size; i++) sem[i] = Math.sqrt(sem[i] / (n - 1) / n);
+  }
+  const axes = perPair.axes.slice(1) as AxisName[];
+  return { mean: { axes, shape, data: mean }, sem: { axes, shape, data: sem } };
+}
+
+export interface DatasetRunOptions {
+  /** Pairs per batch (default: about 512 tokens per batch, at most 32 pairs). */
+  maxPairs?: number;
+  onProgress?: (donePairs: number, totalPairs: number) => void;
+  signal?: AbortSignal;
+}
+
+export const defaultBatchPairs = (nPos: number) => Math.max(1, Math.min(32, Math.floor(512 / nPos)));
+
+/**
+ * Runs `run` on each batch (which returns per-pair metrics and per-pair [batch pairs, ...layout] values) and
+ * gathers them in dataset order; the mean over pairs and the sem of every family.
+ */
+export async function runBatches(
+  exps: Experiment[],
+  families: readonly Family[],
+  run: (exp: Experiment, pairs: number[]) => Promise<{ metric: { clean: ArrayLike<number>; corrupted: ArrayLike<number> }; values: Partial<Record<Family, PairLabelled>> }>,
+  opts: DatasetRunOptions = {},
+): Promise<DatasetSummary> {
+  const n = exps.length;
+  const lengths = [...new Set(exps.map((e) => e.nPos))];
+  // A family with a position axis has one layout per length: values of different lengths cannot be averaged.
+  const positional = families.filter((f) => familyAxes(f).some((a) => a === 'pos' || a === 'query_pos' || a === 'key_pos'));
+  if (lengths.length > 1 && positional.length)
+    throw new ExperimentError([{ field: 'pairs', message: `The pairs have ${lengths.length} different token lengths (${lengths.sort((a, b) => a - b).join(', ')}), so per-position results cannot be averaged over them: ${positional.join(', ')} ${positional.length > 1 ? 'have' : 'has'} a position axis. Choose families without one (e.g. head_out_all_pos, q, k, v, pattern) or pairs of one length.` }]);
+  const maxPairs = opts.maxPairs ?? defaultBatchPairs(Math.max(...lengths));
+  const metricPerPair = { clean: new Float64Array(n), corrupted: new Float64Array(n) };
+  const perPair: Partial<Record<Family, PairLabelled>> = {};
+  let done = 0;
+  opts.onProgress?.(0, n);
+  for (const batch of batches(exps, maxPairs)) {
+    if (opts.signal?.aborted) throw new DOMException('The run was cancelled.', 'AbortError');
+    const r = await run(batch.exp, batch.pairs);
+    batch.pairs.forEach((pair, b) => {
+      metricPerPair.clean[pair] = r.metric.clean[b];
+      metricPerPair.corrupted[pair] = r.metric.corrupted[b];
+    });
+    for (const f of families) {
+      const v = r.values[f]!; // [batch pairs, ...layout]
+      const [, ...shape] = v.shape;
+      const size = shape.reduce((a, c) => a * c, 1);
+      const into = (perPair[f] ??= { axes: v.axes, shape: [n, ...shape], data: new Float64Array(n * size) });
+      batch.pairs.forEach((pair, b) => into.data.set(v.data.subarray(b * size, (b + 1) * size), pair * size));
+    }
+    done += batch.pairs.length;
+    opts.onProgress?.(done, n);
+  }
+  const mean: Partial<Record<Family, Labelled>> = {};
+  const sem: Partial<Record<Family, Labelled>> = {};
+  for (const f of families) ({ mean: mean[f], sem: sem[f] } = meanAndSem(perPair[f]!));
+  const avg = (a: Float64Array) => a.reduce((s, x) => s + x, 0) / n;
+  return { metric: { clean: avg(metricPerPair.clean), corrupted: avg(metricPerPair.corrupted) }, metricPerPair, mean, perPair, sem };
+}
