@@ -21,6 +21,8 @@ const { values: args } = parseArgs({
     warm: { type: 'string', default: '3' },
     dir: { type: 'string', default: '.cache/bench/gpt2-small-random' },
     out: { type: 'string', default: 'bench-results/browser.json' },
+    /** 'circuit': only the GPT-2-Small-shaped case of Run -> drawn circuit graph (issue 11). */
+    only: { type: 'string' },
   },
 });
 const log = (m: string) => process.stderr.write(m + '\n');
@@ -66,6 +68,45 @@ async function runToHeatmap(page: Page): Promise<number> {
   });
 }
 
+/** The Circuit tab open: clicks Run and measures until the new run's circuit graph has its edges in the DOM, painted. */
+async function runToCircuit(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const before = window.patchwork!.lastResult()?.runId ?? 0;
+    const button = document.querySelector<HTMLButtonElement>('[data-testid="patching.run"]')!;
+    const t0 = performance.now();
+    button.click();
+    for (;;) {
+      await new Promise((r) => requestAnimationFrame(r));
+      const r = window.patchwork!.lastResult();
+      if (r && r.runId > before && document.querySelector('[data-testid="circuit.edge"]')) break;
+      const failed = document.querySelector('[data-testid="circuit.error"], [data-testid="run.error"], [role="alert"]');
+      if (failed?.textContent) throw new Error(`the circuit graph failed: ${failed.textContent}`);
+      if (performance.now() - t0 > 600_000) throw new Error(`no circuit graph after 10 minutes: ${document.querySelector('[data-testid="view.circuit"], [data-testid="circuit.computing"], .pw-results')?.textContent?.slice(0, 300)}`);
+    }
+    await new Promise((r) => requestAnimationFrame(r));
+    return performance.now() - t0;
+  });
+}
+
+/** 1 pair x 16 tokens (BOS + 15 one-token words) on the Circuit tab: Run -> circuit graph drawn. */
+async function benchCircuit(page: Page, model: string): Promise<Case> {
+  const words = ['violin', 'crater', 'saddle', 'mirror', 'thunder', 'basket', 'velvet', 'pepper', 'glacier', 'harbor', 'lantern', 'candle'];
+  const clean = [...words, ...words.slice(0, 3)].map((w) => ` ${w}`).join('');
+  await page.getByTestId('preset.gpt2-induction').click(); // one pair; its prompts are replaced below
+  await page.getByLabel('Clean prompt', { exact: true }).fill(clean);
+  await page.getByLabel('Corrupted prompt', { exact: true }).fill(clean.replace(' crater saddle mirror', ' crater saddle pepper'));
+  await page.getByLabel('Answer', { exact: true }).fill(' mirror');
+  await page.getByLabel('Wrong answer', { exact: true }).fill(' pepper');
+  await page.getByTestId('tab.circuit').click();
+  const coldMs = await runToCircuit(page);
+  const warmMs: number[] = [];
+  for (let i = 0; i < Number(args.warm); i++) warmMs.push(await runToCircuit(page));
+  const r = (await page.evaluate(() => window.patchwork!.lastResult()))!;
+  const c: Case = { model, preset: 'circuit (Run -> graph)', tokens: r.tokens.length, pairs: 1, loadMs: 0, coldMs, warmMs, warmMedianMs: median(warmMs) };
+  log(`${model} / circuit (1 pair x ${c.tokens} tokens): Run -> circuit graph cold ${c.coldMs.toFixed(0)} ms, warm ${c.warmMedianMs.toFixed(0)} ms`);
+  return c;
+}
+
 async function bench(page: Page, model: string, preset: string, load: () => Promise<number>): Promise<Case> {
   const loadMs = await load();
   await page.getByTestId(`preset.${preset}`).click();
@@ -101,7 +142,7 @@ async function main() {
     await page.goto(`${base}/?backend=wasm`);
     await page.waitForFunction(() => window.patchwork?.ready(), null, { timeout: 120_000 });
     const toyLoad = performance.now() - t0;
-    cases.push(await bench(page, 'toy-induction', 'toy-induction', async () => toyLoad));
+    if (args.only !== 'circuit') cases.push(await bench(page, 'toy-induction', 'toy-induction', async () => toyLoad));
 
     const loadGpt2 = async () => {
       const t = performance.now();
@@ -111,8 +152,14 @@ async function main() {
       await page.waitForFunction(() => window.patchwork!.ready() && (window.patchwork!.state() as { model: { config: { nLayers: number } } }).model.config.nLayers === 12, null, { timeout: 300_000 });
       return performance.now() - t;
     };
-    cases.push(await bench(page, 'gpt2-small-shaped (random)', 'factual', loadGpt2));
-    cases.push(await bench(page, 'gpt2-small-shaped (random)', 'ioi', async () => 0));
+    if (args.only === 'circuit') {
+      const loadMs = await loadGpt2();
+      cases.push({ ...(await benchCircuit(page, 'gpt2-small-shaped (random)')), loadMs });
+    } else {
+      cases.push(await bench(page, 'gpt2-small-shaped (random)', 'factual', loadGpt2));
+      cases.push(await bench(page, 'gpt2-small-shaped (random)', 'ioi', async () => 0));
+      cases.push(await benchCircuit(page, 'gpt2-small-shaped (random)'));
+    }
   } finally {
     await browser.close();
     await models.close();
@@ -121,16 +168,16 @@ async function main() {
 
   const out = {
     date: new Date().toISOString(),
-    what: 'Time from pressing Run to the first heatmap painted, headless Chromium, wasm backend (1 thread), built app',
+    what: 'Time from pressing Run to the first heatmap painted (circuit case: to the circuit graph drawn), headless Chromium, wasm backend (1 thread), built app',
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
     chromium: execSync(`${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} --version 2>/dev/null`).toString().trim(),
     cases,
   };
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
-  console.log('\nmodel                         preset          pairs x tokens   load      Run->heatmap cold   warm (median)');
+  console.log('\nmodel                         preset                  pairs x tokens   load      Run->heatmap cold   warm (median)');
   for (const c of cases) {
-    console.log(`${c.model.padEnd(30)}${c.preset.padEnd(16)}${`${c.pairs} x ${c.tokens}`.padEnd(17)}${`${(c.loadMs / 1000).toFixed(1)} s`.padEnd(10)}${`${c.coldMs.toFixed(0)} ms`.padEnd(20)}${c.warmMedianMs.toFixed(0)} ms`);
+    console.log(`${c.model.padEnd(30)}${c.preset.padEnd(24)}${`${c.pairs} x ${c.tokens}`.padEnd(17)}${`${(c.loadMs / 1000).toFixed(1)} s`.padEnd(10)}${`${c.coldMs.toFixed(0)} ms`.padEnd(20)}${c.warmMedianMs.toFixed(0)} ms`);
   }
   console.log(`\nwrote ${args.out}`);
 }

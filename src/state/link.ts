@@ -1,6 +1,6 @@
 // The app's side of permalinks: the store <-> PermalinkState, the URL fragment kept in step, and opening a link
 // (which reproduces and recomputes the experiment). The codec itself is permalink.ts.
-import { currentRun, loadModel, run } from './actions';
+import { applyCircuitLink, circuitLinkState, currentRun, loadModel, run } from './actions';
 import { DEFAULT_MODEL, modelKey, type ModelChoice } from './models';
 import { canonicalJson, decodePermalink, encodePermalink, needsConfirmation, type PermalinkState } from './permalink';
 import { DEFAULT_ESTIMATOR, DEFAULT_VIEW, getState, setState, type ViewState } from './store';
@@ -35,7 +35,7 @@ export function currentLinkState(): LinkBuild {
   const state: PermalinkState = {
     model,
     experiment: shown?.spec ?? s.spec,
-    view: { tab, family, normalised, ...(head ? { head } : {}), attentionMode, perPosition },
+    view: { tab, family, normalised, ...(head ? { head } : {}), attentionMode, perPosition, ...(tab === 'circuit' ? { circuit: circuitLinkState() } : {}) },
     ...(s.selected ? { selected: s.selected } : {}),
   };
   // The estimator of the result on screen (else the one chosen for the next Run); plain AtP stays out of the link,
@@ -71,8 +71,9 @@ export function syncFragment(): void {
  * takes its default rather than whatever the page showed before, so a link opens the same everywhere.
  */
 export function viewFromLink(view: PermalinkState['view']): ViewState {
+  const { circuit: _circuit, ...rest } = view;
   return {
-    ...view,
+    ...rest,
     attentionMode: view.attentionMode ?? DEFAULT_VIEW.attentionMode,
     perPosition: view.perPosition ?? DEFAULT_VIEW.perPosition,
   };
@@ -105,6 +106,7 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
     selected: state.selected ?? null,
     estimator: state.estimator ?? DEFAULT_ESTIMATOR,
   });
+  applyCircuitLink(state.view.circuit);
   await run();
   return true;
 }

@@ -17,7 +17,7 @@ export const MAX_FRAGMENT_CHARS = 16 * 1024;
 export const MAX_JSON_BYTES = 1024 * 1024;
 
 export const BUILTIN_MODEL_IDS = ['toy-induction', 'toy-ioi', 'gpt2', 'distilgpt2', 'gpt2-medium'] as const;
-export const VIEW_TABS = ['residual', 'heads', 'scatter', 'attention'] as const;
+export const VIEW_TABS = ['residual', 'heads', 'scatter', 'attention', 'circuit'] as const;
 /** 'pair': pattern attribution, (clean - corrupted pattern) x grad; 'clean': pattern x grad on the clean prompt only. */
 export const ATTENTION_MODES = ['pair', 'clean'] as const;
 export const FAMILIES = ALL_FAMILIES as [Family, ...Family[]];
@@ -81,6 +81,15 @@ export const estimatorSchema = z.strictObject({
 
 const headRef = z.strictObject({ layer: int(255), head: int(255) });
 
+const SENDER = String.raw`(?:input|a\d{1,3}\.h\d{1,3}|m\d{1,3})`;
+const RECEIVER = String.raw`(?:a\d{1,3}\.h\d{1,3}<[qkv]>|m\d{1,3}|logits)`;
+/** The Circuit tab's N, selected edge (`a0.h2->a1.h0<k>`) or node (`a0.h2`); checked against the model on opening. */
+const circuitView = z.strictObject({
+  n: z.number().int().min(1).max(1 << 20),
+  edge: z.string().max(64).regex(new RegExp(`^${SENDER}->${RECEIVER}$`), { message: 'must be an edge name such as a0.h2->a1.h0<k>' }).optional(),
+  node: z.string().max(32).regex(/^(?:input|a\d{1,3}\.h\d{1,3}|m\d{1,3}|logits)$/, { message: 'must be a node name such as a0.h2, m1, input or logits' }).optional(),
+});
+
 export const permalinkSchema = z.strictObject({
   model: modelSchema,
   experiment: experimentSchema,
@@ -95,6 +104,8 @@ export const permalinkSchema = z.strictObject({
     }).optional(),
     /** The heads view's "head output per position" toggle. */
     perPosition: z.boolean().optional(),
+    /** The Circuit tab's state (issue 11). */
+    circuit: circuitView.optional(),
   }),
   selected: z.strictObject({ family, index: z.array(int(1 << 20)).min(1).max(4) }).optional(),
   estimator: estimatorSchema.optional(),

@@ -18,6 +18,8 @@ import { AttentionView, HeadsView, ResidualView, ScatterView, viewSweepTargets }
 import type { BackendChoice } from '../worker/protocol';
 import { rankHeads } from '../viz/attention/attention-model';
 import type { RunResult } from '../state/results';
+import { CircuitView } from './views/circuit/CircuitView';
+import { PatchSetBar } from './views/PatchSetBar';
 import { EstimatorSelector } from './views/estimators/EstimatorSelector';
 import { runEstimatorView } from './views/estimators/estimator-text';
 import { VerifyControls, VerifySummary } from './views/estimators/VerifyTopK';
@@ -27,6 +29,7 @@ const TABS: { id: ViewTab; label: string }[] = [
   { id: 'heads', label: 'Layer × head' },
   { id: 'scatter', label: 'Attribution vs patch' },
   { id: 'attention', label: 'Attention' },
+  { id: 'circuit', label: 'Circuit' },
 ];
 
 export function App() {
@@ -211,6 +214,7 @@ function Results() {
       </div>
       {run ? <VerifySummary run={run} scale={scale} /> : null}
       {run && stale ? <p className="pw-warning" role="status" data-testid="results.stale">{stale}</p> : null}
+      {run ? <PatchSetBar /> : null}
       {scale.warning && view.normalised ? <p className="pw-warning" role="alert" data-testid="view.normaliser.warning">{scale.warning}</p> : null}
       {!run ? (
         <div className="pw-empty-state" data-testid="results.empty">
@@ -245,6 +249,7 @@ function ViewBody({ tab, run, scale }: { tab: ViewTab; run: RunResult; scale: Sc
   if (tab === 'residual') return <ResidualView run={run} scale={scale} />;
   if (tab === 'heads') return <HeadsView run={run} scale={scale} />;
   if (tab === 'scatter') return <ScatterView run={run} scale={scale} />;
+  if (tab === 'circuit') return <CircuitView run={run} />;
   return <AttentionView run={run} scale={scale} />;
 }
 

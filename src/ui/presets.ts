@@ -17,6 +17,8 @@ export interface Preset {
   lookFor: string;
   spec: ExperimentSpec;
   view: Pick<PermalinkState['view'], 'tab' | 'family'>;
+  /** Circuit presets: the edges that "Look for" names, which exact path patching finds (presets.test.ts checks). */
+  edges?: readonly string[];
 }
 
 const base = {
@@ -151,10 +153,60 @@ export const PRESETS: readonly Preset[] = [
   },
 ];
 
+/**
+ * Key-side corruption: the first-half copy of the cue word (the token BEFORE the one to copy) changes, so the
+ * induction head's key at the answer no longer matches its query; the answer is the word after the cue, the wrong
+ * answer the one after that.
+ */
+export function keySidePair(words: string[], cueIndex: number, replacement: string): PromptPair {
+  const text = (ws: string[]) => ws.map((w) => ` ${w}`).join('');
+  const prefix = words.slice(0, cueIndex + 1);
+  return {
+    clean: text([...words, ...prefix]),
+    corrupted: text([...words.map((w, i) => (i === cueIndex ? replacement : w)), ...prefix]),
+    answer: ` ${words[cueIndex + 1]}`,
+    wrong: ` ${words[cueIndex + 2]}`,
+  };
+}
+
+const [PREV_L, PREV_H] = TOY_CIRCUIT.previousToken.split('.');
+const [S_L, S_H] = IOI_CIRCUIT.subject.split('.');
+const KEY_SIDE_EDGES = [`input->a${PREV_L}.h${PREV_H}<v>`, `a${PREV_L}.h${PREV_H}->m${PREV_L}`] as const;
+const IOI_EDGES = [`m0->a${S_L}.h${S_H}<v>`, 'input->m0', `a${S_L}.h${S_H}->m2`] as const;
+
+/** Presets for the Circuit tab (issue 11): composition on the toy models. */
+export const CIRCUIT_PRESETS: readonly Preset[] = [
+  {
+    id: 'toy-induction-keys',
+    label: 'Induction, key-side corruption (circuit)',
+    kind: 'toy',
+    lookFor:
+      `The word before the copied one changes in the first half, so the change reaches the induction head's key through `
+      + `the previous-token head: exact path patching finds ${KEY_SIDE_EDGES[0]} and ${KEY_SIDE_EDGES[1]} large, while `
+      + 'edge attribution scores them near 0 (its gradient through the unchanged attention pattern vanishes). Raise N to '
+      + 'every edge and click them to compare estimate and exact.',
+    spec: { ...base, pairs: [keySidePair(TOY_WORDS, 4, 'tea')] },
+    view: { tab: 'circuit', family: 'head_out_all_pos' },
+    edges: KEY_SIDE_EDGES,
+  },
+  {
+    id: 'toy-ioi-circuit',
+    label: 'IOI circuit (toy names, 8 pairs)',
+    kind: 'toy-ioi',
+    lookFor:
+      `The S-inhibition head ${IOI_CIRCUIT.subject} reads the repeated name through its value from MLP 0: exact path `
+      + `patching finds ${IOI_EDGES[0]}, ${IOI_EDGES[1]} and ${IOI_EDGES[2]} among the largest edges (the first two `
+      + 'far larger than their attribution), and the faithfulness curve shows how few edges carry the behaviour.',
+    spec: { ...base, pairs: toyIoiPairs() },
+    view: { tab: 'circuit', family: 'head_out_all_pos' },
+    edges: IOI_EDGES,
+  },
+];
+
 export function presetsFor(kind: PresetKind): Preset[] {
-  return PRESETS.filter((p) => p.kind === kind);
+  return [...PRESETS, ...CIRCUIT_PRESETS].filter((p) => p.kind === kind);
 }
 
 export function presetById(id: string): Preset | undefined {
-  return PRESETS.find((p) => p.id === id);
+  return PRESETS.find((p) => p.id === id) ?? CIRCUIT_PRESETS.find((p) => p.id === id);
 }

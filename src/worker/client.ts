@@ -4,8 +4,8 @@ import type { AttributionMode } from '../engine/patching/attribution';
 import type { Method } from '../engine/patching/estimators';
 import type { ExperimentSpec, Family } from '../engine/patching/types';
 import {
-  WorkerError, type BackendChoice, type LoadProgress, type ModelSource, type ProgressOf, type Request, type ResultOf,
-  type VerifyRequest, type WorkerMessage,
+  WorkerError, type BackendChoice, type CellRef, type EdgeRef, type LoadProgress, type ModelSource, type ProgressOf, type Request,
+  type ResultOf, type VerifyRequest, type WorkerMessage,
 } from './protocol';
 
 interface Pending {
@@ -119,6 +119,28 @@ export class EngineClient {
     model: string, spec: ExperimentSpec, family: Family, indices: number[][], opts: CallOptions<{ done: number; total: number }> = {},
   ): Promise<Float64Array> {
     return this.call({ type: 'patchCells', model, spec, family, indices }, opts as CallOptions<ProgressOf>);
+  }
+
+  /** Edge attribution of every edge, with the model's edge layout. */
+  edgeScores(model: string, spec: ExperimentSpec, signal?: AbortSignal): Promise<ResultOf['edgeScores']> {
+    return this.call({ type: 'edgeScores', model, spec }, { signal });
+  }
+
+  /** Exact direct path patch of each edge alone. */
+  pathPatch(model: string, spec: ExperimentSpec, edges: EdgeRef[], opts: CallOptions<{ done: number; total: number }> = {}): Promise<Float64Array> {
+    return this.call({ type: 'pathPatch', model, spec, edges }, opts as CallOptions<ProgressOf>);
+  }
+
+  /** Exact circuit evaluation: metric and faithfulness of each edge set. */
+  evaluateCircuits(
+    model: string, spec: ExperimentSpec, circuits: EdgeRef[][], opts: CallOptions<{ done: number; total: number }> = {},
+  ): Promise<ResultOf['evaluateCircuits']> {
+    return this.call({ type: 'evaluateCircuits', model, spec, circuits }, opts as CallOptions<ProgressOf>);
+  }
+
+  /** The exact patch of a set of cells together. */
+  jointPatch(model: string, spec: ExperimentSpec, cells: CellRef[], signal?: AbortSignal): Promise<number> {
+    return this.call({ type: 'jointPatch', model, spec, cells }, { signal });
   }
 
   /** Tests only: makes the worker lose its GPU device (resolves false on wasm). */

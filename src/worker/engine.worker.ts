@@ -122,6 +122,38 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       checkPatched(msg.family, msg.indices, value);
       return [value, [value.buffer as ArrayBuffer]];
     }
+    case 'edgeScores': {
+      const r = await needEngine(msg.model).edgeScores(experiment(msg.model, msg.spec));
+      checkFinite('edge attribution', r.metric, []);
+      const bad = r.edges.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
+        const R = r.layout.receivers.length;
+        throw new NonFiniteError(`The edge attribution of ${r.layout.senders[Math.floor(bad / R)]}->${r.layout.receivers[bad % R]} is ${r.edges[bad]}: the model's activations overflow float32, or its weights are damaged.`);
+      }
+      const { senders, receivers, upstream } = r.layout;
+      const value: ResultOf['edgeScores'] = { metric: r.metric, senders, receivers, upstream, edges: r.edges };
+      return [value, [r.edges.buffer as ArrayBuffer]];
+    }
+    case 'pathPatch': {
+      const value: ResultOf['pathPatch'] = await needEngine(msg.model).pathPatch(experiment(msg.model, msg.spec), msg.edges, {
+        signal,
+        onProgress: (done, total) => progress({ done, total }),
+      });
+      checkPatched('edge', msg.edges.map((e) => [e.sender, e.receiver]), value);
+      return [value, [value.buffer as ArrayBuffer]];
+    }
+    case 'evaluateCircuits': {
+      const value: ResultOf['evaluateCircuits'] = await needEngine(msg.model).evaluateCircuits(experiment(msg.model, msg.spec), msg.circuits, {
+        signal,
+        onProgress: (done, total) => progress({ done, total }),
+      });
+      return [value, []];
+    }
+    case 'jointPatch': {
+      const value: ResultOf['jointPatch'] = await needEngine(msg.model).jointPatch(experiment(msg.model, msg.spec), msg.cells);
+      checkPatched('cell set', [msg.cells.map((c) => c.index).flat()], [value]);
+      return [value, []];
+    }
     case 'verify': {
       const exp = experiment(msg.model, msg.spec);
       const value: ResultOf['verify'] = await needEngine(msg.model).verifyTopK(exp, msg.family, msg.estimate, {

@@ -54,6 +54,29 @@ export interface LoadedInfo {
   servedFrom?: string;
 }
 
+/** Edge attribution of every edge (circuits, issue 11): the layout travels with it (the page holds no graph code). */
+export interface EdgeScoresPayload {
+  metric: { clean: number; corrupted: number };
+  senders: string[];
+  receivers: string[];
+  /** Per receiver: how many senders (a prefix of `senders`) feed it. */
+  upstream: number[];
+  /** [sender][receiver], row-major; 0 where there is no edge. */
+  edges: Float64Array;
+}
+
+/** An edge as indices into the layout's senders and receivers. */
+export interface EdgeRef {
+  sender: number;
+  receiver: number;
+}
+
+/** A cell of any family, for joint patches and attribution on top of a patched set. */
+export interface CellRef {
+  family: Family;
+  index: number[];
+}
+
 export interface AttributionPayload {
   metric: { clean: number; corrupted: number };
   values: Partial<Record<Family, Labelled>>;
@@ -86,6 +109,11 @@ export type Request =
   | { type: 'attribute'; model: string; spec: ExperimentSpec; families: Family[]; mode: AttributionMode; method?: Method; steps?: number }
   | { type: 'patch'; model: string; spec: ExperimentSpec; family: Family; index: number[] }
   | { type: 'patchCells'; model: string; spec: ExperimentSpec; family: Family; indices: number[][] }
+  | { type: 'edgeScores'; model: string; spec: ExperimentSpec }
+  | { type: 'pathPatch'; model: string; spec: ExperimentSpec; edges: EdgeRef[] }
+  /** Each circuit is a list of edges; the worker evaluates them exactly (metric and faithfulness per circuit). */
+  | { type: 'evaluateCircuits'; model: string; spec: ExperimentSpec; circuits: EdgeRef[][] }
+  | { type: 'jointPatch'; model: string; spec: ExperimentSpec; cells: CellRef[] }
   | ({ type: 'verify'; model: string; spec: ExperimentSpec } & VerifyRequest)
   | { type: 'cancel'; target: number }
   /** Tests only: lose the GPU device as a driver reset would. */
@@ -98,6 +126,10 @@ export interface ResultOf {
   attribute: AttributionPayload;
   patch: number;
   patchCells: Float64Array;
+  edgeScores: EdgeScoresPayload;
+  pathPatch: Float64Array;
+  evaluateCircuits: { metric: number; faithfulness: number }[];
+  jointPatch: number;
   verify: Verification;
   cancel: null;
   debugLoseDevice: boolean;

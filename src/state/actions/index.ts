@@ -9,4 +9,7 @@ export { clearSelection, patchCell, selectCell } from './selection';
 export { cannotPatch, currentRun } from './shared';
 export { cancelSweep, sweep, type SweepTarget } from './sweep';
 export { dismissNotice, selectHead, setAttentionMode, setNormalised, setPerPosition, setTab, showPresetView } from './view';
+export {
+  applyCircuitLink, cancelCurves, circuitLinkState, computeEdges, findEdge, currentCircuit, patchEdge, runCurves, selectNode, setCircuitN, type CurveRequest,
+} from './circuit';
 export { cancelVerify, computeEstimate, setEstimator, verifyTopK } from './estimators';

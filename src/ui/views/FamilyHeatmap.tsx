@@ -4,6 +4,7 @@ import type { AxisName, Family } from '../../engine/patching/types';
 import { selectCell } from '../../state/actions';
 import { scaled, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
+import { addToPatchSet } from '../../state/actions/patch-set';
 import { Heatmap, type HeatmapOptions } from '../../viz/heatmap/Heatmap';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { runEstimatorView } from './estimators/estimator-text';
@@ -60,6 +61,7 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
         options={options}
         selected={selected}
         onSelect={(index) => void selectCell(family, index)}
+        onAdd={(index) => addToPatchSet(family, index)}
         svgRef={svg.ref}
       />
     </Figure>

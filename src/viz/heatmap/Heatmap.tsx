@@ -41,19 +41,21 @@ export interface HeatmapProps {
   /** Full index (into `data`) of the selected cell. */
   selected?: readonly number[] | null;
   onSelect?: (index: number[]) => void;
+  /** Shift-click or Shift+Enter: add the cell to a set (patch sets) instead of selecting it. */
+  onAdd?: (index: number[]) => void;
   /** The <svg>, for export. */
   svgRef?: Ref<SVGSVGElement>;
 }
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
-export function Heatmap({ data, patched, options, selected, onSelect, svgRef }: HeatmapProps) {
+export function Heatmap({ data, patched, options, selected, onSelect, onAdd, svgRef }: HeatmapProps) {
   const o = { ...defaults, ...options };
   const model = useMemo(
     () => heatmapModel(data, patched, o),
     // Only the option fields that change numbers or labels, so an inline `options` object does not rebuild the model.
     [data, patched, o.rowAxis, o.colAxis, JSON.stringify(o.fixed), o.family, o.tokens, o.rowLabels, o.colLabels,
-      o.unit, o.valueName, o.patchedName, o.maxAbs, o.mask, o.sequential],
+      o.unit, o.valueName, o.patchedName, o.maxAbs, o.mask, o.sequential, o.targetName],
   );
   const titleHeight = (o.title ? 20 : 0) + (o.subtitle ? 16 : 0);
   // ~0.56 em per character of the sans-serif title fonts; generous so nothing clips.
@@ -95,7 +97,8 @@ export function Heatmap({ data, patched, options, selected, onSelect, svgRef }: 
     if (!cell) return;
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
-      onSelect?.(cell.index);
+      if (e.shiftKey && onAdd) onAdd(cell.index);
+      else onSelect?.(cell.index);
       return;
     }
     if (e.key === 'Escape') {
@@ -115,7 +118,8 @@ export function Heatmap({ data, patched, options, selected, onSelect, svgRef }: 
     const cell = cellFromEvent(e);
     if (!cell) return;
     setActive({ row: cell.row, col: cell.col });
-    onSelect?.(cell.index);
+    if (e.shiftKey && onAdd) onAdd(cell.index);
+    else onSelect?.(cell.index);
   };
 
   // Hover and focus rings are styled by viz.css only, so they never show in an exported SVG; the selection ring

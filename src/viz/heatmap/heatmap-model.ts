@@ -68,6 +68,8 @@ export interface HeatmapModelOptions {
   sequential?: boolean;
   /** true = blank cell (not drawn, not focusable), e.g. the causal mask key_pos > query_pos. */
   mask?: (row: number, col: number) => boolean;
+  /** Names a cell by its full index instead of the axes (e.g. an edge name for the circuit matrices). */
+  targetName?: (index: number[]) => string;
 }
 
 export interface HeatmapCell {
@@ -133,7 +135,7 @@ export function heatmapModel(data: Labelled, patched: Labelled | undefined, o: H
       const value = s.values[k];
       const pv = p ? p.values[k] : NaN;
       const computed = !Number.isNaN(pv);
-      const target = describeTarget(data.axes, index, ctx);
+      const target = o.targetName ? o.targetName(index) : describeTarget(data.axes, index, ctx);
       const label = `${target}: ${valueName} ${formatValue(value)}, `
         + `${patchedName} ${computed ? formatValue(pv) : 'not computed'}${unit}`;
       cells[k] = { row: r, col: c, index, value, patched: pv, computed, colour: scale(value), label, target };

@@ -1,0 +1,187 @@
+// Issue 11 in the app: the Circuit tab on the toy circuit presets. The named edges are in the graph by accessible
+// name; clicking one shows the exact path patch, equal to onnxruntime-node's; the faithfulness curve's end points are
+// the corrupted and clean metrics; a node lists its edges.
+import { loadModelFromDir } from '../src/engine/model/weights-node';
+import { PatchingEngine, parseEdges, type ExperimentSpec } from '../src/engine/patching';
+import { createNodeRuntime } from '../src/engine/runtime/node';
+import { presetById } from '../src/ui/presets';
+import { compareArrays, expect, test } from './fixtures';
+import { AppPage } from './pages';
+
+const edgeButton = (app: AppPage, name: string) =>
+  app.page.getByRole('button', { name: new RegExp(`^edge ${name.replace(/[.*+?^${}()|[\]\\<>]/g, '\\$&')}: `) });
+
+async function specOf(app: AppPage): Promise<ExperimentSpec> {
+  return (await app.page.evaluate(() => (window.patchwork!.state() as { spec: unknown }).spec)) as ExperimentSpec;
+}
+
+/** Clicks the edge, waits for its exact value and checks it against onnxruntime-node's path patch. */
+async function checkEdge(
+  app: AppPage, reference: PatchingEngine, name: string, via: 'click' | 'Enter' = 'click', edge = edgeButton(app, name),
+): Promise<number> {
+  await expect(edge).toHaveCount(1);
+  if (via === 'click') {
+    // Edges overlap: click a point ON this curve (its middle), as a user would, rather than its bounding box's centre.
+    const at = await edge.evaluate((el) => {
+      const path = el as SVGPathElement;
+      const p = path.getPointAtLength(path.getTotalLength() / 2).matrixTransform(path.getScreenCTM()!);
+      return { x: p.x, y: p.y };
+    });
+    await app.page.mouse.click(at.x, at.y);
+  } else {
+    await edge.focus();
+    await app.page.keyboard.press('Enter');
+  }
+  await expect(app.page.getByTestId('circuit.edge.name')).toHaveText(name);
+  const exactCell = app.page.getByTestId('circuit.edge.exact');
+  await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+  const exact = Number(await exactCell.getAttribute('data-value'));
+  const estimate = Number(await app.page.getByTestId('circuit.edge.estimate').getAttribute('data-value'));
+  const difference = Number(await app.page.getByTestId('circuit.edge.difference').getAttribute('data-value'));
+  const exp = reference.resolve(await specOf(app));
+  const expected = await reference.pathPatch(exp, parseEdges(reference.cfg, [name]));
+  const m = await reference.metrics(exp);
+  const c = compareArrays([exact], expected, { scale: Math.max(Math.abs(m.clean), Math.abs(m.corrupted)) });
+  expect(c.ok, `${name}: app ${exact}, onnxruntime-node ${expected[0]} (${JSON.stringify(c)})`).toBe(true);
+  expect(difference).toBeCloseTo(estimate - exact, 9);
+  return exact;
+}
+
+test('toy induction, key-side corruption: the edges attribution misses are in the graph and patch exactly @webgpu', async ({ app, reference }, testInfo) => {
+  test.setTimeout(240_000);
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction-keys');
+  const preset = presetById('toy-induction-keys')!;
+  await expect(app.page.getByTestId('preset.lookfor')).toContainText(preset.edges![0]);
+  await app.editor.run();
+  await expect(app.page.getByTestId('tab.circuit')).toHaveAttribute('aria-selected', 'true');
+  await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
+  // The key-side edges rank low by attribution: show every edge (End on the slider) to find them.
+  const slider = app.page.getByRole('slider', { name: /Edges shown/ });
+  await slider.focus();
+  await app.page.keyboard.press('End');
+  await expect(app.page.getByTestId('circuit.count')).toHaveText(/^(\d+) of \1 edges$/);
+  await app.snapshot(testInfo, 'circuit-induction-keys-graph');
+  for (const name of preset.edges!) await expect(edgeButton(app, name)).toHaveCount(1);
+  const first = await checkEdge(app, reference, preset.edges![0]);
+  expect(first, 'exact path patching finds the edge large').toBeGreaterThan(1);
+  await checkEdge(app, reference, preset.edges![1], 'Enter');
+  await app.snapshot(testInfo, 'circuit-induction-keys-edge');
+
+  // A node lists its incoming and outgoing edges; the others fade.
+  await app.page.getByRole('button', { name: 'node a0.h2', exact: true }).click();
+  await expect(app.page.getByTestId('circuit.node.incoming')).toContainText('input->a0.h2<v>');
+  await expect(app.page.getByTestId('circuit.node.outgoing')).toContainText('a0.h2->m0');
+  await app.page.getByTestId('circuit.node.outgoing').getByRole('button', { name: /^Patch edge a0\.h2->m0: / }).click();
+  await expect(app.page.getByTestId('circuit.edge.name')).toHaveText('a0.h2->m0');
+
+  // Faithfulness curve: N = 0 is the corrupted run, every edge the clean run.
+  await app.page.getByRole('button', { name: 'Run faithfulness curve' }).click();
+  await expect(app.page.getByTestId('circuit.curve.ends')).toBeVisible({ timeout: 120_000 });
+  const points = app.page.getByTestId('circuit.curve.edges').locator('circle');
+  const metrics = (await points.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-metric')))));
+  const result = (await app.lastResult())!;
+  const scale = Math.max(Math.abs(result.metric.clean), Math.abs(result.metric.corrupted));
+  const ends = compareArrays([metrics[0], metrics[metrics.length - 1]], [result.metric.corrupted, result.metric.clean], { scale });
+  expect(ends.ok, `curve ends ${metrics[0]}, ${metrics[metrics.length - 1]} vs ${result.metric.corrupted}, ${result.metric.clean}`).toBe(true);
+  await expect(app.page.getByTestId('circuit.curve.nodes').locator('circle').first()).toBeVisible();
+  await app.snapshot(testInfo, 'circuit-induction-keys-curve');
+});
+
+test('toy IOI circuit preset: its named edges are in the graph and patch as onnxruntime-node does', async ({ app }, testInfo) => {
+  test.setTimeout(240_000);
+  const { config, weights } = await loadModelFromDir('public/models/toy-ioi');
+  const reference = await PatchingEngine.create(createNodeRuntime({ threads: 1 }), config, weights);
+  try {
+    await app.open();
+    await app.ready();
+    await app.model.picker.selectOption('toy-ioi');
+    await app.model.waitReady();
+    await app.editor.preset('toy-ioi-circuit');
+    const preset = presetById('toy-ioi-circuit')!;
+    await app.editor.run();
+    await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
+    for (const name of preset.edges!) await expect(edgeButton(app, name)).toHaveCount(1);
+    await checkEdge(app, reference, preset.edges![0], 'Enter');
+    await app.snapshot(testInfo, 'circuit-toy-ioi');
+    // Head-to-head matrices: a cell is focusable and clickable; its exact value is onnxruntime-node's.
+    const cell = app.page.getByTestId('figure.circuit.q').getByRole('gridcell', { name: /^edge a1\.h0->a2\.h3<q>: attribution / });
+    await checkEdge(app, reference, 'a1.h0->a2.h3<q>', 'Enter', cell);
+    await cell.click();
+    await expect(cell).toHaveAttribute('aria-label', /exact path patch [-\d.]+/);
+    await app.page.getByTestId('circuit.matrices').scrollIntoViewIfNeeded();
+    await app.snapshot(testInfo, 'circuit-toy-ioi-matrices');
+  } finally {
+    await reference.dispose();
+  }
+});
+
+test('a copied link reopens the Circuit tab with the same N, edge and exact value in a fresh page', async ({ app, backend, browser }, testInfo) => {
+  test.setTimeout(240_000);
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction-keys');
+  await app.editor.run();
+  await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
+  const slider = app.page.getByRole('slider', { name: /Edges shown/ });
+  await slider.focus();
+  await app.page.keyboard.press('End');
+  const count = await app.page.getByTestId('circuit.count').textContent();
+  await app.page.getByRole('button', { name: 'node a0.h2', exact: true }).click();
+  const edge = edgeButton(app, 'input->a0.h2<v>');
+  await edge.focus();
+  await app.page.keyboard.press('Enter');
+  const exactCell = app.page.getByTestId('circuit.edge.exact');
+  await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+  const exact = await exactCell.getAttribute('data-value');
+  await app.page.getByRole('button', { name: 'Copy link' }).click();
+  const url = app.page.url();
+  expect(url).toMatch(/#v1\./);
+
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const fresh = new AppPage(page, backend);
+    await page.goto(url);
+    await fresh.ready();
+    await expect(page.getByTestId('tab.circuit')).toHaveAttribute('aria-selected', 'true', { timeout: 60_000 });
+    await expect(page.getByTestId('circuit.count')).toHaveText(count!, { timeout: 60_000 });
+    await expect(page.getByTestId('circuit.edge.name')).toHaveText('input->a0.h2<v>');
+    await expect(page.getByTestId('circuit.edge.exact')).toHaveAttribute('data-value', exact!, { timeout: 60_000 });
+    await expect(page.getByRole('button', { name: 'node a0.h2', exact: true })).toHaveAttribute('aria-pressed', 'true');
+    await expect(page.getByTestId('circuit.node.incoming')).toContainText('input->a0.h2<v>');
+    await fresh.snapshot(testInfo, 'circuit-permalink-reopened');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a patch set of two heatmap cells: joint, sum of singles and interaction equal onnxruntime-node', async ({ app, reference }, testInfo) => {
+  test.setTimeout(240_000);
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await app.editor.run();
+  await app.results.tab('heads').click();
+  await app.results.cell('head_out_all_pos', 1, 0).click({ modifiers: ['Shift'] });
+  await app.results.cell('head_out_all_pos', 0, 2).focus();
+  await app.page.keyboard.press('Shift+Enter');
+  await expect(app.page.getByTestId('patchset.chip')).toHaveText(['head_out_all_pos[1][0]×', 'head_out_all_pos[0][2]×']);
+  await app.page.getByRole('button', { name: 'Patch together' }).click();
+  const value = async (id: string) => {
+    const el = app.page.getByTestId(`patchset.${id}`);
+    await expect(el).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+    return Number(await el.getAttribute('data-value'));
+  };
+  const [joint, sum, interaction] = [await value('joint'), await value('sum'), await value('interaction')];
+  const exp = reference.resolve(await specOf(app));
+  const cells = [{ family: 'head_out_all_pos' as const, index: [1, 0] }, { family: 'head_out_all_pos' as const, index: [0, 2] }];
+  const refJoint = await reference.jointPatch(exp, cells);
+  const singles = [await reference.patch(exp, 'head_out_all_pos', [1, 0]), await reference.patch(exp, 'head_out_all_pos', [0, 2])];
+  const refSum = singles[0] + singles[1];
+  const m = await reference.metrics(exp);
+  const c = compareArrays([joint, sum, interaction], [refJoint, refSum, refJoint - refSum], { scale: Math.max(Math.abs(m.clean), Math.abs(m.corrupted)) });
+  expect(c.ok, `app ${[joint, sum, interaction]}, onnxruntime-node ${[refJoint, refSum, refJoint - refSum]} (${JSON.stringify(c)})`).toBe(true);
+  await app.snapshot(testInfo, 'patch-set');
+});
