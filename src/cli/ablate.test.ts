@@ -1,11 +1,9 @@
 // `patch --mode zero|mean|resample` and `attribute --mode zero|mean` as a user runs them (issue 13, item 4): the
 // clean run ablated by default, "ablated_run" in the JSON, the mean over --reference's clean prompts per position,
 // resample seeded per pair; values against the float64 reference run on the checkpoint's own weights.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFromDir, writeRandomCheckpoint } from '../engine/model/weights-node';
 import { parseGPT2Config } from '../engine/model/config';
@@ -15,23 +13,13 @@ import { mulberry32 } from '../../test/reference/random-weights';
 import * as M from '../../test/reference/metrics-f64';
 import { expectClose } from '../../test/helpers/compare';
 import { encode as r50k } from 'gpt-tokenizer/encoding/r50k_base';
+import { cli } from '../../test/helpers/cli';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'patchwork-ablate-'));
 const model = join(dir, 'model');
 const cfg = parseGPT2Config({ model_type: 'gpt2', n_layer: 2, n_head: 2, n_embd: 16, n_positions: 32, vocab_size: 50257 }, 'ablate-tiny');
 let weights: Weights;
 let w64: WeightsF64;
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/patchwork.js', ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 const PAIRS = [
   { clean: 'When John and Mary went to the store, John gave a bag to', corrupted: 'When John and Mary went to the store, Mary gave a bag to', answer: ' Mary', wrong: ' John' },

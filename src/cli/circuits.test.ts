@@ -1,10 +1,8 @@
 // `patchwork edges|path|circuit`, `patch --together` and `attribute --patched` as a user runs them: JSON contract,
 // values against the float64 references, and bad input (specific message, exit code 2).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import type { LoadedModel } from '../engine/model/weights';
@@ -12,8 +10,8 @@ import { referenceCircuit, referencePathPatch, type RefPair } from '../../test/r
 import { referenceJointPatch } from '../../test/reference/node-sets-f64';
 import { logitDiff } from '../../test/reference/metrics-f64';
 import { expectClose } from '../../test/helpers/compare';
+import { cli } from '../../test/helpers/cli';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'patchwork-circuits-'));
 // The shipped toy induction model: real effects (a random checkpoint's are at float32 noise level).
 const model = 'public/models/toy-induction';
@@ -23,16 +21,6 @@ beforeAll(async () => {
   loaded = await loadModelFromDir(model);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/patchwork.js', ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 const words = ' cat river gold king bread moon chair snow lion boat cat river gold king bread';
 const base = ['--model', model, '--clean', words, '--corrupted', words.replace('king bread moon', 'king tea moon'), '--answer', ' moon', '--wrong', ' chair'];

@@ -1,14 +1,13 @@
 // The CLI as a user runs it: `patchwork attribute|patch` on a Hugging Face layout folder, JSON contract and messages.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomCheckpoint } from '../engine/model/weights-node';
 import { parseGPT2Config } from '../engine/model/config';
+import { cli } from '../../test/helpers/cli';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'patchwork-cli-'));
 const model = join(dir, 'model');
 const cfg = parseGPT2Config({ model_type: 'gpt2', n_layer: 2, n_head: 2, n_embd: 16, n_positions: 32, vocab_size: 50257 }, 'cli-tiny');
@@ -17,16 +16,6 @@ beforeAll(async () => {
   await writeRandomCheckpoint(model, cfg, 5);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/patchwork.js', ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 const base = ['--model', model, '--clean', 'When John and Mary went to the store, John gave a bag to',
   '--corrupted', 'When John and Mary went to the store, Mary gave a bag to', '--answer', ' Mary', '--wrong', ' John'];

@@ -1,30 +1,18 @@
 // `patchwork inspect` as a user runs it, on the shipped toy IOI model: the JSON layout, and its numbers against the
 // float64 reference of test/reference/inspect-f64.ts (top 5, DLA and its sum, logit lens).
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import type { GPT2Config, Weights } from '../engine/model/types';
 import { referenceInspect, type RefToken } from '../../test/reference/inspect-f64';
 import { expectClose } from '../../test/helpers/compare';
+import { cli } from '../../test/helpers/cli';
 
-const run = promisify(execFile);
 const model = 'public/models/toy-ioi';
 let cfg: GPT2Config;
 let weights: Weights;
 beforeAll(async () => {
   ({ config: cfg, weights } = await loadModelFromDir(model));
 });
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/patchwork.js', ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 const args = ['--model', model, '--clean', 'When Mary and John went to the store, John gave the drink to',
   '--corrupted', 'When Mary and John went to the store, Mary gave the drink to', '--answer', ' Mary'];

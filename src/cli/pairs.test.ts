@@ -1,10 +1,9 @@
 // `--pairs FILE` as a user runs it (issue 13, item 1): per-pair values equal the one-pair commands, mean and sem over
 // them, tokens per pair, bad lines named with line and field, nothing written on error or Ctrl-C.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseGPT2Config } from '../engine/model/config';
 import { loadModelFromDir, writeRandomCheckpoint } from '../engine/model/weights-node';
@@ -12,21 +11,11 @@ import { embeddingStd } from '../engine/patching/corrupt';
 import { noiseTensor } from '../engine/patching/dataset';
 import { referenceForwardF64, toFloat64Weights } from '../../test/reference/gpt2-f64';
 import { logitDiff } from '../../test/reference/metrics-f64';
+import { cli } from '../../test/helpers/cli';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'patchwork-pairs-'));
 const model = join(dir, 'model');
 const cfg = parseGPT2Config({ model_type: 'gpt2', n_layer: 2, n_head: 2, n_embd: 16, n_positions: 64, vocab_size: 50257 }, 'pairs-tiny');
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/patchwork.js', ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 // Two pairs of 15 tokens, one of 14 (with <|endoftext|>).
 const PAIRS = [

@@ -13,6 +13,7 @@ import type { Experiment } from './experiment';
 import type { SweepOptions } from './activation';
 import type { PairLabelled } from './dataset';
 import { FAMILIES, hookFor, type Family } from './families';
+import { mulberry32 } from '../model/checkpoint';
 
 export type AblationMode = 'zero' | 'mean' | 'resample';
 export type AblatedRun = 'clean' | 'corrupted';
@@ -73,17 +74,8 @@ export function replacementFeed(mode: 'zero' | 'mean', shape: number[], mean?: F
   return { dtype: 'float32', shape, data };
 }
 
-/** mulberry32: small seeded PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG, uniform in [0, 1): the checkpoint generator's mulberry32. */
+export const seededRandom = mulberry32;
 
 /**
  * The reference prompt that dataset pair `pair` is resampled from: the first draw of a PRNG seeded by (seed, pair),
