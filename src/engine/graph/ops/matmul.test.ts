@@ -1,26 +1,11 @@
 // Shape inference of MatMul (numpy batch broadcasting), mT and the tied-unembedding Gemm, confirmed by running each
 // graph in onnxruntime-node, and the errors for operands that do not fit. (Values and gradients: ../autodiff.test.ts.)
-import { afterAll, describe, expect, it } from 'vitest';
-import { createNodeRuntime } from '../../runtime/node';
-import type { Feed } from '../../runtime/types';
-import { Graph, type Tensor } from '../graph';
+import { describe, expect, it } from 'vitest';
+import { shapeChecker } from '../../../../test/helpers/graph-shapes';
+import { Graph } from '../graph';
 import { GemmTransB, MatMul, mT } from './matmul';
 
-const rt = createNodeRuntime({ threads: 1 });
-afterAll(() => rt.dispose());
-let graphs = 0;
-
-const feedFor = (t: Tensor): Feed => ({ dtype: 'float32', shape: t.shape, data: Float32Array.from({ length: t.size }, (_, i) => (i % 5) / 5) });
-
-/** The builder infers `shape` (float32) for what `build` returns, and onnxruntime-node computes the same. */
-async function expectInferred(build: (g: Graph) => Tensor, shape: number[]): Promise<void> {
-  const g = new Graph(`matmul_shapes_${graphs++}`);
-  const t = build(g);
-  expect({ shape: t.shape, dtype: t.dtype }).toEqual({ shape, dtype: 'float32' });
-  g.output(t, 'out');
-  const { out } = await rt.run(g.name, () => g, Object.fromEntries(g.inputs.map((i) => [i.name, feedFor(i)])));
-  expect(out.shape, 'onnxruntime-node').toEqual(shape);
-}
+const expectInferred = shapeChecker('matmul_shapes');
 
 describe('shape inference', () => {
   it('MatMul: plain, shared weight, batch broadcasting on either side', async () => {

@@ -1,33 +1,11 @@
 // Shape and dtype inference of the shape ops and reductions, confirmed by running each graph in onnxruntime-node,
 // and the errors for arguments that do not fit. (Values and gradients: ../autodiff.test.ts.)
-import { afterAll, describe, expect, it } from 'vitest';
-import { createNodeRuntime } from '../../runtime/node';
-import type { Feed } from '../../runtime/types';
-import { Graph, type DType, type Tensor } from '../graph';
+import { describe, expect, it } from 'vitest';
+import { shapeChecker } from '../../../../test/helpers/graph-shapes';
+import { Graph, type Tensor } from '../graph';
 import { Concat, Expand, Gather, Pad, ReduceMax, ReduceSum, Reshape, ScatterNDAdd, Slice, Transpose } from './shape-reduce';
 
-const rt = createNodeRuntime({ threads: 1 });
-afterAll(() => rt.dispose());
-
-const ORT_DTYPE: Record<string, DType> = { Float32Array: 'float32', BigInt64Array: 'int64', Uint8Array: 'bool' };
-let graphs = 0;
-
-function feedFor(t: Tensor): Feed {
-  // int64 inputs are indices here: zeros are valid for any axis.
-  if (t.dtype === 'int64') return { dtype: 'int64', shape: t.shape, data: new BigInt64Array(t.size) };
-  if (t.dtype === 'bool') return { dtype: 'bool', shape: t.shape, data: new Uint8Array(t.size) };
-  return { dtype: 'float32', shape: t.shape, data: Float32Array.from({ length: t.size }, (_, i) => 1 + (i % 7) / 7) };
-}
-
-/** The builder infers `shape` and `dtype` for what `build` returns, and onnxruntime-node computes the same. */
-async function expectInferred(build: (g: Graph) => Tensor, shape: number[], dtype: DType = 'float32'): Promise<void> {
-  const g = new Graph(`shape_reduce_shapes_${graphs++}`);
-  const t = build(g);
-  expect({ shape: t.shape, dtype: t.dtype }).toEqual({ shape, dtype });
-  g.output(t, 'out');
-  const { out } = await rt.run(g.name, () => g, Object.fromEntries(g.inputs.map((i) => [i.name, feedFor(i)])));
-  expect({ shape: out.shape, dtype: ORT_DTYPE[out.data.constructor.name] }, 'onnxruntime-node').toEqual({ shape, dtype });
-}
+const expectInferred = shapeChecker('shape_reduce_shapes');
 
 const ints = (t: Tensor) => Array.from(t.constant!.values as BigInt64Array, Number);
 
