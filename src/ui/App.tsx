@@ -23,6 +23,7 @@ import { PatchSetBar } from './views/PatchSetBar';
 import { EstimatorSelector } from './views/estimators/EstimatorSelector';
 import { runEstimatorView } from './views/estimators/estimator-text';
 import { VerifyControls, VerifySummary } from './views/estimators/VerifyTopK';
+import { Progress } from './Progress';
 
 const TABS: { id: ViewTab; label: string }[] = [
   { id: 'residual', label: 'Layer × position' },
@@ -192,11 +193,7 @@ function Results() {
           </button>
         ) : null}
         {sweepState ? (
-          <div className="pw-sweep" role="status" data-testid="sweep.progress">
-            <progress max={sweepState.total} value={sweepState.done} aria-label="Activation patching sweep" />
-            <span>{sweepState.done} / {sweepState.total}</span>
-            <button type="button" className="pw-small" onClick={cancelSweep} data-testid="sweep.cancel">Cancel</button>
-          </div>
+          <Progress id="sweep" label="Activation patching sweep" done={sweepState.done} total={sweepState.total} onCancel={cancelSweep} />
         ) : null}
         {run && targets.length ? (
           <VerifyControls run={run} families={targets.map((t) => t.family)} label={`this view (${TABS.find((t) => t.id === view.tab)!.label})`} />

@@ -8,6 +8,7 @@ import type { RunResult } from '../../../state/results';
 import { useStore } from '../../../state/store';
 import { familyTitle, type Scale } from '../common';
 import { runEstimatorView, verificationLine } from './estimator-text';
+import { Progress } from '../../Progress';
 
 export function VerifyControls({ run, families, label }: { run: RunResult; families: Family[]; label: string }) {
   const [k, setK] = useState(5);
@@ -36,11 +37,7 @@ export function VerifyControls({ run, families, label }: { run: RunResult; famil
           onChange={(e) => { const n = Number(e.target.value); if (Number.isInteger(n) && n >= 0 && n <= 100) setRandom(n); }} />
       </label>
       {state ? (
-        <span className="pw-sweep" role="status" data-testid="verify.progress">
-          <progress max={state.total} value={state.done} aria-label="Verify top K" />
-          <span>{state.done} / {state.total}</span>
-          <button type="button" className="pw-small" onClick={cancelVerify} data-testid="verify.cancel">Cancel</button>
-        </span>
+        <Progress id="verify" label="Verify top K" done={state.done} total={state.total} onCancel={cancelVerify} />
       ) : null}
     </span>
   );
