@@ -1,6 +1,7 @@
 // The app's side of permalinks: the store <-> PermalinkState, the URL fragment kept in step, and opening a link
 // (which reproduces and recomputes the experiment). The codec itself is permalink.ts.
 import { applyCircuitLink, circuitLinkState, currentRun, loadModel, run } from './actions';
+import { applyPatchSetLink, patchSetLinkState } from './actions/patch-set';
 import { DEFAULT_MODEL, modelKey, type ModelChoice } from './models';
 import { canonicalJson, decodePermalink, encodePermalink, needsConfirmation, type PermalinkState } from './permalink';
 import { DEFAULT_ESTIMATOR, DEFAULT_VIEW, getState, setState, type ViewState } from './store';
@@ -42,6 +43,9 @@ export function currentLinkState(): LinkBuild {
   // so links made before estimators existed and links of AtP runs are the same.
   const estimator = shown ? { method: shown.method ?? 'atp', steps: shown.steps ?? 1 } : s.estimator;
   if (estimator.method !== 'atp') state.estimator = estimator;
+  // The patch set; "on top" is the shown run's (a link reproduces the numbers on screen), else the next run's.
+  const patchSet = patchSetLinkState(shown ? !!shown.onTop?.length : undefined, shown?.onTop);
+  if (patchSet) state.patchSet = patchSet;
   return { state, warning };
 }
 
@@ -107,6 +111,7 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
     estimator: state.estimator ?? DEFAULT_ESTIMATOR,
   });
   applyCircuitLink(state.view.circuit);
+  applyPatchSetLink(state.patchSet);
   await run();
   return true;
 }

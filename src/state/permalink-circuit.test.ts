@@ -57,3 +57,31 @@ describe('circuit permalinks', () => {
     expect(findEdge(scores, 'a3.h0->logits')).toBeNull(); // no such layer
   });
 });
+
+describe('patch sets in permalinks', () => {
+  const withSet = { ...base, patchSet: { cells: [{ family: 'head_out_all_pos' as const, index: [1, 0] }, { family: 'mlp_out' as const, index: [0, 6] }], onTop: true } };
+
+  it('carry the cells and "attribute on top"', () => {
+    expect(decodePermalink(encodePermalink(withSet))).toEqual({ ok: true, state: withSet });
+  });
+
+  it('open without a patch set (older links)', () => {
+    const r = decodePermalink(craft(base));
+    expect(r.ok && r.state.patchSet).toBeUndefined();
+  });
+
+  it.each([
+    [{ cells: [], onTop: false }, /patchSet\.cells/],
+    [{ cells: [{ family: 'heads', index: [0] }], onTop: false }, /patchSet\.cells\[0\]\.family/],
+    [{ cells: [{ family: 'mlp_out', index: [0, -1] }], onTop: false }, /patchSet\.cells\[0\]\.index\[1\]/],
+    [{ cells: [{ family: 'mlp_out', index: [0, 1.5] }], onTop: false }, /patchSet\.cells\[0\]\.index\[1\]/],
+    [{ cells: [{ family: 'mlp_out', index: [0, 1] }, { family: 'mlp_out', index: [0, 1] }], onTop: true }, /patchSet\.cells: the same cell is listed twice/],
+    [{ cells: Array.from({ length: 17 }, (_, i) => ({ family: 'mlp_out', index: [0, i] })), onTop: false }, /patchSet\.cells/],
+    [{ cells: [{ family: 'mlp_out', index: [0, 1] }] }, /patchSet\.onTop/],
+    [{ cells: [{ family: 'mlp_out', index: [0, 1], html: '<b>' }], onTop: false }, /patchSet\.cells\[0\]/],
+  ])('refuse %j', (patchSet, message) => {
+    const r = decodePermalink(craft({ ...base, patchSet }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatch(message);
+  });
+});

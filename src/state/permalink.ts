@@ -90,6 +90,21 @@ const circuitView = z.strictObject({
   node: z.string().max(32).regex(/^(?:input|a\d{1,3}\.h\d{1,3}|m\d{1,3}|logits)$/, { message: 'must be a node name such as a0.h2, m1, input or logits' }).optional(),
 });
 
+/** Most cells in a patch set (state/actions/patch-set.ts MAX_SET). */
+export const MAX_PATCH_SET = 16;
+
+/**
+ * The patch set (issue 11): its cells, and whether the run is computed on top of them ("Attribute on top"). Indices
+ * are checked against the model and prompt when the link's run starts (cells that do not fit are dropped and named).
+ */
+const patchSetSchema = z.strictObject({
+  cells: z.array(z.strictObject({ family, index: z.array(int(1 << 20)).min(1).max(4) })).min(1).max(MAX_PATCH_SET),
+  onTop: z.boolean(),
+}).refine((s) => new Set(s.cells.map((c) => `${c.family}${c.index.map((i) => `[${i}]`).join('')}`)).size === s.cells.length, {
+  message: 'the same cell is listed twice',
+  path: ['cells'],
+});
+
 export const permalinkSchema = z.strictObject({
   model: modelSchema,
   experiment: experimentSchema,
@@ -109,6 +124,7 @@ export const permalinkSchema = z.strictObject({
   }),
   selected: z.strictObject({ family, index: z.array(int(1 << 20)).min(1).max(4) }).optional(),
   estimator: estimatorSchema.optional(),
+  patchSet: patchSetSchema.optional(),
 });
 
 export type PermalinkState = z.infer<typeof permalinkSchema>;

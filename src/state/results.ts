@@ -24,6 +24,11 @@ export interface RunResult {
   /** The estimator `attribution` holds (issue 12); older callers mean plain AtP. */
   method?: Method;
   steps?: number;
+  /**
+   * "Attribute on top" (issue 11): cells patched in the base run before anything was computed; every number of the
+   * run (attribution, exact patches, joint patches, Verify top K) is on that patched run. Absent: the plain run.
+   */
+  onTop?: { family: Family; index: number[] }[];
   /** Every estimator computed for this run, by estimatorKey (the run's own included), for the scatter tab. */
   estimates?: Record<string, Partial<Record<Family, Labelled>>>;
 }

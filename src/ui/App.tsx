@@ -19,7 +19,7 @@ import type { BackendChoice } from '../worker/protocol';
 import { rankHeads } from '../viz/attention/attention-model';
 import type { RunResult } from '../state/results';
 import { CircuitView } from './views/circuit/CircuitView';
-import { PatchSetBar } from './views/PatchSetBar';
+import { OnTopBanner, PatchSetBar } from './views/PatchSetBar';
 import { EstimatorSelector } from './views/estimators/EstimatorSelector';
 import { runEstimatorView } from './views/estimators/estimator-text';
 import { VerifyControls, VerifySummary } from './views/estimators/VerifyTopK';
@@ -211,6 +211,7 @@ function Results() {
       </div>
       {run ? <VerifySummary run={run} scale={scale} /> : null}
       {run && stale ? <p className="pw-warning" role="status" data-testid="results.stale">{stale}</p> : null}
+      {run ? <OnTopBanner run={run} /> : null}
       {run ? <PatchSetBar /> : null}
       {scale.warning && view.normalised ? <p className="pw-warning" role="alert" data-testid="view.normaliser.warning">{scale.warning}</p> : null}
       {!run ? (

@@ -8,6 +8,9 @@ import {
   type ResultOf, type VerifyRequest, type WorkerMessage,
 } from './protocol';
 
+/** The `patched` field of a request: absent when no cells are patched on top, so plain requests stay as they were. */
+const onTop = (patched?: CellRef[]) => (patched?.length ? { patched } : {});
+
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
@@ -101,24 +104,28 @@ export class EngineClient {
 
   attribute(
     model: string, spec: ExperimentSpec, families: Family[], mode: AttributionMode = 'patch', signal?: AbortSignal,
-    estimator?: { method: Method; steps: number },
+    estimator?: { method: Method; steps: number }, patched?: CellRef[],
   ): Promise<ResultOf['attribute']> {
-    return this.call({ type: 'attribute', model, spec, families, mode, ...estimator }, { signal });
+    return this.call({ type: 'attribute', model, spec, families, mode, ...estimator, ...onTop(patched) }, { signal });
   }
 
   /** Verify top K of one family's estimate: exact patches of its top K cells and some random others. */
-  verify(model: string, spec: ExperimentSpec, req: VerifyRequest, opts: CallOptions<{ done: number; total: number }> = {}): Promise<ResultOf['verify']> {
-    return this.call({ type: 'verify', model, spec, ...req }, opts as CallOptions<ProgressOf>);
+  verify(
+    model: string, spec: ExperimentSpec, req: VerifyRequest, opts: CallOptions<{ done: number; total: number }> = {}, patched?: CellRef[],
+  ): Promise<ResultOf['verify']> {
+    return this.call({ type: 'verify', model, spec, ...req, ...onTop(patched) }, opts as CallOptions<ProgressOf>);
   }
 
-  patch(model: string, spec: ExperimentSpec, family: Family, index: number[]): Promise<number> {
-    return this.call({ type: 'patch', model, spec, family, index });
+  /** Exact patch of one cell; with `patched`, on the base run with those cells already patched. */
+  patch(model: string, spec: ExperimentSpec, family: Family, index: number[], patched?: CellRef[]): Promise<number> {
+    return this.call({ type: 'patch', model, spec, family, index, ...onTop(patched) });
   }
 
   patchCells(
     model: string, spec: ExperimentSpec, family: Family, indices: number[][], opts: CallOptions<{ done: number; total: number }> = {},
+    patched?: CellRef[],
   ): Promise<Float64Array> {
-    return this.call({ type: 'patchCells', model, spec, family, indices }, opts as CallOptions<ProgressOf>);
+    return this.call({ type: 'patchCells', model, spec, family, indices, ...onTop(patched) }, opts as CallOptions<ProgressOf>);
   }
 
   /** Edge attribution of every edge, with the model's edge layout. */
@@ -139,8 +146,8 @@ export class EngineClient {
   }
 
   /** The exact patch of a set of cells together. */
-  jointPatch(model: string, spec: ExperimentSpec, cells: CellRef[], signal?: AbortSignal): Promise<number> {
-    return this.call({ type: 'jointPatch', model, spec, cells }, { signal });
+  jointPatch(model: string, spec: ExperimentSpec, cells: CellRef[], signal?: AbortSignal, patched?: CellRef[]): Promise<number> {
+    return this.call({ type: 'jointPatch', model, spec, cells, ...onTop(patched) }, { signal });
   }
 
   /** Tests only: makes the worker lose its GPU device (resolves false on wasm). */

@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 // The engine worker: owns the onnxruntime runtime, the loaded model and the patching engine, so the page never
 // blocks on computation. One request at a time reaches the runtime (its queue), but cancels and progress flow freely.
-import { PatchingEngine, type Experiment, type ExperimentSpec, type Labelled } from '../engine/patching';
+import { PatchingEngine, cellPatch, type Experiment, type ExperimentSpec, type Labelled } from '../engine/patching';
 import { createBrowserRuntime, destroyWebGpuDeviceForTesting } from '../engine/runtime/browser';
 import { webgpuAvailable } from '../engine/runtime/web';
 import type { Runtime } from '../engine/runtime/types';
@@ -104,18 +104,22 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
     case 'attribute': {
       const eng = needEngine(msg.model);
       const exp = experiment(msg.model, msg.spec);
-      const r = await eng.attribute(exp, { families: msg.families, mode: msg.mode, method: msg.method, steps: msg.steps });
+      const patched = msg.patched?.length ? cellPatch(msg.patched) : undefined;
+      const r = await eng.attribute(exp, { families: msg.families, mode: msg.mode, method: msg.method, steps: msg.steps, patched });
       checkFinite('attribution', r.metric, Object.entries(r.values).map(([f, l]) => [f, l!]));
       const value: ResultOf['attribute'] = { metric: r.metric, values: r.values, method: r.method, steps: r.steps };
       return [value, transferables(r.values)];
     }
     case 'patch': {
-      const value: ResultOf['patch'] = await needEngine(msg.model).patch(experiment(msg.model, msg.spec), msg.family, msg.index);
+      const exp = experiment(msg.model, msg.spec);
+      const value: ResultOf['patch'] = msg.patched?.length
+        ? (await needEngine(msg.model).patchOnTop(exp, msg.patched, msg.family, [msg.index]))[0]
+        : await needEngine(msg.model).patch(exp, msg.family, msg.index);
       checkPatched(msg.family, [msg.index], [value]);
       return [value, []];
     }
     case 'patchCells': {
-      const value: ResultOf['patchCells'] = await needEngine(msg.model).patchCells(experiment(msg.model, msg.spec), msg.family, msg.indices, {
+      const value: ResultOf['patchCells'] = await needEngine(msg.model).patchOnTop(experiment(msg.model, msg.spec), msg.patched ?? [], msg.family, msg.indices, {
         signal,
         onProgress: (done, total) => progress({ done, total }),
       });
@@ -150,7 +154,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       return [value, []];
     }
     case 'jointPatch': {
-      const value: ResultOf['jointPatch'] = await needEngine(msg.model).jointPatch(experiment(msg.model, msg.spec), msg.cells);
+      const value: ResultOf['jointPatch'] = await needEngine(msg.model).jointPatch(experiment(msg.model, msg.spec), msg.cells, msg.patched);
       checkPatched('cell set', [msg.cells.map((c) => c.index).flat()], [value]);
       return [value, []];
     }
@@ -163,7 +167,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
         exact: msg.exact,
         signal,
         onProgress: (done, total) => progress({ done, total }),
-      });
+      }, msg.patched);
       checkPatched(msg.family, value.cells.map((c) => c.index), value.cells.map((c) => c.exact));
       return [value, []];
     }

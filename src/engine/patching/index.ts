@@ -8,7 +8,7 @@ import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from 
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
 import { runInspection, type InspectOptions, type Inspection } from './inspect';
 import { prepareMetric } from './metrics';
-import { jointPatch, type Cell } from './node-sets';
+import { jointPatch, patchOnTop, type Cell, type OnTopOptions } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
 import type { Method } from './estimators';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
@@ -115,17 +115,32 @@ export class PatchingEngine {
     return this.edgePatcher.faithfulness(exp, circuits, opts);
   }
 
-  /** The exact patch of a set of cells together (node-sets.ts). */
-  async jointPatch(exp: Experiment, cells: Cell[]): Promise<number> {
+  /**
+   * The exact patch of a set of cells together (node-sets.ts); with `onTop`, on the base run in which those cells
+   * are already patched: joint(onTop + cells) - joint(onTop).
+   */
+  async jointPatch(exp: Experiment, cells: Cell[], onTop: Cell[] = []): Promise<number> {
     noNoise(exp);
     await this.prepare(exp);
-    return jointPatch(this.rt, this.cfg, exp, cells);
+    const joint = await jointPatch(this.rt, this.cfg, exp, [...onTop, ...cells]);
+    return onTop.length ? joint - (await jointPatch(this.rt, this.cfg, exp, onTop)) : joint;
+  }
+
+  /**
+   * Exact patches of cells on the base run with `onTop` already patched (the app's "Attribute on top"):
+   * metric(base + set + cell) - metric(base + set). An empty set is the plain activation patch.
+   */
+  async patchOnTop(exp: Experiment, onTop: Cell[], family: Family, indices: number[][], opts?: OnTopOptions): Promise<Float64Array> {
+    if (!onTop.length) return this.patchCells(exp, family, indices, opts);
+    noNoise(exp);
+    await this.prepare(exp);
+    return patchOnTop(this.rt, this.cfg, exp, onTop, family, indices, opts);
   }
 
   /** Exact patches of an estimate's top K cells and R random others (and the recall, given a full sweep). */
-  async verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions): Promise<Verification> {
+  async verifyTopK(exp: Experiment, family: Family, estimate: Labelled, opts: VerifyOptions, onTop: Cell[] = []): Promise<Verification> {
     await this.prepare(exp);
-    return verifyTopK((e, f, i, o) => this.patcher.patchCells(e, f, i, o), exp, family, estimate, opts);
+    return verifyTopK((e, f, i, o) => this.patchOnTop(e, onTop, f, i, o), exp, family, estimate, opts);
   }
 
   /** Top-k next tokens, direct logit attribution and the logit lens at the metric position (inspect.ts). */

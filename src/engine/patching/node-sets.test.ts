@@ -8,7 +8,7 @@ import type { GPT2Config, Weights } from '../model/types';
 import { ActivationPatcher } from './activation';
 import { runAttribution } from './attribution';
 import { experimentFromTokens, type Experiment } from './experiment';
-import { CellNameError, cellPatch, jointPatch, parseCell, parseCells, type Cell } from './node-sets';
+import { CellNameError, cellPatch, jointPatch, parseCell, parseCells, patchOnTop, type Cell } from './node-sets';
 import { referenceConditionalAttribution, referenceJointPatch, type HookEntries, type NodePair } from '../../../test/reference/node-sets-f64';
 import { logitDiff } from '../../../test/reference/metrics-f64';
 import { randomTokens, randomWeights, tinyConfig } from '../../../test/reference/random-weights';
@@ -46,6 +46,18 @@ async function check(cfg: GPT2Config, weights: Weights, exp: Experiment, set: st
   // One cell alone equals the single-cell activation patch.
   const patcher = new ActivationPatcher(rt, cfg);
   expectClose('joint of one = single', [await jointPatch(rt, cfg, exp, [cells[0]])], [await patcher.patch(exp, cells[0].family, cells[0].index)], 1e-5, 1e-3);
+
+  // Patches on top of the set (the app's "Attribute on top"): cells of two layers of one family, each
+  // joint(set + cell) - joint(set) by the reference.
+  const [extra, ...rest] = cells;
+  if (rest.length) {
+    const others = [extra.index, extra.index.map(() => 0), extra.index.map((v, i) => (i === 0 ? 1 - Math.min(v, 1) : v))];
+    const onTop = await patchOnTop(rt, cfg, exp, rest, extra.family, others);
+    const refSet = referenceJointPatch(cfg, weights, pairs, rest.map((c) => entries(cfg, c)));
+    const want = others.map((index) => referenceJointPatch(cfg, weights, pairs, [...rest, { family: extra.family, index }].map((c) => entries(cfg, c))) - refSet);
+    expectClose('patches on top of the set', onTop, want, 1e-4);
+    expect(Math.max(...want.map(Math.abs)), 'a non-degenerate case').toBeGreaterThan(1e-3);
+  }
 
   const res = await runAttribution(rt, cfg, exp, { families, patched: cellPatch(cells) });
   for (const f of families) {

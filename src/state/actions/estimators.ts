@@ -23,7 +23,7 @@ export async function computeEstimate(method: Method, steps = 1): Promise<boolea
   if (!r) return false;
   const key = estimatorKey(method, steps);
   if (key === estimatorKey(r.method ?? 'atp', r.steps ?? 1) || r.estimates?.[key]) return true;
-  const refused = cannotPatch(r);
+  const refused = cannotPatch(r) ?? (r.onTop?.length ? `${estimatorLabel(method, steps)} is not computed on top of a patch set (attribution on a patched run is plain AtP): clear "Attribute on top" to compare estimators.` : null);
   if (refused) {
     setState({ estimateError: refused });
     return false;
@@ -80,7 +80,7 @@ export async function verifyTopK(families: Family[], k: number, random: number, 
       const v = await engine().verify(r.modelKey, r.spec, { family, estimate, k, random, seed: 1, exact: fullSweep(r.patched[family]) }, {
         signal: controller.signal,
         onProgress: (p) => { if (verifyController === controller) setState({ verify: { label, done: done + p.done, total } }); },
-      });
+      }, r.onTop);
       writePatched(r, family, v.cells.map((c) => flatIndex(estimate.shape, c.index)), v.cells.map((c) => c.exact));
       patchedFor(r, family);
       done += per[i];

@@ -4,7 +4,7 @@ export { recoverFromDeviceLoss, simulateDeviceLoss, startEngine, switchBackend }
 export {
   cancelLoad, confirmRedirect, declineRedirect, isHubModelCached, loadHubForTesting, loadModel, refreshCached, reloadModel,
 } from './model';
-export { cancelRun, computeCleanAttention, exactPatch, hasHead, run, RUN_FAMILIES, setSpec, validate } from './run';
+export { attributeOnTop, cancelRun, clearOnTop, computeCleanAttention, exactPatch, hasHead, run, RUN_FAMILIES, setSpec, validate } from './run';
 export { clearSelection, patchCell, selectCell } from './selection';
 export { cannotPatch, currentRun } from './shared';
 export { cancelSweep, sweep, type SweepTarget } from './sweep';

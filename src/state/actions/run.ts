@@ -1,13 +1,14 @@
 // The experiment in the editor and its runs: validation as the engine words it, attribution runs, cancel, and the
 // clean-only attention attribution computed on demand.
 import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from '../../engine/patching/experiment';
-import { FAMILIES, familyAxes, familyEntry, type Family } from '../../engine/patching/families';
+import { FAMILIES, familyAxes, familyEntry, familyShape, type Family } from '../../engine/patching/families';
 import type { ExperimentSpec } from '../../engine/patching/types';
 import { describeError } from '../../worker/protocol';
 import { newRunId, putRun, type RunResult } from '../results';
 import { getState, setState, type AppState, type Selection } from '../store';
 import { startEngine } from './engine';
 import { reloadModel } from './model';
+import { setCellName, usePatchSet, type SetCell } from './patch-set';
 import { patchCell } from './selection';
 import { bumpRun, cannotPatch, currentRun, engine, isCurrentRunGeneration, nextRunGeneration } from './shared';
 import { cancelSweep } from './sweep';
@@ -41,14 +42,21 @@ export async function run(): Promise<RunResult | null> {
   const { issues, exp } = validate(spec);
   setState({ issues });
   if (!exp) return null;
+  const misfits = fitPatchSet(exp.nPos);
+  if (usePatchSet.getState().onTop && estimator.method !== 'atp') {
+    setState((s) => ({ run: { ...s.run, status: 'error', error: 'Attribute on top works with plain attribution: choose AtP as the estimator, or clear the cells patched on top.' } }));
+    return null;
+  }
   cancelSweep();
   const generation = nextRunGeneration();
   const id = newRunId();
   setState((s) => ({ run: { ...s.run, status: 'running', error: null }, cellError: null }));
   const t0 = performance.now();
   try {
-    const r = await engine().attribute(key, spec, RUN_FAMILIES, 'patch', undefined, estimator);
+    const onTop = usePatchSet.getState().onTop ?? undefined;
+    const r = await engine().attribute(key, spec, RUN_FAMILIES, 'patch', undefined, estimator, onTop);
     if (!isCurrentRunGeneration(generation)) return null;
+    if (misfits.length) setState({ notice: { kind: 'info', text: `Patch set cells ${misfits.join(', ')}: not in this model and prompt, so they were dropped.` } });
     const result: RunResult = {
       id,
       spec,
@@ -62,6 +70,7 @@ export async function run(): Promise<RunResult | null> {
       elapsedMs: performance.now() - t0,
       method: r.method,
       steps: r.steps,
+      ...(onTop ? { onTop } : {}),
     };
     putRun(result);
     const { view, selected, dropped } = viewFor(result, getState());
@@ -80,6 +89,25 @@ export async function run(): Promise<RunResult | null> {
     setState((s) => ({ run: { ...s.run, status: 'error', error: describeError(e) } }));
     return null;
   }
+}
+
+/**
+ * Drops patch-set cells (chips and cells on top) that the loaded model and this prompt do not have, as a link made for
+ * another model can name; returns their names.
+ */
+function fitPatchSet(nPos: number): string[] {
+  const cfg = getState().model.config!;
+  const s = usePatchSet.getState();
+  const fits = (c: SetCell) => {
+    const shape = familyShape(c.family, cfg, nPos);
+    return c.index.length === shape.length && c.index.every((v, i) => v < shape[i]);
+  };
+  const bad = [...new Set([...s.cells, ...(s.onTop ?? [])].filter((c) => !fits(c)).map(setCellName))];
+  if (bad.length) {
+    const onTop = s.onTop?.filter(fits) ?? null;
+    usePatchSet.setState({ cells: s.cells.filter(fits), onTop: onTop?.length ? onTop : null, result: null });
+  }
+  return bad;
 }
 
 /**
@@ -152,5 +180,26 @@ export async function exactPatch(family: Family, index: number[]): Promise<numbe
   const r = currentRun();
   if (!r) throw new Error('No run yet.');
   if (index.length !== familyAxes(family).length) throw new Error(`${family} takes ${familyAxes(family).length} indices`);
-  return engine().patch(r.modelKey, r.spec, family, index);
+  return engine().patch(r.modelKey, r.spec, family, index, r.onTop);
+}
+
+/**
+ * "Attribute on top" (issue 11): runs again with the patch set's cells already patched in the base run, so every view
+ * shows what is left to explain once they are restored. Attribution on a patched run is plain AtP.
+ */
+export async function attributeOnTop(): Promise<RunResult | null> {
+  const { cells } = usePatchSet.getState();
+  if (!cells.length) return null;
+  if (getState().estimator.method !== 'atp') {
+    usePatchSet.setState({ error: 'Attribute on top works with plain attribution: choose AtP as the estimator first.' });
+    return null;
+  }
+  usePatchSet.setState({ onTop: cells.map((c) => ({ family: c.family, index: [...c.index] })), error: null });
+  return run();
+}
+
+/** Back to plain runs: forgets the set on top and runs again. */
+export async function clearOnTop(): Promise<RunResult | null> {
+  usePatchSet.setState({ onTop: null });
+  return run();
 }

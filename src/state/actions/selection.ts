@@ -30,7 +30,7 @@ export async function patchCell(family: Family, index: number[]): Promise<number
   const key = `${family}:${index.join(',')}`;
   setState({ pendingCell: key });
   try {
-    const v = await engine().patch(r.modelKey, r.spec, family, index);
+    const v = await engine().patch(r.modelKey, r.spec, family, index, r.onTop);
     writePatched(r, family, [flat], [v]);
     bumpRun();
     return v;

@@ -44,7 +44,7 @@ export async function sweep(targets: SweepTarget[], label: string): Promise<void
       const values = await engine().patchCells(r.modelKey, r.spec, job.family, job.cells, {
         signal: controller.signal,
         onProgress: (p: { done: number }) => { if (sweepController === controller) setState({ sweep: { label, done: done + p.done, total } }); },
-      });
+      }, r.onTop);
       const shape = r.attribution[job.family]!.shape;
       writePatched(r, job.family, job.cells.map((c) => flatIndex(shape, c)), values);
       done += job.cells.length;

@@ -1,6 +1,8 @@
 // The patch set (issue 11): chips of the cells shift-clicked on any heatmap, and "Patch together": joint exact patch,
 // sum of single patches and their interaction.
+import { attributeOnTop, clearOnTop } from '../../state/actions';
 import { clearPatchSet, patchTogether, removeFromPatchSet, setCellName, usePatchSet } from '../../state/actions/patch-set';
+import type { RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { formatValue } from '../../viz/format';
 import './circuit/circuit.css';
@@ -8,6 +10,7 @@ import './circuit/circuit.css';
 export function PatchSetBar() {
   const { cells, result, status, error, runId } = usePatchSet();
   const current = useStore((s) => s.run.id);
+  const running = useStore((s) => s.run.status === 'running');
   if (!cells.length && !error) {
     return <p className="pw-muted pw-patchset-hint" data-testid="patchset.hint">Shift-click (or Shift+Enter) cells of any heatmap to build a patch set.</p>;
   }
@@ -27,6 +30,15 @@ export function PatchSetBar() {
       <button type="button" disabled={!cells.length || status === 'running'} onClick={() => void patchTogether()} data-testid="patchset.patch">
         Patch together
       </button>
+      <button
+        type="button"
+        disabled={!cells.length || running}
+        onClick={() => void attributeOnTop()}
+        title="Run again with these cells already patched: every view then shows what is left once they are restored"
+        data-testid="patchset.ontop"
+      >
+        Attribute on top
+      </button>
       <button type="button" onClick={clearPatchSet} data-testid="patchset.clear">Clear set</button>
       {status === 'running' ? <span>computing…</span> : null}
       {shown ? (
@@ -38,5 +50,23 @@ export function PatchSetBar() {
       ) : null}
       {error ? <span className="pw-error" role="alert">{error}</span> : null}
     </div>
+  );
+}
+
+/** The banner over every view of a run computed on top of a patch set, with the way back to plain runs. */
+export function OnTopBanner({ run }: { run: RunResult }) {
+  const running = useStore((s) => s.run.status === 'running');
+  if (!run.onTop?.length) return null;
+  const names = run.onTop.map(setCellName);
+  return (
+    <p className="pw-warning pw-row pw-wrap" role="status" data-testid="ontop.banner" data-cells={names.join(',')}>
+      <span>
+        Attribute on top: every view shows this run with {names.length} cell{names.length === 1 ? '' : 's'} already patched
+        ({names.join(', ')}); values are changes from that patched run, and exact patches are on top of it too.
+      </span>
+      <button type="button" disabled={running} onClick={() => void clearOnTop()} data-testid="ontop.clear">
+        Clear (plain run)
+      </button>
+    </p>
   );
 }
