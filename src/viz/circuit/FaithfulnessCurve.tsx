@@ -16,6 +16,11 @@ export interface FaithfulnessCurveOptions {
   margin: number;
   /** The edge count drawn in the graph now: marked by a vertical line. */
   currentN?: number;
+  /**
+   * Plot the circuit's metric in its own unit, with lines at the clean and corrupted metrics, instead of the
+   * faithfulness (0 = corrupted, 1 = clean): the app's raw (not normalised) unit choice.
+   */
+  raw?: { clean: number; corrupted: number; unit: string };
 }
 
 export const defaults: FaithfulnessCurveOptions = { width: 520, height: 240, margin: 40 };
@@ -30,19 +35,30 @@ export function FaithfulnessCurve({ edges, nodes = [], options }: FaithfulnessCu
   const o = { ...defaults, ...options };
   const maxN = Math.max(1, ...edges.map((p) => p.n), ...nodes.map((p) => p.n));
   const x = scaleLog().domain([1, maxN + 1]).range([o.margin, o.width - 12]);
-  const ys = [...edges, ...nodes].map((p) => p.faithfulness).filter(Number.isFinite);
-  const y = scaleLinear().domain([Math.min(0, ...ys), Math.max(1, ...ys)]).range([o.height - o.margin, 12]).nice();
-  const line = (pts: readonly CurvePointData[]) => pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.n + 1).toFixed(1)},${y(p.faithfulness).toFixed(1)}`).join(' ');
+  const value = (p: CurvePointData) => (o.raw ? p.metric : p.faithfulness);
+  const [lo, hi] = o.raw ? [o.raw.corrupted, o.raw.clean] : [0, 1];
+  const ys = [...edges, ...nodes].map(value).filter(Number.isFinite);
+  const y = scaleLinear().domain([Math.min(lo, hi, ...ys), Math.max(lo, hi, ...ys)]).range([o.height - o.margin, 12]).nice();
+  const line = (pts: readonly CurvePointData[]) => pts.map((p, i) => `${i ? 'L' : 'M'}${x(p.n + 1).toFixed(1)},${y(value(p)).toFixed(1)}`).join(' ');
   const series = [
     { id: 'edges', label: 'top-N edges', pts: edges, colour: '#2166ac', unit: 'edges' },
     { id: 'nodes', label: 'top-N nodes (heads, MLPs)', pts: nodes, colour: '#b2182b', unit: 'nodes' },
   ];
   return (
-    <svg width={o.width} height={o.height + 20} role="group" aria-label="Faithfulness curve" data-testid="circuit.curve.plot" fontSize={10}>
-      <line x1={o.margin} x2={o.width - 12} y1={y(0)} y2={y(0)} stroke="#bbb" />
-      <line x1={o.margin} x2={o.width - 12} y1={y(1)} y2={y(1)} stroke="#bbb" strokeDasharray="3 3" />
-      <text x={4} y={y(1) + 3}>1</text>
-      <text x={4} y={y(0) + 3}>0</text>
+    <svg
+      width={o.width}
+      height={o.height + 20}
+      role="group"
+      aria-label={`Faithfulness curve, y: ${o.raw ? `metric (${o.raw.unit})` : 'faithfulness (normalised)'}`}
+      data-testid="circuit.curve.plot"
+      data-y={o.raw ? 'metric' : 'faithfulness'}
+      fontSize={10}
+    >
+      <line x1={o.margin} x2={o.width - 12} y1={y(lo)} y2={y(lo)} stroke="#bbb" />
+      <line x1={o.margin} x2={o.width - 12} y1={y(hi)} y2={y(hi)} stroke="#bbb" strokeDasharray="3 3" />
+      <text x={4} y={y(hi) + 3}>{o.raw ? `clean ${formatValue(hi)}` : '1'}</text>
+      <text x={4} y={y(lo) + 3}>{o.raw ? `corr. ${formatValue(lo)}` : '0'}</text>
+      <text x={4} y={10}>{o.raw ? o.raw.unit : 'faithfulness'}</text>
       <text x={o.width / 2} y={o.height - 8} textAnchor="middle">N (log scale, 1 + N)</text>
       {o.currentN !== undefined ? (
         <g data-testid="circuit.curve.current">
@@ -57,7 +73,7 @@ export function FaithfulnessCurve({ edges, nodes = [], options }: FaithfulnessCu
             <circle
               key={p.n}
               cx={x(p.n + 1)}
-              cy={y(p.faithfulness)}
+              cy={y(value(p))}
               r={3}
               fill={s.colour}
               role="img"

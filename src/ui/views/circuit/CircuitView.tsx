@@ -15,7 +15,7 @@ import {
 import { FaithfulnessCurve } from '../../../viz/circuit/FaithfulnessCurve';
 import { ExportButtons } from '../../../viz/export/ExportButtons';
 import { formatValue } from '../../../viz/format';
-import { METRIC_UNIT, useSvgRef } from '../common';
+import { useScale, useSvgRef, type Scale } from '../common';
 import { HeadMatrices } from './HeadMatrices';
 import './circuit.css';
 
@@ -24,6 +24,8 @@ const SLIDER_MAX = 500;
 
 export function CircuitView({ run }: { run: RunResult }) {
   const st = useCircuit();
+  // The app's unit choice (raw metric or normalised by clean - corrupted), as every other view.
+  const scale = useScale(run);
   useEffect(() => {
     if (!run.onTop?.length) void computeEdges();
   }, [run.id]);
@@ -34,8 +36,13 @@ export function CircuitView({ run }: { run: RunResult }) {
   // Re-read the cache when the circuit store's version changes.
   const circuit = useMemo(() => (st.runId === run.id ? currentCircuit() : undefined), [run.id, st.runId, st.version, st.status]);
   const data: CircuitData | null = useMemo(
-    () => (circuit ? { ...circuit.scores, scores: circuit.scores.edges } : null),
-    [circuit],
+    () => (circuit ? { ...circuit.scores, scores: scale.k === 1 ? circuit.scores.edges : circuit.scores.edges.map((v) => v * scale.k) } : null),
+    [circuit, scale.k],
+  );
+  // Exact path patches in the same unit; the cache keeps raw values (its size tells that one was added).
+  const exact = useMemo(
+    () => new Map([...(circuit?.exact ?? new Map<string, number>())].map(([k, v]) => [k, v * scale.k])),
+    [circuit, circuit?.exact.size, st.version, scale.k],
   );
   const ranked = useMemo(() => (data ? rankedEdges(data) : []), [data]);
   const svg = useSvgRef();
@@ -54,14 +61,14 @@ export function CircuitView({ run }: { run: RunResult }) {
   const total = ranked.length;
   const n = Math.min(st.n, total);
   const shown = ranked.slice(0, n);
-  const unit = METRIC_UNIT[run.spec.metric.name] ?? 'metric';
+  const unit = scale.unit;
   const title = `${modelLabel(run.model)} · "${run.spec.pairs[0].clean.trim()}" vs "${run.spec.pairs[0].corrupted.trim()}" · ${run.spec.metric.name}${run.spec.pairs.length > 1 ? ` (${run.spec.pairs.length} pairs)` : ''}`;
   const selEdge = st.selectedEdge ? ranked.find((e) => e.name === st.selectedEdge) ?? null : null;
   const onEdge = (e: GraphEdge) => void patchEdge(e.name, { sender: e.sender, receiver: e.receiver });
 
-  const edgeRows = () => shown.map((e) => ({ edge: e.name, sender: e.from, receiver: e.to, channel: e.channel ?? '', attribution: e.value, exact: circuit.exact.get(e.name) ?? null }));
+  const edgeRows = () => shown.map((e) => ({ edge: e.name, sender: e.from, receiver: e.to, channel: e.channel ?? '', attribution: e.value, exact: exact.get(e.name) ?? null }));
   const csv = () => ['edge,sender,receiver,channel,attribution,exact_path_patch', ...edgeRows().map((r) => `${r.edge},${r.sender},${r.receiver},${r.channel},${r.attribution},${r.exact ?? ''}`)].join('\n');
-  const json = () => JSON.stringify({ title, metric: circuit.scores.metric, unit, n, edges: edgeRows() }, null, 2);
+  const json = () => JSON.stringify({ title, metric: circuit.scores.metric, unit, normalised: scale.normalised, n, edges: edgeRows() }, null, 2);
 
   return (
     <div data-testid="view.circuit" className="pw-circuit-view">
@@ -84,7 +91,7 @@ export function CircuitView({ run }: { run: RunResult }) {
       <figure className="pw-figure" data-testid="figure.circuit">
         <figcaption>
           <strong>Circuit graph</strong> <span className="pw-muted">edge attribution (one backward pass), top {n} by |value|, {unit}</span>
-          <ExportButtons filename="patchwork-circuit" svg={svg.get} csv={csv} json={json} />
+          <ExportButtons filename={`patchwork-circuit${scale.normalised ? '-normalised' : ''}`} svg={svg.get} csv={csv} json={json} />
         </figcaption>
         <CircuitGraph
           data={data}
@@ -98,26 +105,26 @@ export function CircuitView({ run }: { run: RunResult }) {
         />
       </figure>
       <aside className="pw-circuit-details" data-testid="circuit.details" aria-live="polite" aria-label="Circuit details">
-        {selEdge ? <EdgeDetails edge={selEdge} exact={circuit.exact.get(selEdge.name)} pending={st.pendingEdge === selEdge.name} /> : null}
+        {selEdge ? <EdgeDetails edge={selEdge} exact={exact.get(selEdge.name)} pending={st.pendingEdge === selEdge.name} unit={unit} /> : null}
         {st.edgeError ? <p className="pw-error" role="alert" data-testid="circuit.edge.error">{st.edgeError}</p> : null}
-        {st.selectedNode ? <NodeEdges node={st.selectedNode} edges={shown} exact={circuit.exact} onEdge={onEdge} /> : null}
+        {st.selectedNode ? <NodeEdges node={st.selectedNode} edges={shown} exact={exact} onEdge={onEdge} /> : null}
         {!selEdge && !st.selectedNode ? <p className="pw-muted">Click an edge for its exact path patch, or a node for its edges.</p> : null}
       </aside>
       </div>
-      <HeadMatrices data={data} exact={circuit.exact} selectedEdge={st.selectedEdge} unit={unit} />
-      <CurvePanel data={data} ranked={ranked} n={n} curve={circuit.curve} nodeCurve={circuit.nodeCurve} metric={circuit.scores.metric} />
+      <HeadMatrices data={data} exact={exact} selectedEdge={st.selectedEdge} unit={unit} />
+      <CurvePanel data={data} ranked={ranked} n={n} curve={circuit.curve} nodeCurve={circuit.nodeCurve} metric={circuit.scores.metric} scale={scale} />
     </div>
   );
 }
 
-function EdgeDetails({ edge, exact, pending }: { edge: GraphEdge; exact: number | undefined; pending: boolean }) {
+function EdgeDetails({ edge, exact, pending, unit }: { edge: GraphEdge; exact: number | undefined; pending: boolean; unit: string }) {
   return (
-    <dl className="pw-kv" data-testid="circuit.edge.details">
+    <dl className="pw-kv" data-testid="circuit.edge.details" data-unit={unit}>
       <dt>Edge</dt>
       <dd data-testid="circuit.edge.name">{edge.name}</dd>
-      <dt>Estimate (edge attribution)</dt>
+      <dt>Estimate (edge attribution), {unit}</dt>
       <dd data-testid="circuit.edge.estimate" data-value={edge.value}>{formatValue(edge.value)}</dd>
-      <dt>Exact path patch</dt>
+      <dt>Exact path patch, {unit}</dt>
       <dd data-testid="circuit.edge.exact" data-value={exact ?? ''}>{exact !== undefined ? formatValue(exact) : pending ? 'computing…' : 'n/a'}</dd>
       <dt>Difference (estimate − exact)</dt>
       <dd data-testid="circuit.edge.difference" data-value={exact !== undefined ? edge.value - exact : ''}>
@@ -154,9 +161,9 @@ function NodeEdges({ node, edges, exact, onEdge }: { node: string; edges: GraphE
   );
 }
 
-function CurvePanel({ data, ranked, n, curve, nodeCurve, metric }: {
+function CurvePanel({ data, ranked, n, curve, nodeCurve, metric, scale }: {
   data: CircuitData; ranked: GraphEdge[]; n: number; curve?: { n: number; metric: number; faithfulness: number }[];
-  nodeCurve?: { n: number; metric: number; faithfulness: number }[]; metric: { clean: number; corrupted: number };
+  nodeCurve?: { n: number; metric: number; faithfulness: number }[]; metric: { clean: number; corrupted: number }; scale: Scale;
 }) {
   const progress = useCircuit((s) => s.curve);
   const error = useCircuit((s) => s.curveError);
@@ -189,7 +196,8 @@ function CurvePanel({ data, ranked, n, curve, nodeCurve, metric }: {
       {error ? <p className="pw-error" role="alert">{error}</p> : null}
       {curve ? (
         <>
-          <FaithfulnessCurve edges={curve} nodes={nodeCurve} options={{ currentN: n }} />
+          {/* Normalised: faithfulness (0 = corrupted, 1 = clean); raw: the circuit's metric in the metric's unit. */}
+          <FaithfulnessCurve edges={curve} nodes={nodeCurve} options={{ currentN: n, ...(scale.normalised ? {} : { raw: { ...metric, unit: scale.unit } }) }} />
           <p className="pw-muted" data-testid="circuit.curve.ends">
             Clean {formatValue(metric.clean)}, corrupted {formatValue(metric.corrupted)}; empty circuit {formatValue(curve[0].metric)}, all
             edges {formatValue(curve[curve.length - 1].metric)}.
