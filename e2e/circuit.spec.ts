@@ -2,7 +2,7 @@
 // name; clicking one shows the exact path patch, equal to onnxruntime-node's; the faithfulness curve's end points are
 // the corrupted and clean metrics; a node lists its edges.
 import { loadModelFromDir } from '../src/engine/model/weights-node';
-import { PatchingEngine, parseEdges, type ExperimentSpec } from '../src/engine/patching';
+import { PatchingEngine, cellPatch, parseEdges, type ExperimentSpec } from '../src/engine/patching';
 import { createNodeRuntime } from '../src/engine/runtime/node';
 import { presetById } from '../src/ui/presets';
 import { compareArrays, expect, test } from './fixtures';
@@ -184,4 +184,109 @@ test('a patch set of two heatmap cells: joint, sum of singles and interaction eq
   const c = compareArrays([joint, sum, interaction], [refJoint, refSum, refJoint - refSum], { scale: Math.max(Math.abs(m.clean), Math.abs(m.corrupted)) });
   expect(c.ok, `app ${[joint, sum, interaction]}, onnxruntime-node ${[refJoint, refSum, refJoint - refSum]} (${JSON.stringify(c)})`).toBe(true);
   await app.snapshot(testInfo, 'patch-set');
+});
+
+test('attribute on top of a patch set: banner, every number on the patched run, the link carries it, Clear goes back', async ({ app, backend, browser, reference }, testInfo) => {
+  test.setTimeout(300_000);
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await app.editor.run();
+  const plain = (await app.lastResult())!;
+  await app.results.tab('heads').click();
+  // The previous-token head 0.2 and the current-token head 0.1 go into the set; the induction head 1.0 is then
+  // patched on top of them.
+  await app.results.cell('head_out_all_pos', 0, 2).click({ modifiers: ['Shift'] });
+  await app.results.cell('head_out_all_pos', 0, 1).focus();
+  await app.page.keyboard.press('Shift+Enter');
+  await app.page.getByRole('button', { name: 'Attribute on top' }).click();
+  const banner = app.page.getByTestId('ontop.banner');
+  await expect(banner).toBeVisible({ timeout: 60_000 });
+  await expect(banner).toHaveAttribute('data-cells', 'head_out_all_pos[0][2],head_out_all_pos[0][1]');
+  await expect(banner).toContainText('already patched');
+  const onTop = (await app.lastResult())!;
+  expect(onTop.runId).toBeGreaterThan(plain.runId);
+
+  const cells = [{ family: 'head_out_all_pos' as const, index: [0, 2] }, { family: 'head_out_all_pos' as const, index: [0, 1] }];
+  const exp = reference.resolve(await specOf(app));
+  const m = await reference.metrics(exp);
+  const scale = Math.max(Math.abs(m.clean), Math.abs(m.corrupted));
+  const setJoint = await reference.jointPatch(exp, cells);
+  // The run's base metric is the patched run's; its attribution is onnxruntime-node's on the patched run.
+  const ref = await reference.attribute(exp, { families: ['head_out_all_pos'], patched: cellPatch(cells) });
+  const metrics = compareArrays([onTop.metric.clean, onTop.metric.corrupted], [m.clean, m.corrupted + setJoint], { scale });
+  expect(metrics.ok, `metrics ${JSON.stringify(onTop.metric)} vs clean ${m.clean}, patched ${m.corrupted + setJoint}`).toBe(true);
+  const attr = compareArrays(onTop.attribution.head_out_all_pos.data as number[], ref.values.head_out_all_pos!.data, { scale });
+  expect(attr.ok, `attribution on top ${JSON.stringify(attr)}`).toBe(true);
+
+  // An exact patch by click is on top of the set: joint(set + cell) - joint(set).
+  await app.results.cell('head_out_all_pos', 1, 0).click();
+  await expect(app.results.activation).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+  const exact = Number(await app.results.activation.getAttribute('data-value'));
+  const want = (await reference.jointPatch(exp, [...cells, { family: 'head_out_all_pos', index: [1, 0] }])) - setJoint;
+  const c = compareArrays([exact], [want], { scale });
+  expect(c.ok, `on top: app ${exact}, onnxruntime-node ${want}`).toBe(true);
+  expect(Math.abs(exact - (await reference.patch(exp, 'head_out_all_pos', [1, 0]))), 'differs from the plain patch').toBeGreaterThan(1e-3);
+  await app.snapshot(testInfo, 'attribute-on-top');
+
+  // The Circuit tab says it computes on the plain run only.
+  await app.page.getByTestId('tab.circuit').click();
+  await expect(app.page.getByTestId('circuit.ontop')).toBeVisible();
+  await app.results.tab('heads').click();
+
+  // The link carries the set and "on top": a fresh page shows the same banner and numbers.
+  await app.page.getByRole('button', { name: 'Copy link' }).click();
+  const url = app.page.url();
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const fresh = new AppPage(page, backend);
+    await page.goto(url);
+    await fresh.ready();
+    await expect(page.getByTestId('ontop.banner')).toHaveAttribute('data-cells', 'head_out_all_pos[0][2],head_out_all_pos[0][1]', { timeout: 60_000 });
+    await expect(page.getByTestId('patchset.chip')).toHaveText(['head_out_all_pos[0][2]×', 'head_out_all_pos[0][1]×']);
+    const reopened = (await fresh.lastResult())!;
+    expect(reopened.metric).toEqual(onTop.metric);
+    expect(await fresh.patchValue('head_out_all_pos', [1, 0])).toBeCloseTo(exact, 6);
+    await fresh.snapshot(testInfo, 'attribute-on-top-reopened');
+  } finally {
+    await context.close();
+  }
+
+  // Clear: back to the plain run.
+  await app.page.getByRole('button', { name: 'Clear (plain run)' }).click();
+  await expect(banner).toHaveCount(0, { timeout: 60_000 });
+  const back = (await app.lastResult())!;
+  expect(back.metric.corrupted).toBeCloseTo(plain.metric.corrupted, 6);
+});
+
+test('the Circuit tab follows the normalised toggle: edge values and the curve in the same unit as other views', async ({ app }, testInfo) => {
+  test.setTimeout(240_000);
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction-keys');
+  await app.editor.run();
+  await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
+  const edge = edgeButton(app, 'input->a0.h2<v>');
+  const slider = app.page.getByRole('slider', { name: /Edges shown/ });
+  await slider.focus();
+  await app.page.keyboard.press('End');
+  await edge.focus();
+  await app.page.keyboard.press('Enter');
+  const exactCell = app.page.getByTestId('circuit.edge.exact');
+  await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+  const raw = { exact: Number(await exactCell.getAttribute('data-value')), estimate: Number(await app.page.getByTestId('circuit.edge.estimate').getAttribute('data-value')) };
+  await app.page.getByTestId('view.normalised').check();
+  const { metric } = (await app.lastResult())!;
+  const k = 1 / (metric.clean - metric.corrupted);
+  await expect(app.page.getByTestId('circuit.edge.details')).toHaveAttribute('data-unit', 'normalised');
+  expect(Number(await exactCell.getAttribute('data-value'))).toBeCloseTo(raw.exact * k, 9);
+  expect(Number(await app.page.getByTestId('circuit.edge.estimate').getAttribute('data-value'))).toBeCloseTo(raw.estimate * k, 9);
+  await expect(edge).toHaveAccessibleName(/normalised/);
+  await app.page.getByRole('button', { name: 'Run faithfulness curve' }).click();
+  await expect(app.page.getByTestId('circuit.curve.plot')).toHaveAttribute('data-y', 'faithfulness', { timeout: 120_000 });
+  await app.snapshot(testInfo, 'circuit-normalised');
+  await app.page.getByTestId('view.normalised').uncheck();
+  await expect(app.page.getByTestId('circuit.curve.plot')).toHaveAttribute('data-y', 'metric');
+  expect(Number(await exactCell.getAttribute('data-value'))).toBeCloseTo(raw.exact, 9);
 });

@@ -87,7 +87,8 @@ export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode
   const touched = useMemo(() => new Set(shown.flatMap((e) => [e.from, e.to])), [shown]);
   const [hover, setHover] = useState<GraphEdge | null>(null);
   const legendY = height + titleHeight + 6;
-  const fmt = (v: number) => formatValue(v);
+  // Values in the caller's unit (raw metric or normalised), named in every label.
+  const fmt = (v: number) => `${formatValue(v)}${o.unit ? ` ${o.unit}` : ''}`;
   // Draw the selected node's edges last (on top); the hovered edge too.
   const order = [...shown].sort((a, b) => Number(isOn(a)) - Number(isOn(b)));
   function isOn(e: GraphEdge): boolean {
@@ -194,7 +195,7 @@ export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode
         </g>
       </svg>
       <p className="pw-circuit-hover" aria-live="polite" data-testid="circuit.hover">
-        {hover ? `${hover.name}: attribution ${fmt(hover.value)}${o.unit ? ` ${o.unit}` : ''}` : 'Hover or focus an edge to see its value; click it for the exact path patch.'}
+        {hover ? `${hover.name}: attribution ${fmt(hover.value)}` : 'Hover or focus an edge to see its value; click it for the exact path patch.'}
       </p>
     </div>
   );
