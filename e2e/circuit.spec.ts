@@ -1,6 +1,7 @@
 // Issue 11 in the app: the Circuit tab on the toy circuit presets. The named edges are in the graph by accessible
 // name; clicking one shows the exact path patch, equal to onnxruntime-node's; the faithfulness curve's end points are
 // the corrupted and clean metrics; a node lists its edges.
+import { readFile } from 'node:fs/promises';
 import { loadModelFromDir } from '../src/engine/model/weights-node';
 import { PatchingEngine, cellPatch, parseEdges, type ExperimentSpec } from '../src/engine/patching';
 import { createNodeRuntime } from '../src/engine/runtime/node';
@@ -112,6 +113,41 @@ test('toy IOI circuit preset: its named edges are in the graph and patch as onnx
     await expect(cell).toHaveAttribute('aria-label', /exact path patch [-\d.]+/);
     await app.page.getByTestId('circuit.matrices').scrollIntoViewIfNeeded();
     await app.snapshot(testInfo, 'circuit-toy-ioi-matrices');
+
+    // Every control of the tab has an accessible name; edges, nodes and matrix cells are in the tab order.
+    const view = app.page.getByTestId('view.circuit');
+    const controls = view.locator('button, input, select, progress, [role="button"], [role="slider"]');
+    for (const el of await controls.all()) await expect(el).toHaveAccessibleName(/\S/);
+    for (const m of ['q', 'k', 'v', 'out']) {
+      const cells = app.page.getByTestId(`figure.circuit.${m}`).getByRole('gridcell');
+      await expect(cells.first()).toHaveAccessibleName(/^edge /);
+    }
+    await expect(edgeButton(app, preset.edges![0])).toHaveAttribute('tabindex', '0');
+    await expect(view.getByRole('button', { name: /^node a\d/ }).first()).toHaveAttribute('tabindex', '0');
+    // Tab from an edge lands on the next edge: edges are reached by the keyboard, not only by .focus().
+    const firstEdge = view.getByTestId('circuit.edge').first();
+    await firstEdge.focus();
+    await app.page.keyboard.press('Tab');
+    expect(await app.page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('circuit.edge');
+
+    // Exports: the graph as SVG and PNG with its title line (model, prompts, metric), edges as CSV and JSON.
+    const figure = app.page.getByTestId('figure.circuit');
+    const download = async (id: string) => {
+      const [d] = await Promise.all([app.page.waitForEvent('download'), figure.getByTestId(`export.${id}`).click()]);
+      return readFile((await d.path())!);
+    };
+    const svgText = (await download('svg')).toString('utf8');
+    expect(svgText).toMatch(/<title>[^<]*toy[^<]*logit_diff[^<]*<\/title>/i);
+    expect(svgText).toMatch(/<text[^>]*>[^<]*toy[^<]*<\/text>/i); // the title line is drawn, not only in <title>
+    expect(svgText).toContain(preset.spec.pairs[0].clean.trim().slice(0, 20));
+    const png = await download('png');
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    const csv = (await download('csv')).toString('utf8').replace(/^\ufeff/, '').split('\n');
+    expect(csv[0]).toBe('edge,sender,receiver,channel,attribution,exact_path_patch');
+    expect(csv.length - 1).toBe(Number((await app.page.getByTestId('circuit.count').textContent())!.split(' ')[0]));
+    const json = JSON.parse((await download('json')).toString('utf8')) as { title: string; edges: { edge: string; exact: number | null }[] };
+    expect(json.title).toContain('logit_diff');
+    expect(json.edges.find((e) => e.edge === preset.edges![0])?.exact).toEqual(expect.any(Number));
   } finally {
     await reference.dispose();
   }
