@@ -265,9 +265,28 @@ test('attribute on top of a patch set: banner, every number on the patched run, 
   expect(Math.abs(exact - (await reference.patch(exp, 'head_out_all_pos', [1, 0]))), 'differs from the plain patch').toBeGreaterThan(1e-3);
   await app.snapshot(testInfo, 'attribute-on-top');
 
-  // The Circuit tab says it computes on the plain run only.
+  // The Circuit tab is on top of the set too: an edge's exact path patch and the faithfulness curve's ends.
   await app.page.getByTestId('tab.circuit').click();
-  await expect(app.page.getByTestId('circuit.ontop')).toBeVisible();
+  await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
+  const edgeName = 'a0.h0->a1.h0<v>';
+  const slider = app.page.getByRole('slider', { name: /Edges shown/ });
+  await slider.focus();
+  await app.page.keyboard.press('End');
+  await edgeButton(app, edgeName).focus();
+  await app.page.keyboard.press('Enter');
+  const exactCell = app.page.getByTestId('circuit.edge.exact');
+  await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+  const edgeExact = Number(await exactCell.getAttribute('data-value'));
+  const [refEdge] = await reference.pathPatch(exp, parseEdges(reference.cfg, [edgeName]), {}, cells);
+  const [plainEdge] = await reference.pathPatch(exp, parseEdges(reference.cfg, [edgeName]));
+  expect(compareArrays([edgeExact], [refEdge], { scale }).ok, `edge on top: app ${edgeExact}, onnxruntime-node ${refEdge}`).toBe(true);
+  expect(Math.abs(refEdge - plainEdge), 'the edge differs on top of the set').toBeGreaterThan(1e-3);
+  await app.page.getByRole('button', { name: 'Run faithfulness curve' }).click();
+  await expect(app.page.getByTestId('circuit.curve.ends')).toBeVisible({ timeout: 120_000 });
+  const curve = await app.page.getByTestId('circuit.curve.edges').locator('circle').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-metric'))));
+  const ends = compareArrays([curve[0], curve[curve.length - 1]], [onTop.metric.corrupted, onTop.metric.clean], { scale });
+  expect(ends.ok, `curve ends ${curve[0]}, ${curve[curve.length - 1]} vs ${JSON.stringify(onTop.metric)}`).toBe(true);
+  await app.snapshot(testInfo, 'attribute-on-top-circuit');
   await app.results.tab('heads').click();
 
   // The link carries the set and "on top": a fresh page shows the same banner and numbers.

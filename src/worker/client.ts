@@ -129,20 +129,22 @@ export class EngineClient {
   }
 
   /** Edge attribution of every edge, with the model's edge layout. */
-  edgeScores(model: string, spec: ExperimentSpec, signal?: AbortSignal): Promise<ResultOf['edgeScores']> {
-    return this.call({ type: 'edgeScores', model, spec }, { signal });
+  edgeScores(model: string, spec: ExperimentSpec, signal?: AbortSignal, patched?: CellRef[]): Promise<ResultOf['edgeScores']> {
+    return this.call({ type: 'edgeScores', model, spec, ...onTop(patched) }, { signal });
   }
 
   /** Exact direct path patch of each edge alone. */
-  pathPatch(model: string, spec: ExperimentSpec, edges: EdgeRef[], opts: CallOptions<{ done: number; total: number }> = {}): Promise<Float64Array> {
-    return this.call({ type: 'pathPatch', model, spec, edges }, opts as CallOptions<ProgressOf>);
+  pathPatch(
+    model: string, spec: ExperimentSpec, edges: EdgeRef[], opts: CallOptions<{ done: number; total: number }> = {}, patched?: CellRef[],
+  ): Promise<Float64Array> {
+    return this.call({ type: 'pathPatch', model, spec, edges, ...onTop(patched) }, opts as CallOptions<ProgressOf>);
   }
 
   /** Exact circuit evaluation: metric and faithfulness of each edge set. */
   evaluateCircuits(
-    model: string, spec: ExperimentSpec, circuits: EdgeRef[][], opts: CallOptions<{ done: number; total: number }> = {},
+    model: string, spec: ExperimentSpec, circuits: EdgeRef[][], opts: CallOptions<{ done: number; total: number }> = {}, patched?: CellRef[],
   ): Promise<ResultOf['evaluateCircuits']> {
-    return this.call({ type: 'evaluateCircuits', model, spec, circuits }, opts as CallOptions<ProgressOf>);
+    return this.call({ type: 'evaluateCircuits', model, spec, circuits, ...onTop(patched) }, opts as CallOptions<ProgressOf>);
   }
 
   /** The exact patch of a set of cells together. */

@@ -127,7 +127,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       return [value, [value.buffer as ArrayBuffer]];
     }
     case 'edgeScores': {
-      const r = await needEngine(msg.model).edgeScores(experiment(msg.model, msg.spec));
+      const r = await needEngine(msg.model).edgeScores(experiment(msg.model, msg.spec), 'atp', 1, msg.patched);
       checkFinite('edge attribution', r.metric, []);
       const bad = r.edges.findIndex((x) => !Number.isFinite(x));
       if (bad >= 0) {
@@ -142,7 +142,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       const value: ResultOf['pathPatch'] = await needEngine(msg.model).pathPatch(experiment(msg.model, msg.spec), msg.edges, {
         signal,
         onProgress: (done, total) => progress({ done, total }),
-      });
+      }, msg.patched);
       checkPatched('edge', msg.edges.map((e) => [e.sender, e.receiver]), value);
       return [value, [value.buffer as ArrayBuffer]];
     }
@@ -150,7 +150,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       const value: ResultOf['evaluateCircuits'] = await needEngine(msg.model).evaluateCircuits(experiment(msg.model, msg.spec), msg.circuits, {
         signal,
         onProgress: (done, total) => progress({ done, total }),
-      });
+      }, msg.patched);
       return [value, []];
     }
     case 'jointPatch': {

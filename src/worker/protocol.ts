@@ -99,7 +99,7 @@ export interface VerifyRequest {
 
 /**
  * `patched` ("Attribute on top", issue 11): cells already patched in the base run; attribution, exact patches, joint
- * patches and Verify top K are then all computed on that run.
+ * patches, Verify top K, edge scores, path patches and circuits are then all computed on that run.
  *
  * Requests that compute name the model they expect (`model`, the page's model key): the worker refuses when it
  * holds another one, so a result computed on one model is never patched on another.
@@ -112,10 +112,10 @@ export type Request =
   | { type: 'attribute'; model: string; spec: ExperimentSpec; families: Family[]; mode: AttributionMode; method?: Method; steps?: number; patched?: CellRef[] }
   | { type: 'patch'; model: string; spec: ExperimentSpec; family: Family; index: number[]; patched?: CellRef[] }
   | { type: 'patchCells'; model: string; spec: ExperimentSpec; family: Family; indices: number[][]; patched?: CellRef[] }
-  | { type: 'edgeScores'; model: string; spec: ExperimentSpec }
-  | { type: 'pathPatch'; model: string; spec: ExperimentSpec; edges: EdgeRef[] }
+  | { type: 'edgeScores'; model: string; spec: ExperimentSpec; patched?: CellRef[] }
+  | { type: 'pathPatch'; model: string; spec: ExperimentSpec; edges: EdgeRef[]; patched?: CellRef[] }
   /** Each circuit is a list of edges; the worker evaluates them exactly (metric and faithfulness per circuit). */
-  | { type: 'evaluateCircuits'; model: string; spec: ExperimentSpec; circuits: EdgeRef[][] }
+  | { type: 'evaluateCircuits'; model: string; spec: ExperimentSpec; circuits: EdgeRef[][]; patched?: CellRef[] }
   | { type: 'jointPatch'; model: string; spec: ExperimentSpec; cells: CellRef[]; patched?: CellRef[] }
   | ({ type: 'verify'; model: string; spec: ExperimentSpec; patched?: CellRef[] } & VerifyRequest)
   | { type: 'cancel'; target: number }

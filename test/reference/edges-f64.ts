@@ -34,6 +34,8 @@ export interface EdgeForwardOptions {
   scales?: Map<string, Float64Array>;
   /** Records every LayerNorm's scale here, by receiver name. */
   recordScales?: Map<string, Float64Array>;
+  /** Replaces a sender's output [pos, d_model] as it is computed (node patches: "patched on top"). */
+  outputs?: (sender: string, out: Float64Array) => Float64Array;
 }
 
 export function senderNames(cfg: GPT2Config): string[] {
@@ -69,7 +71,12 @@ export function edgeForward(cfg: GPT2Config, weights: Weights | WeightsF64, toke
     if (!t) throw new Error(`missing weight ${n}`);
     return t;
   };
-  const senders = new Map<string, Float64Array>();
+  const sendersRaw = new Map<string, Float64Array>();
+  const senders = {
+    set: (n: string, a: Float64Array) => sendersRaw.set(n, opts.outputs ? opts.outputs(n, a) : a),
+    get: (n: string) => sendersRaw.get(n),
+    values: () => sendersRaw.values(),
+  };
   const inputs = new Map<string, Float64Array>();
   const bias = new Float64Array(D); // sum of b_O of the attention layers read so far
 
@@ -81,7 +88,7 @@ export function edgeForward(cfg: GPT2Config, weights: Weights | WeightsF64, toke
   const read = (receiver: string) => {
     const standard = biasRows();
     for (const a of senders.values()) for (let i = 0; i < standard.length; i++) standard[i] += a[i];
-    const x = opts.choose ? opts.choose(receiver, standard, senders, biasRows()) : standard;
+    const x = opts.choose ? opts.choose(receiver, standard, sendersRaw, biasRows()) : standard;
     inputs.set(receiver, x);
     return x;
   };
@@ -188,7 +195,7 @@ export function edgeForward(cfg: GPT2Config, weights: Weights | WeightsF64, toke
     return s;
   };
   const all = () => Float64Array.from({ length: dVocab }, (_, v) => at(v));
-  return { senders, inputs, metric: metric({ at, all }) };
+  return { senders: sendersRaw, inputs, metric: metric({ at, all }) };
 }
 
 export interface RefPair {
@@ -200,11 +207,31 @@ export interface RefPair {
 const sub = (a: Float64Array, b: Float64Array) => a.map((x, i) => x - b[i]);
 
 /**
+ * Senders patched on top: each listed sender's output rows (at `positions`, or all) taken from the source run. A
+ * head's output at every position is the patch of its hook_z; an MLP's at one position, of hook_mlp_out there.
+ */
+export type OnTop = { sender: string; positions?: number[] }[];
+
+/** An `outputs` option that applies `onTop` with the source run's sender outputs. */
+function onTopOutputs(onTop: OnTop | undefined, source: Map<string, Float64Array>, D: number) {
+  if (!onTop?.length) return undefined;
+  return (sender: string, out: Float64Array) => {
+    const p = onTop.find((o) => o.sender === sender);
+    if (!p) return out;
+    const src = source.get(sender)!;
+    const x = out.slice();
+    const T = x.length / D;
+    for (let t = 0; t < T; t++) if (!p.positions || p.positions.includes(t)) for (let i = 0; i < D; i++) x[t * D + i] = src[t * D + i];
+    return x;
+  };
+}
+
+/**
  * Edge attribution, mean over pairs: for each edge u->v, the central difference of the metric of the base run
  * along (a_u[source] - a_u[base]) added to v's input alone; and per receiver, along (in_v[source] - in_v[base]).
  * freezeLn holds every LayerNorm scale at its base-run value (the gradient with scales treated as constants).
  */
-export function referenceEdgeScores(cfg: GPT2Config, weights: Weights, pairs: RefPair[], opts: { freezeLn?: boolean; eps?: number; receivers?: string[] } = {}) {
+export function referenceEdgeScores(cfg: GPT2Config, weights: Weights, pairs: RefPair[], opts: { freezeLn?: boolean; eps?: number; receivers?: string[]; onTop?: OnTop } = {}) {
   const w = toFloat64Weights(cfg, weights);
   const eps = opts.eps ?? 1e-3;
   const edges = new Map<string, number>();
@@ -212,11 +239,13 @@ export function referenceEdgeScores(cfg: GPT2Config, weights: Weights, pairs: Re
   const wanted = opts.receivers ? new Set(opts.receivers) : undefined;
   for (const pair of pairs) {
     const scales = new Map<string, Float64Array>();
-    const base = edgeForward(cfg, w, pair.base, pair.metric, { recordScales: scales });
     const source = edgeForward(cfg, w, pair.source, pair.metric);
+    const outputs = onTopOutputs(opts.onTop, source.senders, cfg.dModel);
+    const base = edgeForward(cfg, w, pair.base, pair.metric, { recordScales: scales, outputs });
     const along = (receiver: string, dir: Float64Array) => {
       const run = (sign: number) =>
         edgeForward(cfg, w, pair.base, pair.metric, {
+          outputs,
           scales: opts.freezeLn ? scales : undefined,
           choose: (r, standard) => (r === receiver ? standard.map((x, i) => x + sign * eps * dir[i]) : standard),
         }).metric;
@@ -233,16 +262,18 @@ export function referenceEdgeScores(cfg: GPT2Config, weights: Weights, pairs: Re
 }
 
 /** Exact direct path patch of u->v: the base run in which v alone reads in_v[base] - a_u[base] + a_u[source]. Mean over pairs. */
-export function referencePathPatch(cfg: GPT2Config, weights: Weights, pairs: RefPair[], edge: string): number {
+export function referencePathPatch(cfg: GPT2Config, weights: Weights, pairs: RefPair[], edge: string, onTop?: OnTop): number {
   const w = toFloat64Weights(cfg, weights);
   const [u, v] = edge.split('->');
   let total = 0;
   for (const pair of pairs) {
-    const base = edgeForward(cfg, w, pair.base, pair.metric);
     const source = edgeForward(cfg, w, pair.source, pair.metric);
+    const outputs = onTopOutputs(onTop, source.senders, cfg.dModel);
+    const base = edgeForward(cfg, w, pair.base, pair.metric, { outputs });
     const inBase = base.inputs.get(v)!;
     const [aBase, aSource] = [base.senders.get(u)!, source.senders.get(u)!];
     const patched = edgeForward(cfg, w, pair.base, pair.metric, {
+      outputs,
       choose: (r, standard) => (r === v ? inBase.map((x, i) => x - aBase[i] + aSource[i]) : standard),
     });
     total += patched.metric - base.metric;
@@ -254,13 +285,17 @@ export function referencePathPatch(cfg: GPT2Config, weights: Weights, pairs: Ref
  * Circuit evaluation (EAP-IG evaluate_graph): the source run in which every receiver reads the biases plus, per
  * sender, that sender's output in this run if the edge is in the circuit, else its base-run output. Mean metric.
  */
-export function referenceCircuit(cfg: GPT2Config, weights: Weights, pairs: RefPair[], circuit: Set<string>): number {
+export function referenceCircuit(cfg: GPT2Config, weights: Weights, pairs: RefPair[], circuit: Set<string>, onTop?: OnTop): number {
   const w = toFloat64Weights(cfg, weights);
   const ups = new Map(receiverSenders(cfg));
   let total = 0;
   for (const pair of pairs) {
-    const base = edgeForward(cfg, w, pair.base, pair.metric);
+    // On top: the base run with the set's senders from the source run, and the set held there in the circuit run too.
+    const source = edgeForward(cfg, w, pair.source, pair.metric);
+    const outputs = onTopOutputs(onTop, source.senders, cfg.dModel);
+    const base = edgeForward(cfg, w, pair.base, pair.metric, { outputs });
     const run = edgeForward(cfg, w, pair.source, pair.metric, {
+      outputs,
       choose: (r, _standard, senders, bias) => {
         const x = bias.slice();
         for (const u of ups.get(r)!) {

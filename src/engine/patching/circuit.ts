@@ -5,6 +5,10 @@
 //   path patch of u->v: run = base, A = source activations, mask = 1 at (v, u) only; since nothing upstream of v
 //                       changes, A_u - a_u(run) is the fixed a_u[source] - a_u[base], fed as data.
 //   circuit C:          run = source, A = base activations, mask = 1 at every edge NOT in C.
+// With cells patched on top (EdgeRunOptions.patched, the app's "Attribute on top"), the base run is the base run
+// with those cells taken from the source run, and both kinds of run keep them at the source run's values: a path
+// patch is then on the patched run, and a circuit is evaluated with the set always restored (faithfulness 0 = the
+// patched run).
 import { Add, Concat, Expand, Graph, MatMul, Reshape, Slice, Sub, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
@@ -13,12 +17,15 @@ import { experimentKey, tokenFeed } from './attribution';
 import { EdgeNameError, allEdges, edgeLayout, layerReceiver, tapEdges, unsqueeze2, type Edge, type EdgeLayout, type EdgeTaps } from './edges';
 import type { Experiment } from './experiment';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import type { CellPatch } from './node-sets';
 
 export interface EdgeRunOptions {
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
   /** Edge sets per run (default: about 1024 token rows per run). */
   perRun?: number;
+  /** Cells already patched in the base run (and held at their source values in every edge-patched run). */
+  patched?: CellPatch;
 }
 
 interface EdgeCache {
@@ -26,6 +33,8 @@ interface EdgeCache {
   base: Fetched;
   source: Fetched;
   metric: { base: number; source: number };
+  /** The source run's values of the patched cells' hooks [N, ...hook], by hook. */
+  set: Map<string, Fetched>;
 }
 
 export class EdgePatcher {
@@ -40,8 +49,8 @@ export class EdgePatcher {
   }
 
   /** Metrics of the base and source runs (base = corrupted when denoising). */
-  async metrics(exp: Experiment): Promise<{ base: number; source: number }> {
-    return (await this.cache(exp)).metric;
+  async metrics(exp: Experiment, patched?: CellPatch): Promise<{ base: number; source: number }> {
+    return (await this.cache(exp, patched)).metric;
   }
 
   /** Exact direct path patch of each edge alone: metric(base run, only v reads a_u[source]) - metric(base). */
@@ -50,12 +59,12 @@ export class EdgePatcher {
     for (const e of edges)
       if (!(e.receiver >= 0 && e.receiver < upstream.length && e.sender >= 0 && e.sender < upstream[e.receiver]))
         throw new EdgeNameError(`(${e.sender}, ${e.receiver}) is not an edge of this model.`);
-    const c = await this.cache(exp);
+    const c = await this.cache(exp, opts.patched);
     // Only v's input changes, and every sender upstream of v keeps its base value, so the change is the fixed
     // a_u[source] - a_u[base]: fed as data, no per-row sender outputs needed.
     const delta = new Float32Array(c.source.data.length);
     for (let i = 0; i < delta.length; i++) delta[i] = c.source.data[i] - c.base.data[i];
-    const m = await this.runMasks(exp, 'path', { shape: c.source.shape, data: delta }, edges.map((e) => [e]), opts);
+    const m = await this.runMasks(exp, 'path', { shape: c.source.shape, data: delta }, edges.map((e) => [e]), opts, c.set);
     return m.map((x) => x - c.metric.base);
   }
 
@@ -64,19 +73,19 @@ export class EdgePatcher {
    * base-run output (EAP-IG's evaluate_graph). Each circuit is a list of edges; returns M_C per circuit.
    */
   async evaluate(exp: Experiment, circuits: Edge[][], opts: EdgeRunOptions = {}): Promise<Float64Array> {
-    const c = await this.cache(exp);
+    const c = await this.cache(exp, opts.patched);
     const { upstream } = this.layout;
     const R = upstream.length;
     const complements = circuits.map((edges) => {
       const inC = new Set(edges.map((e) => e.sender * R + e.receiver));
       return allEdges(this.layout).filter((e) => !inC.has(e.sender * R + e.receiver));
     });
-    return this.runMasks(exp, 'circuit', c.base, complements, opts);
+    return this.runMasks(exp, 'circuit', c.base, complements, opts, c.set);
   }
 
   /** Faithfulness (M_C - M_base) / (M_source - M_base) per circuit, with the metrics. */
   async faithfulness(exp: Experiment, circuits: Edge[][], opts: EdgeRunOptions = {}): Promise<{ metric: number; faithfulness: number }[]> {
-    const { base, source } = await this.metrics(exp);
+    const { base, source } = await this.metrics(exp, opts.patched);
     const m = await this.evaluate(exp, circuits, opts);
     return Array.from(m, (x) => ({ metric: x, faithfulness: (x - base) / (source - base) }));
   }
@@ -85,7 +94,7 @@ export class EdgePatcher {
    * Mean metric per mask (a list of edges). 'path': the base run, receivers read + mask . A (A = source - base);
    * 'circuit': the source run, receivers read + mask . (A - this run's senders) (A = base).
    */
-  private async runMasks(exp: Experiment, mode: EdgePatchMode, A: Fetched, masks: Edge[][], opts: EdgeRunOptions): Promise<Float64Array> {
+  private async runMasks(exp: Experiment, mode: EdgePatchMode, A: Fetched, masks: Edge[][], opts: EdgeRunOptions, set: Map<string, Fetched>): Promise<Float64Array> {
     const { cfg } = this;
     const [N, P] = [exp.nPairs, exp.nPos];
     const { senders, receivers } = this.layout;
@@ -105,9 +114,10 @@ export class EdgePatcher {
       chunk.forEach((edges, k) => {
         for (const e of edges) mask[(k * R + e.receiver) * S + e.sender] = 1;
       });
-      const key = `edgepatch:${cfg.name}:${experimentKey(exp)}:${mode}:${K}`;
-      const res = await this.rt.run(key, () => edgePatchGraph(cfg, exp, mode, K), {
+      const key = `edgepatch:${cfg.name}:${experimentKey(exp)}:${mode}:${K}:${opts.patched?.key ?? ''}`;
+      const res = await this.rt.run(key, () => edgePatchGraph(cfg, exp, mode, K, opts.patched), {
         tokens: tokenFeed(tokens),
+        ...Object.fromEntries([...set].map(([hook, v]) => [`set.${hook}`, { dtype: 'float32' as const, shape: v.shape, data: v.data }])),
         acts: { dtype: 'float32', shape: A.shape, data: A.data },
         'edge.mask': { dtype: 'float32', shape: [K, R, S], data: mask },
         ...metricFeeds(cfg, exp),
@@ -123,11 +133,11 @@ export class EdgePatcher {
     return out;
   }
 
-  private cache(exp: Experiment): Promise<EdgeCache> {
-    const key = JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction]);
+  private cache(exp: Experiment, patched?: CellPatch): Promise<EdgeCache> {
+    const key = JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, patched?.key ?? '']);
     let c = this.caches.get(key);
     if (!c) {
-      c = this.runCache(exp);
+      c = this.runCache(exp, patched);
       this.caches.set(key, c);
       c.catch(() => this.caches.delete(key));
       if (this.caches.size > 4) this.caches.delete(this.caches.keys().next().value!);
@@ -135,15 +145,20 @@ export class EdgePatcher {
     return c;
   }
 
-  private async runCache(exp: Experiment): Promise<EdgeCache> {
+  private async runCache(exp: Experiment, patched?: CellPatch): Promise<EdgeCache> {
     const { cfg } = this;
     const denoising = exp.spec.direction === 'denoising';
-    const out = await this.rt.run(`edgecache:${cfg.name}:${experimentKey(exp)}`, () => edgeCacheGraph(cfg, exp), {
+    const out = await this.rt.run(`edgecache:${cfg.name}:${experimentKey(exp)}:${patched?.key ?? ''}`, () => edgeCacheGraph(cfg, exp, patched), {
       'tokens.base': tokenFeed(denoising ? exp.corrupted : exp.clean),
       'tokens.source': tokenFeed(denoising ? exp.clean : exp.corrupted),
       ...metricFeeds(cfg, exp),
     });
-    return { base: out['acts.base'], source: out['acts.source'], metric: { base: out['metric.base'].data[0], source: out['metric.source'].data[0] } };
+    return {
+      base: out['acts.base'],
+      source: out['acts.source'],
+      metric: { base: out['metric.base'].data[0], source: out['metric.source'].data[0] },
+      set: new Map((patched?.hooks ?? []).map((h) => [h, out[`set.${h}`]])),
+    };
   }
 
   clear(): void {
@@ -151,14 +166,24 @@ export class EdgePatcher {
   }
 }
 
-/** Sender outputs [N, P, S, d_model] and the metric of the base and source runs. */
-function edgeCacheGraph(cfg: GPT2Config, exp: Experiment): Graph {
+/**
+ * Sender outputs [N, P, S, d_model] and the metric of the base and source runs; with `patched`, the base run takes
+ * those cells from the source run, whose values of their hooks are outputs too (`set.{hook}`).
+ */
+function edgeCacheGraph(cfg: GPT2Config, exp: Experiment, patched?: CellPatch): Graph {
   const g = new Graph('edge-cache');
   const w = weightInputs(g, cfg);
   const mIn = metricInputs(g, cfg, exp);
-  for (const role of ['base', 'source']) {
+  const hooks = new Set(patched?.hooks);
+  const set = new Map<string, Tensor>();
+  for (const role of ['source', 'base']) {
     const taps: EdgeTaps = { senders: [], inputs: [] };
-    const x = gpt2Forward(cfg, w, g.input(`tokens.${role}`, [exp.nPairs, exp.nPos], 'int64'), tapEdges(cfg, taps), { edgeHooks: true });
+    const edit = (name: string, t: Tensor) => {
+      if (!hooks.has(name)) return t;
+      if (role === 'source') return set.set(name, t), g.output(t, `set.${name}`), t;
+      return patched!.replace(name, t, set.get(name)!);
+    };
+    const x = gpt2Forward(cfg, w, g.input(`tokens.${role}`, [exp.nPairs, exp.nPos], 'int64'), tapEdges(cfg, taps, edit), { edgeHooks: true });
     g.output(Concat(taps.senders, 2), `acts.${role}`);
     g.output(meanOf(metricRows(cfg, w, x, exp, mIn)), `metric.${role}`);
   }
@@ -172,7 +197,7 @@ type EdgePatchMode = 'path' | 'circuit';
  * sum over upstream u of mask[k, v, u] * D_u, computed layer by layer: D = acts (path: a fixed source - base) or
  * D = acts - this run's sender outputs (circuit: acts = the base run's).
  */
-function edgePatchGraph(cfg: GPT2Config, exp: Experiment, mode: EdgePatchMode, K: number): Graph {
+function edgePatchGraph(cfg: GPT2Config, exp: Experiment, mode: EdgePatchMode, K: number, patched?: CellPatch): Graph {
   const g = new Graph('edge-patch');
   const w = weightInputs(g, cfg);
   const { nLayers: L, nHeads: H, dModel: D } = cfg;
@@ -195,7 +220,15 @@ function edgePatchGraph(cfg: GPT2Config, exp: Experiment, mode: EdgePatchMode, K
   };
   let attn: Tensor | undefined; // this layer's attention receivers' corrections, [K * N, P, 3 * head_index, d_model]
   const last = `blocks.${L - 1}.hook_resid_post`;
-  const hook = (name: string, t: Tensor): Tensor => {
+  // Cells patched on top: every row holds them at the source run's values (fed, [N, ...hook], tiled over K).
+  const setHooks = new Set(patched?.hooks);
+  const hook = (name: string, t0: Tensor): Tensor => {
+    let t = t0;
+    if (setHooks.has(name)) {
+      const shape = t0.shape.slice(1);
+      const src = Reshape(Expand(Reshape(g.input(`set.${name}`, [N, ...shape]), [1, N, ...shape]), [K, N, ...shape]), [K * N, ...shape]);
+      t = patched!.replace(name, t0, src);
+    }
     const l = Number(name.match(/^blocks\.(\d+)\./)?.[1] ?? -1);
     if (mode === 'circuit' && (name === 'blocks.0.hook_resid_pre' || name.endsWith('hook_mlp_out'))) senders.push(unsqueeze2(t));
     else if (mode === 'circuit' && name.endsWith('attn.hook_result')) senders.push(t);

@@ -9,8 +9,9 @@ import { EdgePatcher } from './circuit';
 import { EdgeNameError, allEdges, edgeLayout, edgeName, parseEdge, rankEdges, runEdgeAttribution, type Edge } from './edges';
 import { runAttribution } from './attribution';
 import { experimentFromTokens, type Experiment } from './experiment';
+import { cellPatch, jointPatch, type Cell } from './node-sets';
 import { toyIoiPairs } from '../../ui/presets';
-import { referenceCircuit, referenceEdgeScores, referenceMetrics, referencePathPatch, type RefPair } from '../../../test/reference/edges-f64';
+import { referenceCircuit, referenceEdgeScores, referenceMetrics, referencePathPatch, type OnTop, type RefPair } from '../../../test/reference/edges-f64';
 import { logSumExp } from '../../../test/reference/metrics-f64';
 import { mulberry32, randomTokens, randomWeights, tinyConfig } from '../../../test/reference/random-weights';
 import { expectClose } from '../../../test/helpers/compare';
@@ -150,6 +151,59 @@ describe('edges on the shipped toy models', () => {
       const receivers = ['a2.h3<q>', 'a2.h3<k>', 'a1.h1<v>', 'm1', 'logits'];
       await checkAgainstReference(config, weights, exp, { receivers, pathEdges: 10 });
     }
+  }, 120_000);
+});
+
+/**
+ * Edges on top of a patched set (the app's "Attribute on top"): scores, path patches and circuits on the base run
+ * with `cells` taken from the source run, against the reference with the same senders replaced (`onTop`, the
+ * reference's own words for the cells: a head's output at every position, an MLP's at one position).
+ */
+async function checkOnTop(cfg: GPT2Config, weights: Weights, exp: Experiment, cells: Cell[], onTop: OnTop, receivers?: string[]) {
+  await rt.setWeights(weights);
+  const pairs = refPairs(exp);
+  const patched = cellPatch(cells);
+  const scores = await runEdgeAttribution(rt, cfg, exp, 'atp', 1, patched);
+  const { layout } = scores;
+  const R = layout.receivers.length;
+  const ref = referenceEdgeScores(cfg, weights, pairs, { onTop, receivers });
+  const edges = allEdges(layout).filter((e) => ref.totals.has(layout.receivers[e.receiver]));
+  expectClose('edge attribution on top', edges.map((e) => scores.edges[e.sender * R + e.receiver]), edges.map((e) => ref.edges.get(edgeName(layout, e))!), 1e-4);
+  // The base metric is the patched run's: the plain base metric plus the set's joint patch.
+  const plain = referenceMetrics(cfg, weights, pairs);
+  const joint = await jointPatch(rt, cfg, exp, cells);
+  const baseRole = exp.spec.direction === 'denoising' ? 'corrupted' : 'clean';
+  expectClose('patched base metric', [scores.metric[baseRole]], [plain.base + joint], 1e-4);
+
+  const patcher = new EdgePatcher(rt, cfg);
+  const ranked = rankEdges(scores);
+  const chosen = ranked.slice(0, 6);
+  const exact = await patcher.pathPatch(exp, chosen, { patched });
+  expectClose('path patch on top', exact, chosen.map((e) => referencePathPatch(cfg, weights, pairs, edgeName(layout, e), onTop)), 1e-4);
+  const plainExact = await patcher.pathPatch(exp, chosen);
+  expect(Math.max(...Array.from(exact, (x, i) => Math.abs(x - plainExact[i]))), 'differs from the plain path patches').toBeGreaterThan(1e-3);
+
+  const all = allEdges(layout);
+  const circuits: Edge[][] = [[], all, ranked.slice(0, 3), ranked.slice(0, 10)];
+  const got = await patcher.evaluate(exp, circuits, { patched });
+  expectClose('circuits on top', got, circuits.map((c) => referenceCircuit(cfg, weights, pairs, new Set(c.map((e) => edgeName(layout, e))), onTop)), 1e-4);
+  // The empty circuit is the patched run, the full one the source run.
+  const m = await patcher.metrics(exp, patched);
+  expectClose('empty circuit = patched base', [got[0]], [m.base], 1e-5, Math.abs(m.source - m.base));
+  expect(got[1]).toBeCloseTo(m.source, 5);
+}
+
+describe('edges on top of a patched set', () => {
+  it('random model, both directions', async () => {
+    const cfg = tinyConfig({ nLayers: 2, nHeads: 2, dModel: 8, dHead: 4, dMlp: 12, dVocab: 30, name: 'edges-ontop' });
+    const cells: Cell[] = [{ family: 'head_out_all_pos', index: [0, 1] }, { family: 'mlp_out', index: [0, 3] }];
+    const onTop: OnTop = [{ sender: 'a0.h1' }, { sender: 'm0', positions: [3] }];
+    for (const direction of ['denoising', 'noising'] as const) await checkOnTop(cfg, randomWeights(cfg, 21), randomExp(cfg, direction, 'logit_diff'), cells, onTop);
+  });
+
+  it('toy induction, key-side corruption: the previous-token head patched on top', async () => {
+    const { config, weights } = await loadModelFromDir('public/models/toy-induction');
+    await checkOnTop(config, weights, inductionKeySide(), [{ family: 'head_out_all_pos', index: [0, 2] }], [{ sender: 'a0.h2' }], ['a1.h0<k>', 'a1.h0<v>', 'logits']);
   }, 120_000);
 });
 

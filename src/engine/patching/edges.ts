@@ -15,6 +15,7 @@ import { magnitudeMean, qkFixEdges } from './edge-estimators';
 import { ESTIMATORS, checkMethod, type Method } from './estimators';
 import type { Experiment } from './experiment';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import type { CellPatch } from './node-sets';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The graph of nodes and edges
@@ -193,7 +194,8 @@ export function edgeScoreTensors(dSenders: Tensor, G: Tensor): Tensor {
  * with the embeddings interpolated from base towards source (EAP-IG); the QK fix replaces the scores of edges into
  * queries and keys (edge-estimators.ts). ig-layer is defined per node family and layer, not for edges.
  */
-export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment, method: Method = 'atp', steps = 1): Graph {
+export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment, method: Method = 'atp', steps = 1, patched?: CellPatch): Graph {
+  if (patched && method !== 'atp') throw new Error(`Edge attribution on a patched run is plain AtP only, not ${method}.`);
   if (method === 'ig-layer') throw new Error('ig-layer interpolates one node family at one layer; it has no edge form: use ig-inputs (EAP-IG) for edges.');
   const g = new Graph('edges');
   const w = weightInputs(g, cfg);
@@ -213,14 +215,18 @@ export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment, method: M
 
   const [sourceRole, baseRole] = denoising ? (['clean', 'corrupted'] as const) : (['corrupted', 'clean'] as const);
   const srcTaps: EdgeTaps = { senders: [], inputs: [] };
-  const srcOut = gpt2Forward(cfg, w, g.input(`tokens.${sourceRole}`, [N, P], 'int64'), tapEdges(cfg, srcTaps), { edgeHooks: true });
+  // With cells patched on top (node-sets.ts), the source run keeps their hooks' values and the base run takes them.
+  const patchHooks = new Set(patched?.hooks);
+  const patchSrc = new Map<string, Tensor>();
+  const keep = (name: string, t: Tensor) => (patchHooks.has(name) && patchSrc.set(name, t), t);
+  const srcOut = gpt2Forward(cfg, w, g.input(`tokens.${sourceRole}`, [N, P], 'int64'), tapEdges(cfg, srcTaps, keep), { edgeHooks: true });
   g.output(meanOf(metricRows(cfg, w, srcOut, exp, mIn)), `metric.${sourceRole}`);
 
   const alpha = method === 'ig-inputs' ? perCopy((k) => k / steps) : undefined;
   const attn = new Map<string, Tensor>(); // base q, k, pattern by hook name, for the QK fix
   const edit = (name: string, t: Tensor): Tensor => {
-    let v = t;
-    if (alpha && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alpha, Sub(tileR(Reshape(srcTaps.senders[0], [N, P, cfg.dModel])), t)));
+    let v = patched && patchHooks.has(name) ? patched.replace(name, t, patchSrc.get(name)!) : t;
+    if (alpha && name === 'blocks.0.hook_resid_pre') v = Add(v, Mul(alpha, Sub(tileR(Reshape(srcTaps.senders[0], [N, P, cfg.dModel])), v)));
     const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
     if (drop) v = Where(perCopy((copy) => +(copy === +drop[1]), 'bool'), stopGradient(v), v);
     if (frozen(name)) v = stopGradient(v);
@@ -273,11 +279,12 @@ export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment, method: M
   return g;
 }
 
-export async function runEdgeAttribution(rt: Runtime, cfg: GPT2Config, exp: Experiment, method: Method = 'atp', steps = 1): Promise<EdgeScores> {
+/** Edge scores; with `patched`, of the base run with those cells already patched from the source run (plain AtP). */
+export async function runEdgeAttribution(rt: Runtime, cfg: GPT2Config, exp: Experiment, method: Method = 'atp', steps = 1, patched?: CellPatch): Promise<EdgeScores> {
   checkMethod(method, steps);
   const o = exp.spec.options;
-  const key = `edges:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}`;
-  const out = await rt.run(key, () => edgeAttributionGraph(cfg, exp, method, steps), {
+  const key = `edges:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${patched?.key ?? ''}`;
+  const out = await rt.run(key, () => edgeAttributionGraph(cfg, exp, method, steps, patched), {
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),
     ...metricFeeds(cfg, exp),

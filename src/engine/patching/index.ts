@@ -8,12 +8,15 @@ import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from 
 import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
 import { runInspection, type InspectOptions, type Inspection } from './inspect';
 import { prepareMetric } from './metrics';
-import { jointPatch, patchOnTop, type Cell, type OnTopOptions } from './node-sets';
+import { cellPatch, jointPatch, patchOnTop, type Cell, type OnTopOptions } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
 import type { Method } from './estimators';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
 /** Gaussian-noise corruption is built into attribution and activation patching only. */
+/** Cells patched on top as the edge engine takes them (none: the plain run). */
+const onTopPatch = (cells: Cell[] = []) => (cells.length ? cellPatch(cells) : undefined);
+
 function noNoise(exp: Experiment): void {
   if (exp.noise) throw new Error('Gaussian-noise corruption works with attribute and patch (attribution and activation patching), not with edges, paths, circuits, joint patches or inspect.');
 }
@@ -94,25 +97,28 @@ export class PatchingEngine {
     return this.edgePatcher.layout;
   }
 
-  /** Edge attribution: every edge's score from one backward pass (edges.ts), or by another estimator. */
-  async edgeScores(exp: Experiment, method: Method = 'atp', steps = 1): Promise<EdgeScores> {
+  /**
+   * Edge attribution: every edge's score from one backward pass (edges.ts), or by another estimator; with `onTop`,
+   * of the base run with those cells already patched (plain AtP).
+   */
+  async edgeScores(exp: Experiment, method: Method = 'atp', steps = 1, onTop?: Cell[]): Promise<EdgeScores> {
     noNoise(exp);
     await this.prepare(exp);
-    return runEdgeAttribution(this.rt, this.cfg, exp, method, steps);
+    return runEdgeAttribution(this.rt, this.cfg, exp, method, steps, onTopPatch(onTop));
   }
 
-  /** Exact direct path patch of each edge alone. */
-  async pathPatch(exp: Experiment, edges: Edge[], opts?: EdgeRunOptions): Promise<Float64Array> {
+  /** Exact direct path patch of each edge alone (on the base run with `onTop` patched, if given). */
+  async pathPatch(exp: Experiment, edges: Edge[], opts: EdgeRunOptions = {}, onTop?: Cell[]): Promise<Float64Array> {
     noNoise(exp);
     await this.prepare(exp);
-    return this.edgePatcher.pathPatch(exp, edges, opts);
+    return this.edgePatcher.pathPatch(exp, edges, { ...opts, patched: onTopPatch(onTop) });
   }
 
-  /** Circuit evaluation (EAP-IG's evaluate_graph): metric and faithfulness per edge set. */
-  async evaluateCircuits(exp: Experiment, circuits: Edge[][], opts?: EdgeRunOptions): Promise<{ metric: number; faithfulness: number }[]> {
+  /** Circuit evaluation (EAP-IG's evaluate_graph): metric and faithfulness per edge set; `onTop` as in pathPatch. */
+  async evaluateCircuits(exp: Experiment, circuits: Edge[][], opts: EdgeRunOptions = {}, onTop?: Cell[]): Promise<{ metric: number; faithfulness: number }[]> {
     noNoise(exp);
     await this.prepare(exp);
-    return this.edgePatcher.faithfulness(exp, circuits, opts);
+    return this.edgePatcher.faithfulness(exp, circuits, { ...opts, patched: onTopPatch(onTop) });
   }
 
   /**

@@ -53,7 +53,7 @@ export async function computeEdges(): Promise<void> {
   edgesInFlight = r.id;
   setCircuitState({ runId: r.id, status: 'computing', error: null, selectedEdge: null, selectedNode: null, edgeError: null, curveError: null });
   try {
-    const scores = await engine().edgeScores(r.modelKey, r.spec);
+    const scores = await engine().edgeScores(r.modelKey, r.spec, undefined, r.onTop);
     putCircuit({ runId: r.id, modelKey: r.modelKey, scores, exact: new Map() });
     if (getCircuitState().runId === r.id) setCircuitState({ status: 'done' });
     bump();
@@ -99,7 +99,7 @@ export async function patchEdge(name: string, edge: EdgeRef): Promise<number | n
   if (refused) return void setCircuitState({ edgeError: refused }), null;
   setCircuitState({ pendingEdge: name });
   try {
-    const [v] = await engine().pathPatch(r.modelKey, r.spec, [edge]);
+    const [v] = await engine().pathPatch(r.modelKey, r.spec, [edge], {}, r.onTop);
     c.exact.set(name, v);
     bump();
     return v;
@@ -135,7 +135,7 @@ export async function runCurves(edgeCurve: CurveRequest[], nodeCurve: CurveReque
     const out = await engine().evaluateCircuits(r.modelKey, r.spec, all.map((p) => p.edges), {
       signal: controller.signal,
       onProgress: (p) => { if (curveController === controller) setCircuitState({ curve: { done: p.done, total: p.total } }); },
-    });
+    }, r.onTop);
     const points = (reqs: CurveRequest[], offset: number): CurvePoint[] =>
       reqs.map((p, i) => ({ n: p.n, edges: p.edges.length, ...out[offset + i] }));
     c.curve = points(edgeCurve, 0);

@@ -27,7 +27,7 @@ export function CircuitView({ run }: { run: RunResult }) {
   // The app's unit choice (raw metric or normalised by clean - corrupted), as every other view.
   const scale = useScale(run);
   useEffect(() => {
-    if (!run.onTop?.length) void computeEdges();
+    void computeEdges();
   }, [run.id]);
   // The address bar follows N and the selection, so it is always a working link to this view.
   useEffect(() => {
@@ -47,14 +47,6 @@ export function CircuitView({ run }: { run: RunResult }) {
   const ranked = useMemo(() => (data ? rankedEdges(data) : []), [data]);
   const svg = useSvgRef();
 
-  if (run.onTop?.length) {
-    return (
-      <p className="pw-empty" data-testid="circuit.ontop">
-        The Circuit tab computes edges on the plain run only: edge attribution, path patching and circuit evaluation on
-        top of a patch set are not built yet. Clear the cells patched on top to see the circuit.
-      </p>
-    );
-  }
   if (st.runId === run.id && st.status === 'error') return <p className="pw-error" role="alert" data-testid="circuit.error">{st.error}</p>;
   if (!data || !circuit) return <p className="pw-empty" data-testid="circuit.computing">Computing edge attribution…</p>;
 
