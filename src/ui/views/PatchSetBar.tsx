@@ -2,15 +2,21 @@
 // sum of single patches and their interaction.
 import { attributeOnTop, clearOnTop } from '../../state/actions';
 import { clearPatchSet, patchTogether, removeFromPatchSet, setCellName, usePatchSet } from '../../state/actions/patch-set';
+import { syncFragment } from '../../state/link';
 import type { RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { formatValue } from '../../viz/format';
+import { useEffect } from 'react';
 import './circuit/circuit.css';
 
 export function PatchSetBar() {
   const { cells, result, status, error, runId } = usePatchSet();
   const current = useStore((s) => s.run.id);
   const running = useStore((s) => s.run.status === 'running');
+  // The address bar follows the set (the link carries it).
+  useEffect(() => {
+    if (current !== null) syncFragment();
+  }, [cells, current]);
   if (!cells.length && !error) {
     return <p className="pw-muted pw-patchset-hint" data-testid="patchset.hint">Shift-click (or Shift+Enter) cells of any heatmap to build a patch set.</p>;
   }
