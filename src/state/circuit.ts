@@ -31,6 +31,11 @@ export function putCircuit(c: CircuitResult): void {
   while (circuits.size > KEEP) circuits.delete(circuits.keys().next().value!);
 }
 
+/** Forgets a run's circuit (its pair on screen changed, issue 13: actions/dataset.ts keeps each pair's). */
+export function dropCircuit(runId: number): void {
+  circuits.delete(runId);
+}
+
 export function getCircuit(runId: number | null | undefined): CircuitResult | undefined {
   return runId == null ? undefined : circuits.get(runId);
 }

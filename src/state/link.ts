@@ -3,6 +3,8 @@
 import { applyCircuitLink, circuitLinkState, currentRun, loadModel, run } from './actions';
 import { applyPatchSetLink, patchSetLinkState } from './actions/patch-set';
 import { DEFAULT_MODEL, modelKey, type ModelChoice } from './models';
+import { applyLinkPair, linkExperiment, nextRunSpec } from './actions/dataset';
+import { useDatasetStore } from './dataset';
 import { canonicalJson, decodePermalink, encodePermalink, needsConfirmation, type PermalinkState } from './permalink';
 import { DEFAULT_ESTIMATOR, DEFAULT_VIEW, getState, setState, type ViewState } from './store';
 
@@ -28,15 +30,18 @@ export function currentLinkState(): LinkBuild {
     model = { kind: 'builtin', id: DEFAULT_MODEL };
     warnings.push('A model loaded from your disk cannot travel in a link: the link names the offline toy model instead.');
   }
-  if (shown && canonicalJson(shown.spec) !== canonicalJson(s.spec)) {
+  // A dataset goes into the link when it fits (at most 16 plain pairs), else the link says it does not carry it.
+  const linked = linkExperiment(shown, s.spec);
+  if (linked.warning) warnings.push(linked.warning);
+  else if (shown && canonicalJson(linked.experiment) !== canonicalJson(nextRunSpec(s.spec, useDatasetStore.getState().dataset))) {
     warnings.push('The link shares the results on screen; your edits since the last run are not in it (press Run to share them).');
   }
   const warning = warnings.length ? warnings.join(' ') : undefined;
   const { tab, family, normalised, head, attentionMode, perPosition } = s.view;
   const state: PermalinkState = {
     model,
-    experiment: shown?.spec ?? s.spec,
-    view: { tab, family, normalised, ...(head ? { head } : {}), attentionMode, perPosition, ...(tab === 'circuit' ? { circuit: circuitLinkState() } : {}) },
+    experiment: linked.experiment,
+    view: { tab, family, normalised, ...(head ? { head } : {}), attentionMode, perPosition, ...(linked.pair !== undefined ? { pair: linked.pair } : {}), ...(tab === 'circuit' ? { circuit: circuitLinkState() } : {}) },
     ...(s.selected ? { selected: s.selected } : {}),
   };
   // The estimator of the result on screen (else the one chosen for the next Run); plain AtP stays out of the link,
@@ -75,7 +80,7 @@ export function syncFragment(): void {
  * takes its default rather than whatever the page showed before, so a link opens the same everywhere.
  */
 export function viewFromLink(view: PermalinkState['view']): ViewState {
-  const { circuit: _circuit, ...rest } = view;
+  const { circuit: _circuit, pair: _pair, ...rest } = view;
   return {
     ...rest,
     attentionMode: view.attentionMode ?? DEFAULT_VIEW.attentionMode,
@@ -112,6 +117,7 @@ export async function openLink(state: PermalinkState, confirmed = false): Promis
   });
   applyCircuitLink(state.view.circuit);
   applyPatchSetLink(state.patchSet);
+  applyLinkPair(state.view.pair);
   await run();
   return true;
 }

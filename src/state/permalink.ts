@@ -121,6 +121,8 @@ export const permalinkSchema = z.strictObject({
     perPosition: z.boolean().optional(),
     /** The Circuit tab's state (issue 11). */
     circuit: circuitView.optional(),
+    /** The pair on screen of a run over several pairs (issue 13); absent = all pairs (mean). */
+    pair: int(MAX_PAIRS - 1).optional(),
   }),
   selected: z.strictObject({ family, index: z.array(int(1 << 20)).min(1).max(4) }).optional(),
   estimator: estimatorSchema.optional(),

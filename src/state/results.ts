@@ -3,6 +3,7 @@
 import { ESTIMATORS, type Method } from '../engine/patching/estimators';
 import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
 import type { ModelChoice } from './models';
+import type { PairLabelled, PairRecord } from '../engine/patching/dataset';
 
 export interface RunResult {
   id: number;
@@ -31,6 +32,31 @@ export interface RunResult {
   onTop?: { family: Family; index: number[] }[];
   /** Every estimator computed for this run, by estimatorKey (the run's own included), for the scatter tab. */
   estimates?: Record<string, Partial<Record<Family, Labelled>>>;
+  /** Standard error of the mean over pairs, per family, while the views show all pairs (issue 13). */
+  sem?: Partial<Record<Family, Labelled>>;
+  /** A run over several pairs (issue 13): every pair's values; the fields above hold the pair on screen. */
+  pairs?: RunPairs;
+}
+
+/** What the views read for one pair (or all pairs): swapped into a RunResult when the pair selector changes. */
+export type PairView = Pick<RunResult, 'spec' | 'metric' | 'tokens' | 'corruptedTokens' | 'attribution' | 'patched' | 'cleanAttention' | 'estimates' | 'sem'>;
+
+export interface RunPairs {
+  /** Dataset name ("typed pairs" for the editor's own). */
+  name: string;
+  records: PairRecord[];
+  /** The spec of all pairs: the editor's metric, direction and options with the dataset's pairs. */
+  allSpec: ExperimentSpec;
+  metricPerPair: { clean: Float64Array; corrupted: Float64Array };
+  perPair: Partial<Record<Family, PairLabelled>>;
+  /** Each pair's display tokens. */
+  tokens: { clean: string[]; corrupted: string[] }[];
+  /** The pair on screen: null = all pairs (mean). */
+  shown: number | null;
+  /** Views already built, by pair ("all" or the index), with their exact patches. */
+  views: Map<string, PairView>;
+  /** Why exact patches cannot run on this dataset (per-pair positions or embedding noise), or null. */
+  unpatchable: string | null;
 }
 
 /** The key of an estimator in a run's `estimates`: "atp", "atp-star", "ig-inputs:8". */

@@ -24,6 +24,8 @@ import { EstimatorSelector } from './views/estimators/EstimatorSelector';
 import { runEstimatorView } from './views/estimators/estimator-text';
 import { VerifyControls, VerifySummary } from './views/estimators/VerifyTopK';
 import { Progress } from './Progress';
+import { PairSelector } from './views/PairSelector';
+import { PairsTable } from './views/PairsTable';
 
 const TABS: { id: ViewTab; label: string }[] = [
   { id: 'residual', label: 'Layer × position' },
@@ -203,6 +205,7 @@ function Results() {
             estimator: {runEstimatorView(run).label}{runEstimatorView(run).sequential ? ' (magnitudes)' : ''}
           </span>
         ) : null}
+        {run ? <PairSelector run={run} /> : null}
         {run ? (
           <span className="pw-muted pw-metric" data-testid="run.metric">
             {run.spec.metric.name}: clean {run.metric.clean.toFixed(3)} · corrupted {run.metric.corrupted.toFixed(3)} · {run.spec.direction}
@@ -238,6 +241,7 @@ function Results() {
           </ErrorBoundary>
         </div>
       )}
+      {run?.pairs ? <ErrorBoundary what="The pairs table" resetKey={run.id}><PairsTable run={run} /></ErrorBoundary> : null}
     </section>
   );
 }

@@ -1,6 +1,7 @@
 // The page's side of the engine worker: promises for requests, callbacks for progress, AbortSignals for cancel.
 // The worker is a module worker, so it code-splits and imports onnxruntime-web lazily.
 import type { AttributionMode } from '../engine/patching/attribution';
+import type { PairRecord } from '../engine/patching/dataset';
 import type { Method } from '../engine/patching/estimators';
 import type { ExperimentSpec, Family } from '../engine/patching/types';
 import {
@@ -107,6 +108,13 @@ export class EngineClient {
     estimator?: { method: Method; steps: number }, patched?: CellRef[],
   ): Promise<ResultOf['attribute']> {
     return this.call({ type: 'attribute', model, spec, families, mode, ...estimator, ...onTop(patched) }, { signal });
+  }
+
+  /** A dataset run: per-pair attribution in batches, mean and sem; progress counts pairs, the signal cancels between batches. */
+  attributePairs(
+    model: string, spec: ExperimentSpec, records: PairRecord[], families: Family[], opts: CallOptions<{ done: number; total: number }> & { maxPairs?: number } = {},
+  ): Promise<ResultOf['attributePairs']> {
+    return this.call({ type: 'attributePairs', model, spec, records, families, maxPairs: opts.maxPairs }, opts as CallOptions<ProgressOf>);
   }
 
   /** Verify top K of one family's estimate: exact patches of its top K cells and some random others. */

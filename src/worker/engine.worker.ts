@@ -6,6 +6,7 @@ import { createBrowserRuntime, destroyWebGpuDeviceForTesting } from '../engine/r
 import { webgpuAvailable } from '../engine/runtime/web';
 import type { Runtime } from '../engine/runtime/types';
 import { checkFinite, NonFiniteError } from '../engine/patching/finite';
+import { resolvePairs, runBatches } from '../engine/patching/dataset';
 import { loadSource } from './model-loader';
 import type { ProgressOf, RequestMessage, ResultOf, SerializedError, WorkerMessage } from './protocol';
 
@@ -109,6 +110,22 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       checkFinite('attribution', r.metric, Object.entries(r.values).map(([f, l]) => [f, l!]));
       const value: ResultOf['attribute'] = { metric: r.metric, values: r.values, method: r.method, steps: r.steps };
       return [value, transferables(r.values)];
+    }
+    case 'attributePairs': {
+      const eng = needEngine(msg.model);
+      const exps = resolvePairs(msg.records, msg.spec, eng.cfg, 'dataset');
+      const res = await runBatches(exps, msg.families, async (exp) => {
+        // A macrotask between batches, so that a `cancel` message is handled (runBatches then stops before the next).
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (signal.aborted) throw signal.reason;
+        const r = await eng.attribute(exp, { families: msg.families, mode: 'patch', perPair: true });
+        return { metric: r.pairs!.metric, values: r.pairs!.values };
+      }, { maxPairs: msg.maxPairs, signal, onProgress: (done, total) => progress({ done, total }) });
+      checkFinite('attribution', res.metric, msg.families.map((f) => [f, res.mean[f]!]));
+      const value: ResultOf['attributePairs'] = { metric: res.metric, metricPerPair: res.metricPerPair, mean: res.mean, perPair: res.perPair, sem: res.sem };
+      const buffers = [res.metricPerPair.clean, res.metricPerPair.corrupted, ...Object.values(res.mean), ...Object.values(res.perPair), ...Object.values(res.sem)]
+        .map((a) => ('data' in a! ? a!.data : a as Float64Array).buffer as ArrayBuffer);
+      return [value, buffers];
     }
     case 'patch': {
       const exp = experiment(msg.model, msg.spec);

@@ -8,6 +8,7 @@ import type { AttributionMode } from '../engine/patching/attribution';
 import type { Method } from '../engine/patching/estimators';
 import type { Verification } from '../engine/patching/verify';
 import type { InputIssue } from '../engine/patching/experiment';
+import type { PairLabelled, PairRecord } from '../engine/patching/dataset';
 import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
 import type { BackendName } from '../engine/runtime/types';
 
@@ -85,6 +86,18 @@ export interface AttributionPayload {
   steps: number;
 }
 
+/**
+ * A dataset run (issue 13): plain AtP of every pair in batches of one token length, with each pair's values and
+ * metrics, the mean over pairs and its standard error (dataset.ts runBatches). Progress counts pairs.
+ */
+export interface PairsPayload {
+  metric: { clean: number; corrupted: number };
+  metricPerPair: { clean: Float64Array; corrupted: Float64Array };
+  mean: Partial<Record<Family, Labelled>>;
+  perPair: Partial<Record<Family, PairLabelled>>;
+  sem: Partial<Record<Family, Labelled>>;
+}
+
 /** Verify top K (issue 12): exact patches of the K cells with the largest |estimate| plus `random` others. */
 export interface VerifyRequest {
   family: Family;
@@ -110,6 +123,8 @@ export type Request =
   /** The key of the model the worker holds (a failed load may or may not have dropped the previous one). */
   | { type: 'loaded' }
   | { type: 'attribute'; model: string; spec: ExperimentSpec; families: Family[]; mode: AttributionMode; method?: Method; steps?: number; patched?: CellRef[] }
+  /** `spec` gives the metric, direction and options; `records` the pairs (dataset.ts PairRecord). */
+  | { type: 'attributePairs'; model: string; spec: ExperimentSpec; records: PairRecord[]; families: Family[]; maxPairs?: number }
   | { type: 'patch'; model: string; spec: ExperimentSpec; family: Family; index: number[]; patched?: CellRef[] }
   | { type: 'patchCells'; model: string; spec: ExperimentSpec; family: Family; indices: number[][]; patched?: CellRef[] }
   | { type: 'edgeScores'; model: string; spec: ExperimentSpec; patched?: CellRef[] }
@@ -127,6 +142,7 @@ export interface ResultOf {
   load: LoadedInfo;
   loaded: string | null;
   attribute: AttributionPayload;
+  attributePairs: PairsPayload;
   patch: number;
   patchCells: Float64Array;
   edgeScores: EdgeScoresPayload;

@@ -3,7 +3,7 @@
 // Token-level edits use whole-word tokens (" word": a leading space and letters), so the edited text tokenises back
 // to the same number of tokens and a corrupted prompt stays aligned with its clean prompt.
 import { decode, encode, tokenString, VOCAB_SIZE } from '../model/tokenizer';
-import { seededRandom } from './ablation';
+import { mulberry32 as seededRandom } from '../model/checkpoint'; // graph-free, so the page can parse and generate pairs
 import type { PairRecord } from './dataset';
 
 export type GeneratedPair = Omit<PairRecord, 'line'> & { meta: Record<string, unknown> };

@@ -10,7 +10,7 @@ import { familyAxes, type Family } from './families';
 import type { AxisName, Labelled } from './labelled';
 import type { ExperimentSpec, PromptPair } from './types';
 import type { GPT2Config } from '../model/types';
-import { seededRandom } from './ablation';
+import { mulberry32 as seededRandom } from '../model/checkpoint'; // graph-free, so the page can parse and generate pairs
 
 export interface PairRecord extends PromptPair {
   /** 1-based line of the file where the pair starts. */

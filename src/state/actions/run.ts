@@ -12,6 +12,7 @@ import { setCellName, usePatchSet, type SetCell } from './patch-set';
 import { patchCell } from './selection';
 import { bumpRun, cannotPatch, currentRun, engine, isCurrentRunGeneration, nextRunGeneration } from './shared';
 import { cancelSweep } from './sweep';
+import { pairRunRecords, runPairs } from './dataset';
 
 /** Families computed by every run (those the browser shows): one attribution graph gives them all. */
 export const RUN_FAMILIES: Family[] = FAMILIES.filter((f) => familyEntry(f).view);
@@ -39,6 +40,9 @@ export async function run(): Promise<RunResult | null> {
     setState({ issues: [{ field: 'pairs', message: 'Load a model first.' }] });
     return null;
   }
+  // A dataset, or several typed pairs: every pair's own values, their mean and sem (issue 13).
+  const pairs = pairRunRecords();
+  if (pairs) return runPairs(pairs.name, pairs.records);
   const { issues, exp } = validate(spec);
   setState({ issues });
   if (!exp) return null;
@@ -137,7 +141,7 @@ export function hasHead(r: RunResult, head: { layer: number; head: number }): bo
  * The view and selection checked against a new result: a head or cell that the model does not have (a link made
  * for a bigger model, a head picked before switching to a smaller one) is dropped and named, never drawn (issue 16).
  */
-function viewFor(r: RunResult, s: AppState): { view: AppState['view']; selected: Selection | null; dropped: string[] } {
+export function viewFor(r: RunResult, s: AppState): { view: AppState['view']; selected: Selection | null; dropped: string[] } {
   const dropped: string[] = [];
   let view = s.view;
   if (view.head && !hasHead(r, view.head)) {

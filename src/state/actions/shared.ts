@@ -48,6 +48,7 @@ export function isCurrentRunGeneration(g: number): boolean {
  * result's own spec on the model it was computed on, never on another model (issue 16).
  */
 export function cannotPatch(r: RunResult, model: AppState['model'] = getState().model): string | null {
+  if (r.pairs?.unpatchable) return r.pairs.unpatchable;
   if (model.status === 'ready' && model.loadedKey === r.modelKey) return null;
   if (model.status === 'loading' && modelKey(model.choice) === r.modelKey) {
     return `${modelLabel(r.model)} is being loaded into a new engine: wait until it is ready.`;

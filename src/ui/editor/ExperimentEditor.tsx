@@ -11,6 +11,7 @@ import { formatMs } from '../format';
 import { presetById, presetsFor, PRESETS } from '../presets';
 import { applyPreset } from './preset-switch';
 import { TokenChips } from './TokenChips';
+import { DatasetImport } from './DatasetImport';
 
 const METRIC_TEXT: Record<MetricName, string> = {
   logit_diff: 'logit difference: logit(answer) − logit(wrong)',
@@ -174,6 +175,8 @@ export function ExperimentEditor() {
         </div>
       </div>
 
+      <DatasetImport />
+
       <MetricOptions spec={spec} update={update} metricId={ids.metric} issuesFor={issuesFor} />
 
       {issues.length ? (
@@ -229,9 +232,11 @@ function RunSummary() {
 function RunSummaryInner({ id }: { id: number }) {
   const r = getRun(id);
   if (!r) return null;
+  // A run over several pairs: the mean over them, whichever pair the views show.
+  const metric = r.pairs && r.pairs.shown !== null ? r.pairs.views.get('all')!.metric : r.metric;
   return (
     <p className="pw-muted" data-testid="run.summary">
-      Run {r.id}: metric clean {r.metric.clean.toFixed(4)}, corrupted {r.metric.corrupted.toFixed(4)} · {formatMs(r.elapsedMs)}
+      Run {r.id}: metric clean {metric.clean.toFixed(4)}, corrupted {metric.corrupted.toFixed(4)}{r.pairs ? ` (mean of ${r.pairs.records.length} pairs)` : ''} · {formatMs(r.elapsedMs)}
     </p>
   );
 }

@@ -6,6 +6,7 @@ import { patchedFor, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { familyTitle, type Scale } from './common';
 import { runEstimatorView } from './estimators/estimator-text';
+import { PairSem } from './PairSem';
 
 export function DetailsPanel({ run, scale }: { run: RunResult; scale: Scale }) {
   const selected = useStore((s) => s.selected);
@@ -37,6 +38,7 @@ export function DetailsPanel({ run, scale }: { run: RunResult; scale: Scale }) {
       <dl>
         <dt data-testid="details.estimator">{run.method && run.method !== 'atp' ? `${runEstimatorView(run).valueName}` : 'Attribution (estimate)'}</dt>
         <dd data-testid="details.attribution" data-value={attr}>{formatPrecise(attr)} <span className="pw-unit">{scale.unit}</span></dd>
+        <PairSem run={run} family={family} flat={flat} scale={scale} />
         <dt>Activation patch (exact)</dt>
         <dd data-testid="details.activation" data-value={computed ? act : ''} aria-busy={isPending}>
           {computed ? <>{formatPrecise(act)} <span className="pw-unit">{scale.unit}</span></> : isPending ? 'computing…' : 'not computed'}

@@ -36,6 +36,8 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
     () => (p ? scaled(p, scale.k) : a ? { axes: a.axes, shape: a.shape, data: new Float64Array(a.data.length).fill(NaN) } : undefined),
     [a, p, scale.k],
   );
+  const semRaw = run.sem?.[family];
+  const sem = useMemo(() => (semRaw ? scaled(semRaw, Math.abs(scale.k)) : undefined), [semRaw, scale.k]);
   if (!data) return null;
   const estimator = runEstimatorView(run);
   const options: Partial<HeatmapOptions> = {
@@ -58,6 +60,7 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
       <Heatmap
         data={data}
         patched={patched}
+        sem={sem}
         options={options}
         selected={selected}
         onSelect={(index) => void selectCell(family, index)}

@@ -184,6 +184,8 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
   const data = useMemo(() => (raw ? scaled(raw, k) : undefined), [raw, k]);
   const p = run.patched.pattern_by_pos;
   const patched = useMemo(() => (p && mode === 'pair' ? scaled(p, k) : undefined), [p, k, mode]);
+  const semRaw = run.sem?.pattern_by_pos;
+  const sem = useMemo(() => (semRaw && mode === 'pair' ? scaled(semRaw, Math.abs(k)) : undefined), [semRaw, k, mode]);
   const ranked = useMemo(() => (data ? rankHeads(data) : []), [data]);
   // A head this result does not have (a link for a bigger model) is never drawn; run() also drops it with a notice.
   const shown = head && hasHead(run, head) ? head : ranked[0] ? { layer: ranked[0].layer, head: ranked[0].head } : null;
@@ -215,6 +217,7 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
           <AttentionGrid
             data={data}
             patched={patched}
+            sem={sem}
             options={{ tokens: run.tokens, unit, ...(mode === 'pair' ? estimatorOptions(run) : {}) }}
             head={shown}
             onSelectHead={selectHead}

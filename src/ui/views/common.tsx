@@ -4,6 +4,8 @@ import { FAMILY_TABLE } from '../../engine/patching/families';
 import { normaliser } from '../../engine/patching/normalise';
 import type { AxisName, Family, Labelled } from '../../engine/patching/types';
 import { cannotPatch } from '../../state/actions';
+import { inputsChanged } from '../../state/actions/dataset';
+import { useDatasetStore } from '../../state/dataset';
 import { modelKey } from '../../state/models';
 import { canonicalJson } from '../../state/permalink';
 import { getRun, scaled, type RunResult } from '../../state/results';
@@ -39,15 +41,16 @@ export function useRun(): RunResult | undefined {
 export function useStaleness(run: RunResult | undefined): string | null {
   const model = useStore((s) => s.model);
   const spec = useStore((s) => s.spec);
+  const dataset = useDatasetStore((s) => s.dataset);
   return useMemo(() => {
     if (!run) return null;
     const other = cannotPatch(run, model);
     if (other) return other;
-    if (canonicalJson(run.spec) !== canonicalJson(spec)) {
+    if (run.pairs || dataset ? inputsChanged(run, spec, dataset) : canonicalJson(run.spec) !== canonicalJson(spec)) {
       return 'The inputs were edited after this run: the results on screen are for the previous inputs. Press Run to update them.';
     }
     return null;
-  }, [run, model, spec]);
+  }, [run, model, spec, dataset]);
 }
 
 export interface Scale {

@@ -38,6 +38,8 @@ export interface AttentionGridProps {
   data: Labelled;
   /** Activation patches for the same entries, NaN where not computed. */
   patched?: Labelled;
+  /** Standard error over pairs of the same entries (issue 13), for the tooltip. */
+  sem?: Labelled;
   options?: Partial<AttentionGridOptions>;
   /** The head to show; defaults to the top-ranked one. */
   head?: HeadRef | null;
@@ -48,7 +50,7 @@ export interface AttentionGridProps {
   svgRef?: Ref<SVGSVGElement>;
 }
 
-export function AttentionGrid({ data, patched, options, head, onSelectHead, selected, onSelect, svgRef }: AttentionGridProps) {
+export function AttentionGrid({ data, patched, sem, options, head, onSelectHead, selected, onSelect, svgRef }: AttentionGridProps) {
   const o = { ...defaults, ...options };
   const ranked = useMemo(() => rankHeads(data), [data]);
   const globalMax = useMemo(() => finiteMaxAbs(data.data), [data]);
@@ -66,6 +68,7 @@ export function AttentionGrid({ data, patched, options, head, onSelectHead, sele
       <Heatmap
         data={data}
         patched={patched}
+        sem={sem}
         selected={selected}
         onSelect={onSelect}
         svgRef={svgRef}

@@ -38,6 +38,8 @@ export interface HeatmapProps {
   /** Activation-patch values in the same layout; NaN where not computed yet. */
   patched?: Labelled;
   options?: Partial<HeatmapOptions>;
+  /** Standard error over pairs in the same layout (issue 13): shown as ± in the tooltip. */
+  sem?: Labelled;
   /** Full index (into `data`) of the selected cell. */
   selected?: readonly number[] | null;
   onSelect?: (index: number[]) => void;
@@ -49,7 +51,7 @@ export interface HeatmapProps {
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
-export function Heatmap({ data, patched, options, selected, onSelect, onAdd, svgRef }: HeatmapProps) {
+export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd, svgRef }: HeatmapProps) {
   const o = { ...defaults, ...options };
   const model = useMemo(
     () => heatmapModel(data, patched, o),
@@ -267,6 +269,11 @@ export function Heatmap({ data, patched, options, selected, onSelect, onAdd, svg
             {o.valueName ?? 'attribution'} <strong>{formatValue(tooltipCell.value)}</strong>
             {o.unit ? <span className="pw-unit"> {o.unit}</span> : null}
           </div>
+          {sem ? (
+            <div data-testid="heatmap.tooltip.sem">
+              ± <strong>{formatValue(sem.data[tooltipCell.index.reduce((acc, v, i) => acc * sem.shape[i] + v, 0)])}</strong> sem over pairs
+            </div>
+          ) : null}
           {patched ? (
             <div>
               {o.patchedName ?? 'activation patch'}{' '}
