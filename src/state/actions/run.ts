@@ -42,7 +42,13 @@ export async function run(): Promise<RunResult | null> {
   }
   // A dataset, or several typed pairs: every pair's own values, their mean and sem (issue 13).
   const pairs = pairRunRecords();
-  if (pairs) return runPairs(pairs.name, pairs.records);
+  if (pairs) {
+    if (usePatchSet.getState().onTop) {
+      setState((s) => ({ run: { ...s.run, status: 'error', error: 'Attribute on top runs one pair at a time: clear the cells patched on top (Clear, plain run) to run the dataset, or keep a single pair.' } }));
+      return null;
+    }
+    return runPairs(pairs.name, pairs.records);
+  }
   const { issues, exp } = validate(spec);
   setState({ issues });
   if (!exp) return null;
