@@ -15,6 +15,8 @@ const PAIRS = [
 const FAMILY: Family = 'head_out_all_pos';
 
 test('import a dataset of 3 toy pairs: per-pair values, pair selector, sem and exact patches equal onnxruntime-node; a bad file changes nothing @webgpu', async ({ app, reference }, testInfo) => {
+  // Three pairs, every pair checked against onnxruntime-node, on SwiftShader too: longer than the default 120 s.
+  test.setTimeout(300_000);
   await app.open();
   await app.ready();
   await app.editor.preset('toy-induction');
