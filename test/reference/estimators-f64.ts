@@ -1,10 +1,12 @@
 // Reference estimators, written from the definitions of issue #12 (AtP* of Kramár et al. 2024; EAP-IG of Hanna et
 // al. 2024) on the float64 reference: gradients by central finite differences of reference runs, attention
-// patterns recomputed by plain loops, cells from cells-f64.ts. Nothing is imported from src/engine/patching.
+// patterns recomputed by plain loops, cells from cells-f64.ts. Nothing is imported from src/engine/patching. Gradients
+// come from the float64 backward (backward-f64.ts, checked against finite differences in backward-f64.test.ts).
 // Metric: logit difference at the final position, averaged over pairs (only that row is unembedded).
 import type { GPT2Config, Weights } from '../../src/engine/model/types';
 import { refCell, refIndices } from './cells-f64';
 import { referenceForwardF64, toFloat64Weights, type HookFn, type WeightsF64 } from './gpt2-f64';
+import { logitDiffTerms, referenceBackwardF64 } from './backward-f64';
 import { logitDiff } from './metrics-f64';
 
 export interface RefPair {
@@ -38,40 +40,23 @@ function metricOf(ctx: Ctx, pair: RefPair, hooks: Hooks): number {
 }
 
 /**
- * d metric / d hook[entries] on the base run of `pair` with `edits` applied (replacements by hook name, applied
- * before the perturbation when on the same hook) and `held` hooks pinned to their values in the edited,
- * unperturbed run (a stop-gradient), except the differentiated hook itself.
+ * d metric / d hook on the base run of pair b with `edits` applied (replacements by constants) and `held` hooks
+ * passing no gradient to their inputs (a stop-gradient), every hook at once: the float64 backward of
+ * backward-f64.ts, itself checked against finite differences. Memoised per context, pair and setting `key`.
  */
-function fdGrad(ctx: Ctx, pair: RefPair, hook: string, entries: number[], edits: Hooks = {}, held: string[] = [], eps = 1e-4): Float64Array {
-  const pinned: Hooks = {};
-  if (held.length) {
-    const { cache } = run(ctx, pair.base, edits);
-    for (const h of held) if (h !== hook) {
-      const v = cache.get(h)!.data;
-      pinned[h] = () => v.slice();
-    }
+const memo = new WeakMap<Ctx, Map<string, Map<string, Float64Array>>>();
+function gradsOf(ctx: Ctx, b: number, key: string, edits: Hooks = {}, held: string[] = []): Map<string, Float64Array> {
+  if (!memo.has(ctx)) memo.set(ctx, new Map());
+  const byKey = memo.get(ctx)!;
+  const k = `${b}|${key}`;
+  if (!byKey.has(k)) {
+    const pair = ctx.pairs[b];
+    byKey.set(k, referenceBackwardF64(ctx.cfg, ctx.w, pair.base, logitDiffTerms(pair.base.length, pair.answer, pair.wrong), { hooks: edits, held }).grads);
   }
-  const out = new Float64Array(entries.length);
-  entries.forEach((e, i) => {
-    const at = (delta: number): [number, number] => {
-      let taken = NaN;
-      const hooks: Hooks = { ...edits, ...pinned };
-      const edit = edits[hook];
-      hooks[hook] = (value, shape) => {
-        const v = (edit ? edit(value, shape) : undefined) ?? value;
-        const copy = v.slice();
-        copy[e] += delta;
-        taken = copy[e];
-        return copy;
-      };
-      return [metricOf(ctx, pair, hooks), taken];
-    };
-    const [up, xUp] = at(eps);
-    const [down, xDown] = at(-eps);
-    out[i] = Number.isFinite(xUp) && Number.isFinite(xDown) ? (up - down) / (xUp - xDown) : 0;
-  });
-  return out;
+  return byKey.get(k)!;
 }
+
+const pick = (g: Float64Array, entries: number[]) => Float64Array.from(entries, (e) => g[e]);
 
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 
@@ -102,7 +87,7 @@ const meanOver = (rows: number[][]) => rows[0].map((_, i) => rows.reduce((a, r) 
 
 /** Plain AtP. */
 export function refAtp(ctx: Ctx, family: string): number[] {
-  return meanOver(ctx.pairs.map((pair, b) => linear(ctx, family, b, (hook, entries) => fdGrad(ctx, pair, hook, entries))));
+  return meanOver(ctx.pairs.map((_, b) => linear(ctx, family, b, (hook, entries) => pick(gradsOf(ctx, b, 'plain').get(hook)!, entries))));
 }
 
 /** GradDrop pass l: no gradient through blocks.l.hook_attn_out / hook_mlp_out into their inputs (values kept). */
@@ -119,10 +104,7 @@ function gradDropOf(ctx: Ctx, perPass: (l: number, b: number) => number[]): numb
 }
 
 export function refGradDrop(ctx: Ctx, family: string): number[] {
-  return gradDropOf(ctx, (l, b) => {
-    const pair = ctx.pairs[b];
-    return linear(ctx, family, b, (hook, entries) => fdGrad(ctx, pair, hook, entries, {}, dropped(l)));
-  });
+  return gradDropOf(ctx, (l, b) => linear(ctx, family, b, (hook, entries) => pick(gradsOf(ctx, b, `drop ${l}`, {}, dropped(l)).get(hook)!, entries)));
 }
 
 /** Causal softmax attention of one head from q, k [pos, head_index, d_head]: pattern [query_pos, key_pos]. */
@@ -148,22 +130,15 @@ function attention(cfg: GPT2Config, q: Float64Array, k: Float64Array, head: numb
  * QK fix of one pair for q, k, q_by_pos, k_by_pos: sum over (query, key) of (A_patched - A_base) * dM/dA at the
  * base run, A_patched the exact pattern with the cell's queries (keys) from the source run.
  */
-function qkFixPair(ctx: Ctx, family: string, b: number, held: string[] = []): number[] {
+function qkFixPair(ctx: Ctx, family: string, b: number, drop?: number): number[] {
   const { cfg } = ctx;
   const pair = ctx.pairs[b];
   const P = pair.base.length;
   const base = run(ctx, pair.base).cache;
   const src = run(ctx, pair.source).cache;
-  const grads = new Map<string, Float64Array>();
+  const grads = drop === undefined ? gradsOf(ctx, b, 'plain') : gradsOf(ctx, b, `drop ${drop}`, {}, dropped(drop));
   return (ctx.only ?? refIndices(family, cfg, P)).map(([l, h, p]) => {
-    // dM/dA of this head's whole pattern [query_pos, key_pos] (laid out in the hook's [head_index, ...] order).
-    if (!grads.has(`${l}.${h}`)) {
-      const entries = Array.from({ length: P * P }, (_, i) => h * P * P + i);
-      const G = new Float64Array(cfg.nHeads * P * P);
-      fdGrad(ctx, pair, `blocks.${l}.attn.hook_pattern`, entries, {}, held).forEach((g, i) => (G[entries[i]] = g));
-      grads.set(`${l}.${h}`, G);
-    }
-    const G = grads.get(`${l}.${h}`)!;
+    const G = grads.get(`blocks.${l}.attn.hook_pattern`)!; // dM/dA [head_index, query_pos, key_pos]
     const [qb, kb] = [base.get(`blocks.${l}.attn.hook_q`)!.data, base.get(`blocks.${l}.attn.hook_k`)!.data];
     const [qs, ks] = [src.get(`blocks.${l}.attn.hook_q`)!.data, src.get(`blocks.${l}.attn.hook_k`)!.data];
     const Ab = attention(cfg, qb, kb, h, P);
@@ -193,7 +168,7 @@ export function refQkFix(ctx: Ctx, family: string): number[] {
 }
 
 export function refAtpStar(ctx: Ctx, family: string): number[] {
-  return QK.includes(family) ? gradDropOf(ctx, (l, b) => qkFixPair(ctx, family, b, dropped(l))) : refGradDrop(ctx, family);
+  return QK.includes(family) ? gradDropOf(ctx, (l, b) => qkFixPair(ctx, family, b, l)) : refGradDrop(ctx, family);
 }
 
 /** Hook edit: value -> base + alpha * (source - base), from the given base and source values. */
@@ -206,7 +181,7 @@ export function refIgInputs(ctx: Ctx, family: string, m: number): number[] {
     const [from, to] = [run(ctx, pair.base).cache.get(e0)!.data, run(ctx, pair.source).cache.get(e0)!.data];
     return linear(ctx, family, b, (hook, entries) => {
       const mean = new Float64Array(entries.length);
-      for (let k = 0; k < m; k++) fdGrad(ctx, pair, hook, entries, { [e0]: interpolate(from, to, k / m) }).forEach((g, i) => (mean[i] += g / m));
+      for (let k = 0; k < m; k++) pick(gradsOf(ctx, b, `ig-inputs ${k}/${m}`, { [e0]: interpolate(from, to, k / m) }).get(hook)!, entries).forEach((g, i) => (mean[i] += g / m));
       return mean;
     });
   }));
@@ -218,7 +193,7 @@ export function refIgLayer(ctx: Ctx, family: string, m: number): number[] {
     return linear(ctx, family, b, (hook, entries) => {
       const [from, to] = [run(ctx, pair.base).cache.get(hook)!.data, run(ctx, pair.source).cache.get(hook)!.data];
       const mean = new Float64Array(entries.length);
-      for (let k = 0; k < m; k++) fdGrad(ctx, pair, hook, entries, { [hook]: interpolate(from, to, k / m) }).forEach((g, i) => (mean[i] += g / m));
+      for (let k = 0; k < m; k++) pick(gradsOf(ctx, b, `ig-layer ${hook} ${k}/${m}`, { [hook]: interpolate(from, to, k / m) }).get(hook)!, entries).forEach((g, i) => (mean[i] += g / m));
       return mean;
     });
   }));

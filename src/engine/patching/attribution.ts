@@ -3,11 +3,12 @@
 //   attribution(a) = sum over the patch's entries of (source_a - base_a) * d metric / d base_a.
 // Denoising: base = corrupted, source = clean. Noising: base = clean, source = corrupted.
 // Zero / mean ablation replace source_a by 0 / the mean over every prompt (clean and corrupted) at that position.
-// The other estimators of estimators.ts are built here too, on the same runs: the base run becomes R copies of
-// itself (copy-major rows, R x nPairs), each with its own edit (GradDrop: no gradient through one layer's outputs
-// into their inputs; IG: embeddings interpolated towards the source), and queries and keys may take the QK fix.
+// The other estimators of estimators.ts are built here too, on the same runs, with R gradients per pair (copy-major
+// rows, R x nPairs): IG on the inputs runs the base run as R copies with interpolated embeddings; GradDrop shares the
+// one base forward and takes L backward passes, each with no gradient through one layer's outputs into their inputs
+// (gradDropGradients); queries and keys may take the QK fix.
 import {
-  Add, Concat, Expand, Graph, MatMul, Mul, Neg, ReduceSum, Reshape, Slice, Sqrt, Sub, Transpose, Where, grad, mT, softmax,
+  Add, Concat, Expand, Graph, Identity, MatMul, Mul, Neg, ReduceSum, Reshape, Slice, Sqrt, Sub, Transpose, Where, grad, mT, softmax,
   stopGradient, type Tensor,
 } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
@@ -102,11 +103,12 @@ export function attributionGraph(
   const dropping = method === 'graddrop' || method === 'atp-star';
   if (dropping && L < 2) throw new Error(`${method} needs a model of at least 2 layers (it averages over L - 1).`);
   const qkFixed = (f: Family) => (method === 'qk-fix' || method === 'atp-star') && (QK_FAMILIES as readonly string[]).includes(f);
-  // Copies of the base run: GradDrop drops one layer per copy; IG on the inputs takes one copy per step.
-  const R = dropping ? L : method === 'ig-inputs' ? steps : 1;
+  // Forward copies of the base run (IG on the inputs: one per step) and gradients per pair (GradDrop: one per
+  // dropped layer, all on the one base forward).
+  const Rf = method === 'ig-inputs' ? steps : 1;
+  const R = dropping ? L : Rf;
   const tileR = (t: Tensor, n = R) => (n === 1 ? t : Reshape(Expand(Reshape(t, [1, ...t.shape]), [n, ...t.shape]), [n * N, ...t.shape.slice(1)]));
-  const perCopy = (f: (copy: number) => number, dtype: 'float32' | 'bool' = 'float32') =>
-    g.constant(Array.from({ length: R * N }, (_, i) => f(Math.floor(i / N))), [R * N, 1, 1], dtype);
+  const perCopy = (f: (copy: number) => number) => g.constant(Array.from({ length: Rf * N }, (_, i) => f(Math.floor(i / N))), [Rf * N, 1, 1]);
 
   const needed = new Set<string>();
   for (const f of families)
@@ -135,29 +137,36 @@ export function attributionGraph(
   const srcRows = metricRows(cfg, w, srcOut, exp, mIn);
   g.output(meanOf(srcRows), `metric.${sourceRole}`);
 
-  // The base run, R copies (copy 0 is the plain base run), and the gradient of the mean metric over all rows.
+  // The base run, Rf copies (copy 0 is the plain base run), and the gradient of the mean metric over all rows.
   const alphaInputs = method === 'ig-inputs' ? perCopy((k) => k / steps) : undefined;
   const base = new Map<string, Tensor>();
-  const baseOut = gpt2Forward(cfg, w, tileR(tokens[baseRole]), (name, t0) => {
+  // GradDrop: each layer's attn_out and mlp_out pass through an Identity that its backward pass stops at.
+  const dropAt: Tensor[][] = Array.from({ length: L }, () => []);
+  const residPost: Tensor[] = [];
+  const baseOut = gpt2Forward(cfg, w, tileR(tokens[baseRole], Rf), (name, t0) => {
     const t = noised(baseRole, name, t0);
     let v = patched && patchHooks.has(name) ? patched.replace(name, t, patchSrc.get(name)!) : t;
-    if (alphaInputs && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alphaInputs, Sub(tileR(src.get(name)!), t)));
+    if (alphaInputs && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alphaInputs, Sub(tileR(src.get(name)!, Rf), t)));
     const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
-    if (drop) v = Where(perCopy((copy) => +(copy === +drop[1]), 'bool'), stopGradient(v), v);
+    if (drop) dropAt[+drop[1]].push((v = Identity(v)));
     if (frozen(name)) v = stopGradient(v);
     if (needed.has(name)) base.set(name, v);
+    const post = /^blocks\.(\d+)\.hook_resid_post$/.exec(name);
+    if (post) residPost[+post[1]] = v;
     return v;
   });
-  const baseRows = metricRows(cfg, w, baseOut, exp, mIn); // [R * N]
-  g.output(meanOf(R === 1 ? baseRows : Slice(baseRows, 0, 0, N)), `metric.${baseRole}`);
+  const baseRows = metricRows(cfg, w, baseOut, exp, mIn); // [Rf * N]
+  g.output(meanOf(Rf === 1 ? baseRows : Slice(baseRows, 0, 0, N)), `metric.${baseRole}`);
   if (perPair) {
     g.output(srcRows, `metric_rows.${sourceRole}`);
     g.output(baseRows, `metric_rows.${baseRole}`);
   }
-  const first = (t: Tensor) => (R === 1 ? t : Slice(t, 0, 0, N)); // copy 0: the base run itself
+  const first = (t: Tensor) => (Rf === 1 ? t : Slice(t, 0, 0, N)); // copy 0: the base run itself
   const hooks = [...needed];
-  const grads = method === 'ig-layer' ? [] : grad(meanOf(baseRows), hooks.map((h) => base.get(h)!));
-  const gradOf = new Map(hooks.map((h, i) => [h, grads[i]]));
+  const loss = meanOf(baseRows);
+  const gradOf = method === 'ig-layer' ? new Map<string, Tensor | null>()
+    : dropping ? gradDropGradients(loss, hooks, base, residPost, dropAt)
+      : new Map(grad(loss, hooks.map((h) => base.get(h)!)).map((t, i) => [hooks[i], t]));
 
   const delta = (hook: string): Tensor => {
     const b = first(base.get(hook)!);
@@ -172,7 +181,7 @@ export function attributionGraph(
 
   // Per layer, a family's values per row [R * N, ...layout without layer]; then summed (signed estimators) or,
   // for GradDrop and AtP*, |.| per copy and pair averaged: (1/(L-1)) sum_l mean_b |AtP_l(b)|, where
-  // AtP_l(b) = R * N * (row value), the loss being the mean over all R * N rows.
+  // AtP_l(b) = N * (row value), the loss being the mean over the base run's N rows.
   const igLayer = method === 'ig-layer' ? integratedLayers(cfg, w, exp, mIn, families, steps, base, src, frozen) : undefined;
   const perRow = (f: Family, l: number): Tensor => {
     if (igLayer) return igLayer(f, l);
@@ -187,7 +196,7 @@ export function attributionGraph(
     const rows = Array.from({ length: L }, (_, l) => perRow(f, l));
     const perLayer = rows.map((x) => {
       if (signed) return ReduceSum(x, [0]);
-      return Mul(ReduceSum(Sqrt(Mul(x, x)), [0]), R / (L - 1)); // |x| per copy and pair
+      return Mul(ReduceSum(Sqrt(Mul(x, x)), [0]), Rf / (L - 1)); // |x| per copy and pair
     });
     g.output(Concat(perLayer.map((t) => Reshape(t, [1, ...t.shape])), 0), `attr.${f}`); // [layer, ...]
     // Each pair's own attribution: the loss is the mean over pairs, so a row's value is 1/N of its pair's.
@@ -195,6 +204,34 @@ export function attributionGraph(
       g.output(Mul(Concat(rows.map((t) => Reshape(t, [N, 1, ...t.shape.slice(1)])), 1), N), `pairs.${f}`); // [pair, layer, ...]
   }
   return g;
+}
+
+/**
+ * GradDrop's L gradients on ONE base forward: pass l is the backward pass with blocks.l.hook_attn_out and
+ * hook_mlp_out (their Identities, `dropAt[l]`) passing no gradient to their inputs. Hooks after layer l take the
+ * plain gradient (the drop is upstream of them). Hooks at layers <= l reach the metric only through
+ * blocks.l.hook_resid_post, so pass l starts there, seeded with the plain gradient of that tensor: only the part
+ * of the backward below the dropped layer is repeated. Returns per hook [L * N, ...] (pass-major), zeros where a
+ * pass leaves a hook no path to the metric (layer l's attention hooks in pass l).
+ */
+function gradDropGradients(loss: Tensor, hooks: string[], base: Map<string, Tensor>, residPost: Tensor[], dropAt: Tensor[][]): Map<string, Tensor> {
+  const g = loss.graph;
+  const L = residPost.length;
+  const layerOf = (h: string) => Number(/^blocks\.(\d+)\./.exec(h)![1]);
+  const full = grad(loss, [...hooks.map((h) => base.get(h)!), ...residPost]);
+  const plain = new Map(hooks.map((h, i) => [h, full[i]]));
+  const perPass: Map<string, Tensor | null>[] = [];
+  for (let l = 0; l < L; l++) {
+    const below = hooks.filter((h) => layerOf(h) <= l);
+    for (const t of dropAt[l]) g.stopGrad.add(t);
+    const gl = grad(residPost[l], below.map((h) => base.get(h)!), full[hooks.length + l]!);
+    for (const t of dropAt[l]) g.stopGrad.delete(t);
+    perPass.push(new Map(hooks.map((h) => [h, layerOf(h) <= l ? gl[below.indexOf(h)] : plain.get(h)!])));
+  }
+  return new Map(hooks.map((h) => {
+    const b = base.get(h)!;
+    return [h, Concat(perPass.map((m) => m.get(h) ?? Expand(g.scalar(0), b.shape)), 0)];
+  }));
 }
 
 /**
