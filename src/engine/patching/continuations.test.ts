@@ -92,7 +92,7 @@ describe('teacher forcing: a dataset (answer_tokens, continuations of several le
     ].join('\n');
     const records = parsePairs(text, 'jsonl', 'forced.jsonl');
     expect(records[1]).toMatchObject({ answerTokens: [3, 4], wrongTokens: [5, 6], answer: '' });
-    const exps = resolvePairs(records, { metric: { name: 'logit_diff' }, direction: 'denoising', options: { freezeLayerNorm: false, freezeAttention: false }, prependBos: false }, cfg, 'forced.jsonl');
+    const exps = resolvePairs(records, { metric: { name: 'logit_diff' }, direction: 'denoising', options: { freezeLayerNorm: false, freezeAttention: false }, prependBos: false }, cfg, 'forced.jsonl', { teacherForcing: true });
     const families: Family[] = ['head_out_all_pos'];
     const att = await runBatches(exps, families, async (exp) => {
       const r = await runAttribution(rt, cfg, exp, { families, perPair: true });

@@ -5,7 +5,7 @@
 // JSONL: one object per line, e.g. {"clean": "...", "corrupted": "...", "answer": " Mary", "wrong": " John"}.
 // CSV: a header row naming the columns, then one pair per row (RFC 4180 quoting; leading spaces are kept, so
 // " Mary" stays one token); `positions` is a list of whole numbers separated by spaces or commas.
-import { ExperimentError, type Experiment, type InputIssue } from './experiment';
+import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from './experiment';
 import { foldRows, resolveWithContinuations } from './continuations';
 import { familyAxes, type Family } from './families';
 import type { AxisName, Labelled } from './labelled';
@@ -235,13 +235,20 @@ function record(line: number, f: Record<string, unknown>, format: DatasetFormat,
  * Resolves every pair with the command's metric, direction and options; throws ExperimentError whose messages
  * start with the pair's line (a length mismatch shows both tokenisations, as for one pair).
  */
-export function resolvePairs(records: PairRecord[], base: Omit<ExperimentSpec, 'pairs'>, cfg: GPT2Config, source = 'pairs file'): Experiment[] {
+export function resolvePairs(
+  records: PairRecord[], base: Omit<ExperimentSpec, 'pairs'>, cfg: GPT2Config, source = 'pairs file',
+  /** Multi-token answers by teacher forcing (the CLI); without it (the app), answers must be one token. */
+  opts: { teacherForcing?: boolean } = {},
+): Experiment[] {
   const issues: InputIssue[] = [];
   const exps: Experiment[] = [];
   records.forEach((r, i) => {
     const metric = { ...base.metric, positions: r.positions ?? base.metric.positions };
     try {
-      const e = resolveWithContinuations({ ...base, metric, pairs: [{ clean: r.clean, corrupted: r.corrupted, answer: r.answer, wrong: r.wrong }] }, cfg, [{ answer: r.answerTokens, wrong: r.wrongTokens }]);
+      const spec = { ...base, metric, pairs: [{ clean: r.clean, corrupted: r.corrupted, answer: r.answer, wrong: r.wrong }] };
+      if (!opts.teacherForcing && (r.answerTokens || r.wrongTokens))
+        throw new ExperimentError([{ field: 'answer', message: 'answer_tokens / wrong_tokens (multi-token answers by teacher forcing) run in the CLI (patchwork attribute|patch --pairs); here answers are one token.' }]);
+      const e = opts.teacherForcing ? resolveWithContinuations(spec, cfg, [{ answer: r.answerTokens, wrong: r.wrongTokens }]) : resolveExperiment(spec, cfg);
       if (r.noise && e.forced) throw new ExperimentError([{ field: 'pairs', message: 'a noise pair takes a one-token answer (multi-token answers are not combined with Gaussian noise).' }]);
       if (r.noise) {
         const offset = base.prependBos ? 1 : 0;
