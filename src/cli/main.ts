@@ -17,6 +17,7 @@ import { patchTogether, patchedCells, registerCircuitCommands } from './circuits
 import { checkOutputPath, writeJson, writeJsonFile } from './json-out';
 import { pairsHeader, readPairs, resolveRecords, runPairs, sweepRun } from './pairs';
 import { References, ablationAttributionRun, ablationRun } from './ablate';
+import { forcedHeader, withPerToken } from './forced';
 
 export interface CommonOpts {
   model: string;
@@ -104,6 +105,7 @@ export async function setup(o: CommonOpts, anyLength = false): Promise<{ engine:
 }
 
 export function header(exp: Experiment, metric: { clean: number; corrupted: number }) {
+  if (exp.forced) return forcedHeader(exp, metric); // multi-token answers
   const one = exp.nPairs === 1;
   return {
     tokens: {
@@ -153,7 +155,7 @@ async function ablation(o: CommonOpts & AblateCli & { families?: Family[]; targe
       mode, ablated_run: o.ablate,
       reference: { prompts: refs.source, count: refs.count(), ...(mode === 'mean' ? { mean: 'per position' } : {}), ...(mode === 'resample' ? { seed: o.seed } : {}) },
     };
-    const head = pairs ? pairsHeader(pairs.exps, pairs.records, res) : header(exp, ablated);
+    const head = pairs ? await pairsHeader(pairs.exps, pairs.records, res, engine) : header(exp, ablated);
     const body = pairs ? { [kind]: res.mean, per_pair: res.perPair, sem: res.sem } : { [kind]: res.mean };
     emit(o, { ...head, ...about, ...body });
   } finally {
@@ -183,7 +185,7 @@ async function attribute(o: CommonOpts & AblateCli & { families?: Family[]; mode
       checkFinite('attribution', res.metric, families.map((f) => [f, res.mean[f]!]));
       const values: Record<string, unknown> = { ...res.mean };
       if (res.mean.mlp_post) values.mlp_post_top = topK(res.mean.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
-      return emit(o, { ...pairsHeader(pairs.exps, pairs.records, res), method: 'atp', steps: 1, attribution: values, per_pair: res.perPair, sem: res.sem });
+      return emit(o, { ...(await pairsHeader(pairs.exps, pairs.records, res, engine)), method: 'atp', steps: 1, attribution: values, per_pair: res.perPair, sem: res.sem });
     }
     const t0 = performance.now();
     const res = await engine.attribute(exp, { families, mode: o.mode, method: o.method, steps: o.steps, patched: patchedCells(engine, exp, o.patched) });
@@ -192,7 +194,7 @@ async function attribute(o: CommonOpts & AblateCli & { families?: Family[]; mode
     const values: Record<string, unknown> = Object.fromEntries(families.map((f) => [f, res.values[f]!]));
     // MLP neurons are many: also list the strongest by |attribution|.
     if (res.values.mlp_post) values.mlp_post_top = topK(res.values.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
-    emit(o, { ...header(exp, res.metric), method: res.method, steps: res.steps, attribution: values });
+    emit(o, { ...(await withPerToken(engine, exp, header(exp, res.metric))), method: res.method, steps: res.steps, attribution: values });
   } finally {
     await engine.dispose();
   }
@@ -250,7 +252,7 @@ async function patch(o: CommonOpts & AblateCli & { families?: Family[]; targets?
       const families = o.families ?? o.targets ?? CONTRACT_FAMILIES;
       const res = await runPairs('activation patching', pairs.exps, families, sweepRun(engine, families), o.batch);
       checkFinite('activation patching', res.metric, families.map((f) => [f, res.mean[f]!]));
-      return emit(o, { ...pairsHeader(pairs.exps, pairs.records, res), activation: res.mean, per_pair: res.perPair, sem: res.sem });
+      return emit(o, { ...(await pairsHeader(pairs.exps, pairs.records, res, engine)), activation: res.mean, per_pair: res.perPair, sem: res.sem });
     }
     const metric = await engine.metrics(exp);
     checkFinite('activation patching', metric, []);
@@ -267,7 +269,7 @@ async function patch(o: CommonOpts & AblateCli & { families?: Family[]; targets?
     } finally {
       progress.stop();
     }
-    emit(o, { ...header(exp, metric), activation: values });
+    emit(o, { ...(await withPerToken(engine, exp, header(exp, metric))), activation: values });
   } finally {
     await engine.dispose();
   }

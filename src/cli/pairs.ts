@@ -4,6 +4,7 @@
 // (as for one pair), `per_pair` ([pair][...layout]) and `sem` per family, and `tokens` with one entry per pair.
 import { readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
+import { perTokenPairs } from './forced';
 import {
   datasetFormat, parsePairs, resolvePairs, runBatches,
   type DatasetSummary, type Experiment, type ExperimentSpec, type Family, type PairLabelled, type PairRecord, type PatchingEngine,
@@ -28,7 +29,7 @@ export function readPairs(path: string): PairRecord[] {
 }
 
 export function resolveRecords(records: PairRecord[], spec: Omit<ExperimentSpec, 'pairs'>, engine: PatchingEngine, path: string): Experiment[] {
-  const exps = resolvePairs(records, spec, engine.cfg, path);
+  const exps = resolvePairs(records, spec, engine.cfg, path, { teacherForcing: true });
   const warned = exps.flatMap((e, i) => (e.warnings ?? []).map((w) => `line ${records[i].line}: ${w}`));
   for (const w of warned.slice(0, 5)) log(`warning: ${w}`);
   if (warned.length > 5) log(`warning: ... and ${warned.length - 5} more`);
@@ -84,17 +85,22 @@ export async function runPairs(
   }
 }
 
-/** The JSON header of a dataset run: one tokens entry per pair, the mean metrics and each pair's. */
-export function pairsHeader(exps: Experiment[], records: PairRecord[], res: DatasetSummary) {
+/**
+ * The JSON header of a dataset run: one tokens entry per pair, the mean metrics and each pair's. A pair with a
+ * multi-token answer (teacher forcing) lists its prompts' own tokens, its answer and wrong token lists, and its
+ * per-token log-probs (`per_token`, when the engine is given).
+ */
+export async function pairsHeader(exps: Experiment[], records: PairRecord[], res: DatasetSummary, engine?: PatchingEngine) {
   const { spec } = exps[0];
+  const perToken = engine ? await perTokenPairs(engine, exps) : undefined;
   return {
     tokens: exps.map((e, i) => ({
       line: records[i].line,
-      clean: e.clean[0],
-      corrupted: e.corrupted[0],
-      answer: e.answers[0] >= 0 ? e.answers[0] : null,
-      wrong: e.wrongs[0] >= 0 ? e.wrongs[0] : null,
+      ...(e.forced
+        ? { clean: e.clean[0].slice(0, e.forced.promptLength), corrupted: e.corrupted[0].slice(0, e.forced.promptLength), answer: e.forced.answer[0], wrong: e.forced.wrong[0].length ? e.forced.wrong[0] : null }
+        : { clean: e.clean[0], corrupted: e.corrupted[0], answer: e.answers[0] >= 0 ? e.answers[0] : null, wrong: e.wrongs[0] >= 0 ? e.wrongs[0] : null }),
       ...(spec.metric.name === 'mean_logprob' ? { positions: e.positions } : {}),
+      ...(perToken?.[i] ? { per_token: perToken[i] } : {}),
     })),
     n_pairs: exps.length,
     metric: {

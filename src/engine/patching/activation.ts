@@ -199,7 +199,7 @@ export class ActivationPatcher {
 const f32 = (t: Fetched): Feed => ({ dtype: 'float32', shape: t.shape, data: t.data });
 
 function cacheKey(exp: Experiment): string {
-  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, exp.noise?.key]);
+  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, exp.noise?.key, exp.forced]);
 }
 
 /** Base run: residual stream at every layer. Source run: the family's hook at every layer. Both metrics. */

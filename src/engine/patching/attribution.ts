@@ -80,7 +80,7 @@ export function noiseFeed(cfg: GPT2Config, exp: Experiment): Record<string, Feed
 
 export function experimentKey(exp: Experiment): string {
   const m = exp.spec.metric;
-  return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}${exp.noise ? `:noise-${exp.spec.direction}` : ''}`; // noise goes into the corrupted run, base or source
+  return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}${exp.noise ? `:noise-${exp.spec.direction}` : ''}${exp.forced ? ':forced' : ''}`; // noise goes into the corrupted run, base or source
 }
 
 export function attributionGraph(

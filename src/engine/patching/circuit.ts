@@ -134,7 +134,7 @@ export class EdgePatcher {
   }
 
   private cache(exp: Experiment, patched?: CellPatch): Promise<EdgeCache> {
-    const key = JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, patched?.key ?? '']);
+    const key = JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, patched?.key ?? '', exp.forced]);
     let c = this.caches.get(key);
     if (!c) {
       c = this.runCache(exp, patched);

@@ -6,6 +6,7 @@
 // CSV: a header row naming the columns, then one pair per row (RFC 4180 quoting; leading spaces are kept, so
 // " Mary" stays one token); `positions` is a list of whole numbers separated by spaces or commas.
 import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from './experiment';
+import { foldRows, resolveWithContinuations } from './continuations';
 import { familyAxes, type Family } from './families';
 import type { AxisName, Labelled } from './labelled';
 import type { ExperimentSpec, PromptPair } from './types';
@@ -21,6 +22,9 @@ export interface PairRecord extends PromptPair {
   meta?: unknown;
   /** Gaussian noise on the corrupted run's token embeddings (corrupt.ts noisePairs); corrupted = clean. */
   noise?: NoiseSpec;
+  /** Multi-token answers given as token ids (teacher forcing, continuations.ts), overriding the texts' tokens. */
+  answerTokens?: number[];
+  wrongTokens?: number[];
 }
 
 export interface NoiseSpec {
@@ -56,7 +60,7 @@ export class DatasetError extends Error {
 }
 
 const REQUIRED = ['clean', 'corrupted', 'answer'] as const;
-const KNOWN = new Set(['clean', 'corrupted', 'answer', 'wrong', 'positions', 'meta', 'noise']);
+const KNOWN = new Set(['clean', 'corrupted', 'answer', 'wrong', 'positions', 'meta', 'noise', 'answer_tokens', 'wrong_tokens']);
 const MAX_ISSUES = 20;
 
 export type DatasetFormat = 'jsonl' | 'csv';
@@ -188,7 +192,20 @@ function record(line: number, f: Record<string, unknown>, format: DatasetFormat,
     if (typeof v !== 'string') issues.push({ line, field: k, message: `must be a string, not ${Array.isArray(v) ? 'a list' : typeof v}.` });
     return typeof v === 'string' ? v : '';
   };
-  const [clean, corrupted, answer] = REQUIRED.map((k) => text(k, true));
+  const ids = (k: 'answer_tokens' | 'wrong_tokens'): number[] | undefined => {
+    const v = f[k];
+    if (v === undefined || v === null || v === '') return undefined;
+    const list = format === 'csv' && typeof v === 'string' ? v.split(/[\s,]+/).filter(Boolean) : v;
+    const ok = Array.isArray(list) && list.length > 0 && list.every((x) => (typeof x === 'number' && Number.isInteger(x) && x >= 0) || (typeof x === 'string' && /^\d+$/.test(x)));
+    if (ok) return (list as (number | string)[]).map(Number);
+    issues.push({ line, field: k, message: `must be a non-empty list of token ids (whole numbers >= 0), e.g. ${format === 'csv' ? '"3362 1042"' : '[3362, 1042]'}.` });
+    return undefined;
+  };
+  const answerTokens = ids('answer_tokens');
+  const wrongTokens = ids('wrong_tokens');
+  const clean = text('clean', true);
+  const corrupted = text('corrupted', true);
+  const answer = text('answer', !answerTokens);
   const wrong = text('wrong', false);
   let positions: number[] | undefined;
   const p = f.positions;
@@ -208,20 +225,31 @@ function record(line: number, f: Record<string, unknown>, format: DatasetFormat,
     else noise = { positions: n.positions!, std: n.std!, seed: n.seed! };
   }
   if (issues.length > before) return undefined;
-  return { line, clean, corrupted, answer, wrong, ...(positions ? { positions } : {}), ...(noise ? { noise } : {}), ...(f.meta !== undefined ? { meta: f.meta } : {}) };
+  return {
+    line, clean, corrupted, answer, wrong, ...(positions ? { positions } : {}), ...(noise ? { noise } : {}), ...(f.meta !== undefined ? { meta: f.meta } : {}),
+    ...(answerTokens ? { answerTokens } : {}), ...(wrongTokens ? { wrongTokens } : {}),
+  };
 }
 
 /**
  * Resolves every pair with the command's metric, direction and options; throws ExperimentError whose messages
  * start with the pair's line (a length mismatch shows both tokenisations, as for one pair).
  */
-export function resolvePairs(records: PairRecord[], base: Omit<ExperimentSpec, 'pairs'>, cfg: GPT2Config, source = 'pairs file'): Experiment[] {
+export function resolvePairs(
+  records: PairRecord[], base: Omit<ExperimentSpec, 'pairs'>, cfg: GPT2Config, source = 'pairs file',
+  /** Multi-token answers by teacher forcing (the CLI); without it (the app), answers must be one token. */
+  opts: { teacherForcing?: boolean } = {},
+): Experiment[] {
   const issues: InputIssue[] = [];
   const exps: Experiment[] = [];
   records.forEach((r, i) => {
     const metric = { ...base.metric, positions: r.positions ?? base.metric.positions };
     try {
-      const e = resolveExperiment({ ...base, metric, pairs: [{ clean: r.clean, corrupted: r.corrupted, answer: r.answer, wrong: r.wrong }] }, cfg);
+      const spec = { ...base, metric, pairs: [{ clean: r.clean, corrupted: r.corrupted, answer: r.answer, wrong: r.wrong }] };
+      if (!opts.teacherForcing && (r.answerTokens || r.wrongTokens))
+        throw new ExperimentError([{ field: 'answer', message: 'answer_tokens / wrong_tokens (multi-token answers by teacher forcing) run in the CLI (patchwork attribute|patch --pairs); here answers are one token.' }]);
+      const e = opts.teacherForcing ? resolveWithContinuations(spec, cfg, [{ answer: r.answerTokens, wrong: r.wrongTokens }]) : resolveExperiment(spec, cfg);
+      if (r.noise && e.forced) throw new ExperimentError([{ field: 'pairs', message: 'a noise pair takes a one-token answer (multi-token answers are not combined with Gaussian noise).' }]);
       if (r.noise) {
         const offset = base.prependBos ? 1 : 0;
         const outside = r.noise.positions.filter((p) => p + offset >= e.nPos);
@@ -242,7 +270,7 @@ export function resolvePairs(records: PairRecord[], base: Omit<ExperimentSpec, '
 /** Single-pair experiments of equal length and metric positions as one batched experiment. */
 export function joinExperiments(exps: Experiment[]): Experiment {
   const [first] = exps;
-  if (exps.some((e) => e.nPos !== first.nPos || e.positions.join() !== first.positions.join() || !e.noise !== !first.noise))
+  if (exps.some((e) => e.nPos !== first.nPos || e.positions.join() !== first.positions.join() || !e.noise !== !first.noise || !e.forced !== !first.forced))
     throw new Error('joinExperiments: pairs of different lengths or metric positions cannot share a batch.');
   const all = <K extends keyof Experiment>(k: K) => exps.flatMap((e) => e[k] as unknown[]) as Experiment[K];
   return {
@@ -256,6 +284,7 @@ export function joinExperiments(exps: Experiment[]): Experiment {
       probs: concat(exps.map((e) => e.klSource!.probs)), negEntropy: concat(exps.map((e) => e.klSource!.negEntropy)),
     } : undefined,
     nPairs: exps.reduce((a, e) => a + e.nPairs, 0),
+    forced: first.forced && { promptLength: first.forced.promptLength, answer: exps.flatMap((e) => e.forced!.answer), wrong: exps.flatMap((e) => e.forced!.wrong) },
   };
 }
 
@@ -282,7 +311,7 @@ export interface Batch {
 export function batches(exps: Experiment[], maxPairs: number): Batch[] {
   const groups = new Map<string, number[]>();
   exps.forEach((e, i) => {
-    const key = `${e.nPos}:${e.positions.join('.')}:${e.noise ? 'noise' : ''}`;
+    const key = `${e.nPos}:${e.positions.join('.')}:${e.noise ? 'noise' : ''}:${e.forced ? 'forced' : ''}`;
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(i);
   });
@@ -363,7 +392,7 @@ export async function runBatches(
   opts.onProgress?.(0, n);
   for (const batch of batches(exps, maxPairs)) {
     if (opts.signal?.aborted) throw new DOMException('The run was cancelled.', 'AbortError');
-    const r = await run(batch.exp, batch.pairs);
+    const r = forcedFold(batch.exp, await run(batch.exp, batch.pairs));
     batch.pairs.forEach((pair, b) => {
       metricPerPair.clean[pair] = r.metric.clean[b];
       metricPerPair.corrupted[pair] = r.metric.corrupted[b];
@@ -383,4 +412,17 @@ export async function runBatches(
   for (const f of families) ({ mean: mean[f], sem: sem[f] } = meanAndSem(perPair[f]!));
   const avg = (a: Float64Array) => a.reduce((s, x) => s + x, 0) / n;
   return { metric: { clean: avg(metricPerPair.clean), corrupted: avg(metricPerPair.corrupted) }, metricPerPair, mean, perPair, sem };
+}
+
+type BatchResult = { metric: { clean: ArrayLike<number>; corrupted: ArrayLike<number> }; values: Partial<Record<Family, PairLabelled>> };
+
+/** A teacher-forced batch has two rows per pair (continuations.ts): each pair's values are the mean of its rows. */
+function forcedFold(exp: Experiment, r: BatchResult): BatchResult {
+  if (!exp.forced) return r;
+  const R = exp.nPairs;
+  const values: Partial<Record<Family, PairLabelled>> = {};
+  for (const [f, v] of Object.entries(r.values) as [Family, PairLabelled][])
+    values[f] = v.shape[0] === R ? { axes: v.axes, shape: [R / 2, ...v.shape.slice(1)], data: foldRows(v.data, R) } : v;
+  const fold = (m: ArrayLike<number>) => (m.length === R ? foldRows(m, R) : m);
+  return { metric: { clean: fold(r.metric.clean), corrupted: fold(r.metric.corrupted) }, values };
 }

@@ -47,6 +47,8 @@ export interface Experiment {
    * (hook_embed); the corrupted tokens are then the clean ones. `key` names it in graph caches.
    */
   noise?: { data: Float32Array; key: string };
+  /** Multi-token answers by teacher forcing (continuations.ts): 2 rows per pair, each pair's continuations. */
+  forced?: import('./continuations').Forced;
 }
 
 const tokenLine = (ids: number[]) => ids.map(displayToken).join(' | ');

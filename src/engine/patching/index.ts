@@ -5,7 +5,8 @@ import { ActivationPatcher, type SweepOptions } from './activation';
 import { runAttribution, type AttributionRequest, type AttributionResult } from './attribution';
 import { EdgePatcher, type EdgeRunOptions } from './circuit';
 import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from './edges';
-import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
+import { experimentFromTokens, type Experiment } from './experiment';
+import { perTokenLogprobs, resolveWithContinuations, type PerToken } from './continuations';
 import { runInspection, type InspectOptions, type Inspection } from './inspect';
 import { prepareMetric } from './metrics';
 import { cellPatch, jointPatch, patchOnTop, type Cell, type OnTopOptions } from './node-sets';
@@ -55,8 +56,14 @@ export class PatchingEngine {
     return prepareMetric(this.rt, this.cfg, exp);
   }
 
+  /** Resolves texts to tokens; multi-token answers become a teacher-forced experiment (continuations.ts). */
   resolve(spec: ExperimentSpec): Experiment {
-    return resolveExperiment(spec, this.cfg);
+    return resolveWithContinuations(spec, this.cfg);
+  }
+
+  /** A teacher-forced experiment's per-token log-probs in both runs, per pair. */
+  perToken(exp: Experiment): Promise<PerToken[]> {
+    return perTokenLogprobs(this.rt, this.cfg, exp);
   }
 
   async attribute(exp: Experiment, req?: AttributionRequest): Promise<AttributionResult> {
@@ -152,6 +159,7 @@ export class PatchingEngine {
   /** Top-k next tokens, direct logit attribution and the logit lens at the metric position (inspect.ts). */
   async inspect(exp: Experiment, opts?: InspectOptions): Promise<Inspection> {
     noNoise(exp);
+    if (exp.forced) throw new Error('inspect reads one next-token distribution; a multi-token answer (teacher forcing) has several: give one-token answers.');
     await this.prepare(exp);
     return runInspection(this.rt, this.cfg, exp, opts);
   }
@@ -183,6 +191,7 @@ export {
   type Edge, type EdgeLayout, type EdgeScores,
 } from './edges';
 export type { EdgeRunOptions } from './circuit';
+export { foldRows, needsForcing, pairCount, resolveWithContinuations, type Forced, type PerToken, type TokenLogprob } from './continuations';
 export { CellNameError, cellName, cellPatch, parseCell, parseCells, type Cell, type CellPatch } from './node-sets';
 export type { Verification, VerifiedCell, VerifyOptions } from './verify';
 export type { DirectLogitAttribution, InspectOptions, Inspection, TokenScore } from './inspect';

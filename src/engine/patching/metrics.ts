@@ -7,6 +7,7 @@ import type { Feed, Runtime } from '../runtime/types';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import { metricTargets, type Experiment } from './experiment';
 import type { MetricName } from './types';
+import { forcedFeeds, forcedRows } from './continuations';
 
 export interface MetricInputs {
   /** [nPairs, K, d_vocab]: +1 at the answer (target) token, -1 at the wrong token for logit_diff. */
@@ -29,6 +30,7 @@ export function metricInputs(g: Graph, cfg: GPT2Config, exp: Experiment): Metric
 export function metricFeeds(cfg: GPT2Config, exp: Experiment): Record<string, Feed> {
   const K = exp.positions.length;
   const V = cfg.dVocab;
+  if (exp.forced) return forcedFeeds(cfg, exp); // multi-token answers (continuations.ts)
   if (exp.spec.metric.name === 'kl') {
     if (!exp.klSource) throw new Error('The kl metric needs its source distribution first: await prepareMetric(rt, cfg, exp).');
     return {
@@ -55,6 +57,7 @@ export function metricFeeds(cfg: GPT2Config, exp: Experiment): Record<string, Fe
 
 /** The metric for every row: lnOut [rows, pos, d_model] -> [rows]. */
 export function metricRows(cfg: GPT2Config, w: WeightInputs, lnOut: Tensor, exp: Experiment, inputs: MetricInputs): Tensor {
+  if (exp.forced) return forcedRows(cfg, w, lnOut, exp, inputs.coef); // multi-token answers (continuations.ts)
   const rows = lnOut.shape[0];
   const N = exp.nPairs;
   const K = exp.positions.length;
