@@ -75,11 +75,14 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       engine = null;
       loadedKey = null;
       experiments.clear();
-      runtime = await createBrowserRuntime({
+      const created = await createBrowserRuntime({
         backend: msg.backend,
+        threads: msg.threads,
         onDeviceLost: (message) => post({ id: -1, kind: 'deviceLost', message }),
       });
-      const value: ResultOf['init'] = { backend: runtime.backend, webgpu };
+      runtime = created.runtime;
+      const { threads, isolated, warning: threadsWarning } = created.threads;
+      const value: ResultOf['init'] = { backend: runtime.backend, webgpu, threads, isolated, threadsWarning };
       return [value, []];
     }
     case 'load': {
