@@ -4,6 +4,7 @@
 // The WebGPU bundle loads ort-wasm-simd-threaded.asyncify.wasm (checked in dist/ort.webgpu.bundle.min.mjs); `?url`
 // makes Vite copy it into the build and give us its hashed URL, so nothing is fetched from a CDN.
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+import type { MemoryLimits } from '../model/memory';
 import type { OrtModule } from './ort-runtime';
 import type { Runtime } from './types';
 import { createWebRuntime, wasmThreads, webgpuAvailable, type WebBackendChoice } from './web';
@@ -35,6 +36,21 @@ function loadOrt(): Promise<OrtModule> {
     return ort;
   });
   return ortModule;
+}
+
+/**
+ * What the browser tells of its memory: navigator.deviceMemory and, on WebGPU, the limits of onnxruntime's device
+ * (each weight is one GPU buffer). Read by engine/model/memory.ts's check before a model goes to the device.
+ */
+export async function browserMemoryLimits(backend: string): Promise<MemoryLimits> {
+  const deviceMemoryGiB = (globalThis.navigator as { deviceMemory?: number } | undefined)?.deviceMemory;
+  if (backend !== 'webgpu' || !ortModule) return { deviceMemoryGiB };
+  try {
+    const device = (await (await ortModule).env.webgpu.device) as unknown as { limits?: { maxBufferSize: number; maxStorageBufferBindingSize: number } };
+    return { deviceMemoryGiB, maxBufferSize: device.limits?.maxBufferSize, maxStorageBufferBindingSize: device.limits?.maxStorageBufferBindingSize };
+  } catch {
+    return { deviceMemoryGiB };
+  }
 }
 
 /** A runtime on WebGPU when asked or available ('auto'), else wasm; see web.ts for the fallback rules. */
