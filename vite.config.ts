@@ -26,6 +26,16 @@ function toyModelOverride(): Plugin {
   };
 }
 
+/**
+ * Cross-origin isolation (COOP + COEP): without it the browser gives wasm no SharedArrayBuffer and onnxruntime-web
+ * runs on one thread. Cross-origin fetches (the hub, a user's model host) still work: they are CORS requests.
+ * Static hosts that cannot send headers get them from public/coi-serviceworker.js (README, Deploying).
+ */
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   // Relative asset URLs, so the built app works from any path (a static host's subfolder, a file server).
   base: './',
@@ -34,5 +44,6 @@ export default defineConfig({
   build: { target: 'es2022', chunkSizeWarningLimit: 6000 },
   // Pre-bundling would move onnxruntime-web away from its .wasm and .mjs siblings.
   optimizeDeps: { exclude: ['onnxruntime-web'] },
-  preview: { port: 4173, strictPort: true },
+  server: { headers: ISOLATION_HEADERS },
+  preview: { port: 4173, strictPort: true, headers: ISOLATION_HEADERS },
 });

@@ -2,6 +2,10 @@
 // on the wasm backend, for the offline toy model and for a GPT-2-Small-shaped random checkpoint (loaded through
 // the app's custom-URL path from a local server). Prints a table and writes bench-results/browser.json.
 //
+// `--threads 1,all` (the default) runs every case once per thread setting: `all` is what the app picks (every core
+// up to 8; the preview is cross-origin isolated), a number is passed as `?threads=N`. Each case records the threads
+// the app reports using.
+//
 // Cold = the first Run after the model loads (includes building and compiling the attribution graph's session);
 // warm = the same Run again (session cached). The build in dist/ is used; pass --build to rebuild first.
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
@@ -21,14 +25,29 @@ const { values: args } = parseArgs({
     warm: { type: 'string', default: '3' },
     dir: { type: 'string', default: '.cache/bench/gpt2-small-random' },
     out: { type: 'string', default: 'bench-results/browser.json' },
-    /** 'circuit': only the GPT-2-Small-shaped case of Run -> drawn circuit graph (issue 11). */
+    /** 'circuit': only the GPT-2-Small-shaped case of Run -> drawn circuit graph (issue 11); 'heatmap': every case but that one. */
     only: { type: 'string' },
+    threads: { type: 'string', default: '1,all' },
   },
 });
+
+/** `--threads 1,all`: whole numbers of at least 1, or `all` (no override). */
+function threadSettings(text: string): (number | 'all')[] {
+  const out = text.split(',').map((t) => t.trim()).map((t) => (t === 'all' ? 'all' : /^\d+$/.test(t) && Number(t) >= 1 ? Number(t) : null));
+  if (!out.length || out.includes(null)) {
+    console.error(`--threads ${text}: give a comma-separated list of whole numbers of at least 1 or "all", e.g. 1,all`);
+    process.exit(2);
+  }
+  return out as (number | 'all')[];
+}
+const THREADS = threadSettings(args.threads!);
 const log = (m: string) => process.stderr.write(m + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Case {
+  /** The wasm threads the app reported using, and the setting asked for. */
+  threads: number;
+  threadsSetting: number | 'all';
   model: string;
   preset: string;
   tokens: number;
@@ -88,6 +107,14 @@ async function runToCircuit(page: Page): Promise<number> {
   });
 }
 
+let setting: number | 'all' = 'all';
+
+/** The wasm threads the page's engine reports (the header's count). */
+async function threadsOf(page: Page): Promise<{ threads: number; threadsSetting: number | 'all' }> {
+  const b = await page.evaluate(() => (window.patchwork!.state() as { backend: { threads: number } }).backend);
+  return { threads: b.threads, threadsSetting: setting };
+}
+
 /** 1 pair x 16 tokens (BOS + 15 one-token words) on the Circuit tab: Run -> circuit graph drawn. */
 async function benchCircuit(page: Page, model: string): Promise<Case> {
   const words = ['violin', 'crater', 'saddle', 'mirror', 'thunder', 'basket', 'velvet', 'pepper', 'glacier', 'harbor', 'lantern', 'candle'];
@@ -102,8 +129,8 @@ async function benchCircuit(page: Page, model: string): Promise<Case> {
   const warmMs: number[] = [];
   for (let i = 0; i < Number(args.warm); i++) warmMs.push(await runToCircuit(page));
   const r = (await page.evaluate(() => window.patchwork!.lastResult()))!;
-  const c: Case = { model, preset: 'circuit (Run -> graph)', tokens: r.tokens.length, pairs: 1, loadMs: 0, coldMs, warmMs, warmMedianMs: median(warmMs) };
-  log(`${model} / circuit (1 pair x ${c.tokens} tokens): Run -> circuit graph cold ${c.coldMs.toFixed(0)} ms, warm ${c.warmMedianMs.toFixed(0)} ms`);
+  const c: Case = { ...(await threadsOf(page)), model, preset: 'circuit (Run -> graph)', tokens: r.tokens.length, pairs: 1, loadMs: 0, coldMs, warmMs, warmMedianMs: median(warmMs) };
+  log(`[${c.threads} thread(s)] ${model} / circuit (1 pair x ${c.tokens} tokens): Run -> circuit graph cold ${c.coldMs.toFixed(0)} ms, warm ${c.warmMedianMs.toFixed(0)} ms`);
   return c;
 }
 
@@ -115,8 +142,8 @@ async function bench(page: Page, model: string, preset: string, load: () => Prom
   for (let i = 0; i < Number(args.warm); i++) warmMs.push(await runToHeatmap(page));
   const r = (await page.evaluate(() => window.patchwork!.lastResult()))!;
   const spec = (await page.evaluate(() => (window.patchwork!.state() as { spec: { pairs: unknown[] } }).spec));
-  const c: Case = { model, preset, tokens: r.tokens.length, pairs: spec.pairs.length, loadMs, coldMs, warmMs, warmMedianMs: median(warmMs) };
-  log(`${model} / ${preset} (${c.pairs} pair(s) x ${c.tokens} tokens): load ${c.loadMs.toFixed(0)} ms, Run -> heatmap cold ${c.coldMs.toFixed(0)} ms, warm ${c.warmMedianMs.toFixed(0)} ms`);
+  const c: Case = { ...(await threadsOf(page)), model, preset, tokens: r.tokens.length, pairs: spec.pairs.length, loadMs, coldMs, warmMs, warmMedianMs: median(warmMs) };
+  log(`[${c.threads} thread(s)] ${model} / ${preset} (${c.pairs} pair(s) x ${c.tokens} tokens): load ${c.loadMs.toFixed(0)} ms, Run -> heatmap cold ${c.coldMs.toFixed(0)} ms, warm ${c.warmMedianMs.toFixed(0)} ms`);
   return c;
 }
 
@@ -137,28 +164,35 @@ async function main() {
   const cases: Case[] = [];
   try {
     await waitForServer(base);
-    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    const t0 = performance.now();
-    await page.goto(`${base}/?backend=wasm`);
-    await page.waitForFunction(() => window.patchwork?.ready(), null, { timeout: 120_000 });
-    const toyLoad = performance.now() - t0;
-    if (args.only !== 'circuit') cases.push(await bench(page, 'toy-induction', 'toy-induction', async () => toyLoad));
+    for (const s of THREADS) {
+      setting = s;
+      // A fresh page per setting: onnxruntime reads its thread count once, when its wasm module starts.
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      const t0 = performance.now();
+      await page.goto(`${base}/?backend=wasm${s === 'all' ? '' : `&threads=${s}`}`);
+      await page.waitForFunction(() => window.patchwork?.ready(), null, { timeout: 120_000 });
+      const toyLoad = performance.now() - t0;
+      const isolated = await page.evaluate(() => crossOriginIsolated);
+      log(`threads ${s}: page cross-origin isolated: ${isolated}, wasm threads: ${(await threadsOf(page)).threads}`);
+      if (args.only !== 'circuit') cases.push(await bench(page, 'toy-induction', 'toy-induction', async () => toyLoad));
 
-    const loadGpt2 = async () => {
-      const t = performance.now();
-      await page.getByText('Local files or a URL').click();
-      await page.getByTestId('model.url').fill(`${models.url}/${dir.split('/').pop()}/`);
-      await page.getByTestId('model.url.load').click();
-      await page.waitForFunction(() => window.patchwork!.ready() && (window.patchwork!.state() as { model: { config: { nLayers: number } } }).model.config.nLayers === 12, null, { timeout: 300_000 });
-      return performance.now() - t;
-    };
-    if (args.only === 'circuit') {
-      const loadMs = await loadGpt2();
-      cases.push({ ...(await benchCircuit(page, 'gpt2-small-shaped (random)')), loadMs });
-    } else {
-      cases.push(await bench(page, 'gpt2-small-shaped (random)', 'factual', loadGpt2));
-      cases.push(await bench(page, 'gpt2-small-shaped (random)', 'ioi', async () => 0));
-      cases.push(await benchCircuit(page, 'gpt2-small-shaped (random)'));
+      const loadGpt2 = async () => {
+        const t = performance.now();
+        await page.getByText('Local files or a URL').click();
+        await page.getByTestId('model.url').fill(`${models.url}/${dir.split('/').pop()}/`);
+        await page.getByTestId('model.url.load').click();
+        await page.waitForFunction(() => window.patchwork!.ready() && (window.patchwork!.state() as { model: { config: { nLayers: number } } }).model.config.nLayers === 12, null, { timeout: 300_000 });
+        return performance.now() - t;
+      };
+      if (args.only === 'circuit') {
+        const loadMs = await loadGpt2();
+        cases.push({ ...(await benchCircuit(page, 'gpt2-small-shaped (random)')), loadMs });
+      } else {
+        cases.push(await bench(page, 'gpt2-small-shaped (random)', 'factual', loadGpt2));
+        cases.push(await bench(page, 'gpt2-small-shaped (random)', 'ioi', async () => 0));
+        if (args.only !== 'heatmap') cases.push(await benchCircuit(page, 'gpt2-small-shaped (random)'));
+      }
+      await page.close();
     }
   } finally {
     await browser.close();
@@ -168,16 +202,16 @@ async function main() {
 
   const out = {
     date: new Date().toISOString(),
-    what: 'Time from pressing Run to the first heatmap painted (circuit case: to the circuit graph drawn), headless Chromium, wasm backend (1 thread), built app',
+    what: 'Time from pressing Run to the first heatmap painted (circuit case: to the circuit graph drawn), headless Chromium, wasm backend, built app (cross-origin isolated by the preview headers); each case records the wasm threads used',
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
     chromium: execSync(`${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} --version 2>/dev/null`).toString().trim(),
     cases,
   };
   mkdirSync('bench-results', { recursive: true });
   writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
-  console.log('\nmodel                         preset                  pairs x tokens   load      Run->heatmap cold   warm (median)');
+  console.log('\nthreads  model                         preset                  pairs x tokens   load      Run->heatmap cold   warm (median)');
   for (const c of cases) {
-    console.log(`${c.model.padEnd(30)}${c.preset.padEnd(24)}${`${c.pairs} x ${c.tokens}`.padEnd(17)}${`${(c.loadMs / 1000).toFixed(1)} s`.padEnd(10)}${`${c.coldMs.toFixed(0)} ms`.padEnd(20)}${c.warmMedianMs.toFixed(0)} ms`);
+    console.log(`${String(c.threads).padEnd(9)}${c.model.padEnd(30)}${c.preset.padEnd(24)}${`${c.pairs} x ${c.tokens}`.padEnd(17)}${`${(c.loadMs / 1000).toFixed(1)} s`.padEnd(10)}${`${c.coldMs.toFixed(0)} ms`.padEnd(20)}${c.warmMedianMs.toFixed(0)} ms`);
   }
   console.log(`\nwrote ${args.out}`);
 }

@@ -63,7 +63,8 @@ export const DEFAULT_VIEW: ViewState = {
 };
 
 export interface AppState {
-  backend: { choice: BackendChoice; active: BackendName | null; webgpu: boolean | null; forced: boolean };
+  /** `threads`: onnxruntime's wasm threads (null until the engine starts); `isolated`: crossOriginIsolated. */
+  backend: { choice: BackendChoice; active: BackendName | null; webgpu: boolean | null; forced: boolean; threads: number | null; isolated: boolean | null };
   model: ModelState;
   spec: ExperimentSpec;
   presetId: string | null;
@@ -113,7 +114,7 @@ export const DEFAULT_SPEC: ExperimentSpec = {
 };
 
 export const useStore = create<AppState>(() => ({
-  backend: { choice: 'auto', active: null, webgpu: null, forced: false },
+  backend: { choice: 'auto', active: null, webgpu: null, forced: false, threads: null, isolated: null },
   model: {
     choice: { kind: 'builtin', id: 'toy-induction' },
     status: 'idle',

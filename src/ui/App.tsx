@@ -84,6 +84,7 @@ function Header() {
       <label className="pw-backend" title="Where the model runs. WebGPU uses the GPU; wasm runs on the CPU in every browser.">
         <span>Backend</span>
         <strong data-testid="backend.active">{backend.active === 'webgpu' ? 'WebGPU' : backend.active === 'wasm' ? 'wasm' : '…'}</strong>
+        <BackendThreads />
         <select
           aria-label="Backend"
           value={backend.choice}
@@ -99,6 +100,16 @@ function Header() {
       {copied ? <span className="pw-toast" role="status" data-testid="permalink.status">{copied}</span> : null}
     </header>
   );
+}
+
+/** wasm's thread count beside the backend; one thread on a page that is not cross-origin isolated says why. */
+function BackendThreads() {
+  const { active, threads, isolated } = useStore((s) => s.backend);
+  if (active !== 'wasm' || threads === null) return null;
+  const why = isolated
+    ? 'onnxruntime-web runs wasm on this many threads (all cores up to 8; ?threads=N in the address sets it).'
+    : 'One thread: this page is not cross-origin isolated, so the browser gives wasm no shared memory for threads (README, Deploying).';
+  return <span className="pw-muted" title={why} data-testid="backend.threads">{threads} thread{threads === 1 ? '' : 's'}</span>;
 }
 
 function Notice() {

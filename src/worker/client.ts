@@ -89,8 +89,8 @@ export class EngineClient {
     });
   }
 
-  init(backend: BackendChoice): Promise<ResultOf['init']> {
-    return this.call({ type: 'init', backend });
+  init(backend: BackendChoice, threads?: string | null): Promise<ResultOf['init']> {
+    return this.call({ type: 'init', backend, threads });
   }
 
   /** Loads `source` as the model called `key` (the key later requests name). */

@@ -2,7 +2,8 @@
 // The engine worker: owns the onnxruntime runtime, the loaded model and the patching engine, so the page never
 // blocks on computation. One request at a time reaches the runtime (its queue), but cancels and progress flow freely.
 import { PatchingEngine, cellPatch, type Experiment, type ExperimentSpec, type Labelled } from '../engine/patching';
-import { createBrowserRuntime, destroyWebGpuDeviceForTesting } from '../engine/runtime/browser';
+import { browserMemoryLimits, createBrowserRuntime, destroyWebGpuDeviceForTesting } from '../engine/runtime/browser';
+import { memoryShortfall } from '../engine/model/memory';
 import { webgpuAvailable } from '../engine/runtime/web';
 import type { Runtime } from '../engine/runtime/types';
 import { checkFinite, NonFiniteError } from '../engine/patching/finite';
@@ -75,17 +76,23 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       engine = null;
       loadedKey = null;
       experiments.clear();
-      runtime = await createBrowserRuntime({
+      const created = await createBrowserRuntime({
         backend: msg.backend,
+        threads: msg.threads,
         onDeviceLost: (message) => post({ id: -1, kind: 'deviceLost', message }),
       });
-      const value: ResultOf['init'] = { backend: runtime.backend, webgpu };
+      runtime = created.runtime;
+      const { threads, isolated, warning: threadsWarning } = created.threads;
+      const value: ResultOf['init'] = { backend: runtime.backend, webgpu, threads, isolated, threadsWarning };
       return [value, []];
     }
     case 'load': {
       if (!runtime) throw new Error('The runtime is not started.');
       const { model, bytes, fromCache, sha256, tofu, servedFrom } = await loadSource(msg.source, { signal, onProgress: progress });
       if (signal.aborted) throw signal.reason;
+      // Too big for this device: refused with the figures, the previous model kept (issue 15 part 3).
+      const shortfall = memoryShortfall(model.config, runtime.backend, await browserMemoryLimits(runtime.backend));
+      if (shortfall) throw new Error(shortfall);
       progress({ phase: 'upload', loaded: 0 });
       // Drop the previous model's sessions and weights before holding the new ones (a GPU holds one at a time).
       // Until here a failed load (404, cancel, bad file) leaves the previous model in place.

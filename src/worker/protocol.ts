@@ -118,7 +118,8 @@ export interface VerifyRequest {
  * holds another one, so a result computed on one model is never patched on another.
  */
 export type Request =
-  | { type: 'init'; backend: BackendChoice }
+  /** `threads`: a `?threads=N` override as typed (the worker checks it). */
+  | { type: 'init'; backend: BackendChoice; threads?: string | null }
   | { type: 'load'; source: ModelSource; key: string }
   /** The key of the model the worker holds (a failed load may or may not have dropped the previous one). */
   | { type: 'loaded' }
@@ -138,7 +139,8 @@ export type Request =
   | { type: 'debugLoseDevice' };
 
 export interface ResultOf {
-  init: { backend: BackendName; webgpu: boolean };
+  /** `threads`: onnxruntime's wasm threads; `threadsWarning`: why a `?threads=` override was not used as typed. */
+  init: { backend: BackendName; webgpu: boolean; threads: number; isolated: boolean; threadsWarning?: string };
   load: LoadedInfo;
   loaded: string | null;
   attribute: AttributionPayload;

@@ -32,6 +32,40 @@ interface GpuLike {
   lost: Promise<{ message: string; reason?: string }>;
 }
 
+/** Most wasm threads used by default: past 8, onnxruntime's per-op thread pool gains little on GPT-2-sized matmuls. */
+export const MAX_DEFAULT_WASM_THREADS = 8;
+
+/**
+ * onnxruntime-web's wasm threads: all cores up to 8 when the page is cross-origin isolated (threads need
+ * SharedArrayBuffer), else 1 (onnxruntime would lower it to 1 itself, with a console warning).
+ */
+export function defaultWasmThreads(isolated: boolean, hardwareConcurrency: number | undefined): number {
+  if (!isolated) return 1;
+  const cores = Number.isInteger(hardwareConcurrency) && hardwareConcurrency! > 0 ? hardwareConcurrency! : 1;
+  return Math.min(MAX_DEFAULT_WASM_THREADS, cores);
+}
+
+/**
+ * The threads a `?threads=N` override asks for, checked: a whole number from 1 to the machine's cores, and more
+ * than 1 only on an isolated page. Returns the threads to use and, when the request is not used as given, why.
+ */
+export function wasmThreads(
+  requested: string | null, isolated: boolean, hardwareConcurrency: number | undefined,
+): { threads: number; warning?: string } {
+  const fallback = defaultWasmThreads(isolated, hardwareConcurrency);
+  if (requested === null) return { threads: fallback };
+  const cores = Number.isInteger(hardwareConcurrency) && hardwareConcurrency! > 0 ? hardwareConcurrency! : 1;
+  if (!/^\d+$/.test(requested.trim()) || Number(requested) < 1) {
+    return { threads: fallback, warning: `threads=${requested} is not a whole number of at least 1; using ${fallback}.` };
+  }
+  const n = Number(requested);
+  if (n > 1 && !isolated) {
+    return { threads: 1, warning: `threads=${n} needs a cross-origin isolated page (see README, Deploying); using 1.` };
+  }
+  if (n > cores) return { threads: cores, warning: `threads=${n} is more than this machine's ${cores} cores; using ${cores}.` };
+  return { threads: n };
+}
+
 /** Whether this environment offers a WebGPU adapter at all. */
 export async function webgpuAvailable(): Promise<boolean> {
   const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } } | undefined)?.gpu;

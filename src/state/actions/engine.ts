@@ -8,6 +8,11 @@ import { cancelSweep } from './sweep';
 
 let recovering = false;
 
+/** `?threads=N` in the address (benchmarks, comparisons): the worker checks it and says why when it is not used. */
+function threadsParam(): string | null {
+  return typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('threads');
+}
+
 export async function startEngine(choice: BackendChoice, forced = false): Promise<void> {
   const client = new EngineClient({
     onDeviceLost: (message) => void recoverFromDeviceLoss(message),
@@ -19,13 +24,14 @@ export async function startEngine(choice: BackendChoice, forced = false): Promis
   if (getState().model.status === 'ready') patchSlice('model', { status: 'loading', progress: { phase: 'config', loaded: 0 } });
   patchSlice('model', { loadedKey: null });
   try {
-    const r = await client.init(choice);
-    patchSlice('backend', { active: r.backend, webgpu: r.webgpu });
+    const r = await client.init(choice, threadsParam());
+    patchSlice('backend', { active: r.backend, webgpu: r.webgpu, threads: r.threads, isolated: r.isolated });
+    if (r.threadsWarning) setState({ notice: { kind: 'info', text: r.threadsWarning } });
   } catch (e) {
     // A forced WebGPU that cannot start: say so and fall back to wasm rather than leave the app dead.
     setState({ notice: { kind: 'error', text: `Could not start the ${choice} backend (${describeError(e)}); using wasm.` } });
-    const r = await client.init('wasm');
-    patchSlice('backend', { choice: 'wasm', active: r.backend, webgpu: r.webgpu });
+    const r = await client.init('wasm', threadsParam());
+    patchSlice('backend', { choice: 'wasm', active: r.backend, webgpu: r.webgpu, threads: r.threads, isolated: r.isolated });
   }
 }
 
