@@ -19,6 +19,8 @@ import type { BackendChoice } from '../worker/protocol';
 import { rankHeads } from '../viz/attention/attention-model';
 import type { RunResult } from '../state/results';
 import { CircuitView } from './views/circuit/CircuitView';
+import { InspectView } from './views/inspect/InspectView';
+import { NeuronsView } from './views/neurons/NeuronsView';
 import { OnTopBanner, PatchSetBar } from './views/PatchSetBar';
 import { EstimatorSelector } from './views/estimators/EstimatorSelector';
 import { runEstimatorView } from './views/estimators/estimator-text';
@@ -33,6 +35,8 @@ const TABS: { id: ViewTab; label: string }[] = [
   { id: 'scatter', label: 'Attribution vs patch' },
   { id: 'attention', label: 'Attention' },
   { id: 'circuit', label: 'Circuit' },
+  { id: 'inspect', label: 'Inspect' },
+  { id: 'neurons', label: 'Neurons' },
 ];
 
 export function App() {
@@ -263,6 +267,8 @@ function ViewBody({ tab, run, scale }: { tab: ViewTab; run: RunResult; scale: Sc
   if (tab === 'heads') return <HeadsView run={run} scale={scale} />;
   if (tab === 'scatter') return <ScatterView run={run} scale={scale} />;
   if (tab === 'circuit') return <CircuitView run={run} />;
+  if (tab === 'inspect') return <InspectView run={run} />;
+  if (tab === 'neurons') return <NeuronsView run={run} scale={scale} />;
   return <AttentionView run={run} scale={scale} />;
 }
 

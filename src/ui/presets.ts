@@ -1,7 +1,7 @@
 // Presets that teach: each sets up a classic experiment and says in one line what to look for.
 import type { ExperimentSpec, PromptPair } from '../engine/patching/types';
 import type { PermalinkState } from '../state/permalink';
-import type { PresetKind } from '../state/models';
+import { BUILTIN_MODELS, type BuiltinModel, type PresetKind } from '../state/models';
 import { IOI_CIRCUIT, TOY_CIRCUIT } from '../engine/train/toy';
 import { IOI_TEMPLATES, ioiSentence } from '../engine/train/ioi-data';
 
@@ -209,4 +209,11 @@ export function presetsFor(kind: PresetKind): Preset[] {
 
 export function presetById(id: string): Preset | undefined {
   return PRESETS.find((p) => p.id === id) ?? CIRCUIT_PRESETS.find((p) => p.id === id);
+}
+
+/** The built-in model a preset is made for (issue 14 item 6: presets bring their model): the first of its kind. */
+export function presetModel(preset: Pick<Preset, 'kind'>): BuiltinModel {
+  const m = BUILTIN_MODELS.find((b) => b.presets === preset.kind);
+  if (!m) throw new Error(`No built-in model runs "${preset.kind}" presets.`);
+  return m;
 }

@@ -160,6 +160,16 @@ export class EngineClient {
     return this.call({ type: 'jointPatch', model, spec, cells, ...onTop(patched) }, { signal });
   }
 
+  /** Top-5 next tokens, direct logit attribution and the logit lens of a spec (issue 14). */
+  inspect(model: string, spec: ExperimentSpec, lensPair = 0, signal?: AbortSignal): Promise<ResultOf['inspect']> {
+    return this.call({ type: 'inspect', model, spec, lensPair }, { signal });
+  }
+
+  /** One head's raw attention pattern on a pair's clean and corrupted prompt. */
+  pattern(model: string, spec: ExperimentSpec, layer: number, head: number, pair = 0): Promise<ResultOf['pattern']> {
+    return this.call({ type: 'pattern', model, spec, layer, head, pair });
+  }
+
   /** Tests only: makes the worker lose its GPU device (resolves false on wasm). */
   debugLoseDevice(): Promise<boolean> {
     return this.call({ type: 'debugLoseDevice' });

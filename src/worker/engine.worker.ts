@@ -8,8 +8,9 @@ import { webgpuAvailable } from '../engine/runtime/web';
 import type { Runtime } from '../engine/runtime/types';
 import { checkFinite, NonFiniteError } from '../engine/patching/finite';
 import { resolvePairs, runBatches } from '../engine/patching/dataset';
+import { meanActivations } from '../engine/patching/ablation';
 import { loadSource } from './model-loader';
-import type { ProgressOf, RequestMessage, ResultOf, SerializedError, WorkerMessage } from './protocol';
+import { INSPECT_KL_MESSAGE, type ProgressOf, type RequestMessage, type ResultOf, type SerializedError, type WorkerMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -194,6 +195,28 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       }, msg.patched);
       checkPatched(msg.family, value.cells.map((c) => c.index), value.cells.map((c) => c.exact));
       return [value, []];
+    }
+    case 'inspect': {
+      if (msg.spec.metric.name === 'kl') throw new Error(INSPECT_KL_MESSAGE);
+      const value: ResultOf['inspect'] = await needEngine(msg.model).inspect(experiment(msg.model, msg.spec), { lensPair: msg.lensPair, k: 5 });
+      checkFinite('direct logit attribution', value.metric, [['heads', value.dla.clean.heads], ['heads', value.dla.corrupted.heads]]);
+      return [value, []];
+    }
+    case 'pattern': {
+      const eng = needEngine(msg.model);
+      const exp = experiment(msg.model, msg.spec);
+      const pair = msg.pair ?? 0;
+      const { nLayers, nHeads } = eng.cfg;
+      if (pair >= exp.nPairs || msg.layer >= nLayers || msg.head >= nHeads) throw new Error(`No head L${msg.layer}H${msg.head} of pair ${pair} in this model and experiment.`);
+      const hook = `blocks.${msg.layer}.attn.hook_pattern`;
+      // A mean over one prompt is that prompt's pattern: [1, head_index, query_pos, key_pos].
+      const one = async (tokens: number[]) => {
+        const f = (await meanActivations(eng.rt, eng.cfg, [tokens], [hook])).get(hook)!;
+        const n = tokens.length;
+        return { n, data: Float64Array.from((f.data as Float32Array).subarray(msg.head * n * n, (msg.head + 1) * n * n)) };
+      };
+      const value: ResultOf['pattern'] = { layer: msg.layer, head: msg.head, clean: await one(exp.clean[pair]), corrupted: await one(exp.corrupted[pair]) };
+      return [value, [value.clean.data.buffer as ArrayBuffer, value.corrupted.data.buffer as ArrayBuffer]];
     }
     case 'debugLoseDevice':
       return [runtime?.backend === 'webgpu' ? await destroyWebGpuDeviceForTesting() : false, []];

@@ -7,6 +7,7 @@ import type { GPT2Config } from '../engine/model/types';
 import type { AttributionMode } from '../engine/patching/attribution';
 import type { Method } from '../engine/patching/estimators';
 import type { Verification } from '../engine/patching/verify';
+import type { Inspection } from '../engine/patching/inspect';
 import type { InputIssue } from '../engine/patching/experiment';
 import type { PairLabelled, PairRecord } from '../engine/patching/dataset';
 import type { ExperimentSpec, Family, Labelled } from '../engine/patching/types';
@@ -134,6 +135,13 @@ export type Request =
   | { type: 'evaluateCircuits'; model: string; spec: ExperimentSpec; circuits: EdgeRef[][]; patched?: CellRef[] }
   | { type: 'jointPatch'; model: string; spec: ExperimentSpec; cells: CellRef[]; patched?: CellRef[] }
   | ({ type: 'verify'; model: string; spec: ExperimentSpec; patched?: CellRef[] } & VerifyRequest)
+  /**
+   * Top-5 next tokens, direct logit attribution and the logit lens at the metric position (issue 14; engine
+   * inspect.ts); `lensPair` picks the pair the lens reads. Refused for kl (no logit direction to attribute to).
+   */
+  | { type: 'inspect'; model: string; spec: ExperimentSpec; lensPair?: number }
+  /** The raw attention pattern of one head on one pair's clean and corrupted prompt (issue 14). */
+  | { type: 'pattern'; model: string; spec: ExperimentSpec; layer: number; head: number; pair?: number }
   | { type: 'cancel'; target: number }
   /** Tests only: lose the GPU device as a driver reset would. */
   | { type: 'debugLoseDevice' };
@@ -152,9 +160,22 @@ export interface ResultOf {
   evaluateCircuits: { metric: number; faithfulness: number }[];
   jointPatch: number;
   verify: Verification;
+  inspect: Inspection;
+  pattern: RawPattern;
   cancel: null;
   debugLoseDevice: boolean;
 }
+
+/** One head's attention pattern on both prompts: [query_pos][key_pos] row-major, n x n each. */
+export interface RawPattern {
+  layer: number;
+  head: number;
+  clean: { n: number; data: Float64Array };
+  corrupted: { n: number; data: Float64Array };
+}
+
+/** Direct logit attribution needs a logit direction; the KL metric has none (issue 14). */
+export const INSPECT_KL_MESSAGE = 'Direct logit attribution and the logit lens need a logit direction (an answer token); the kl metric compares whole distributions and has none. Choose logit_diff (or logprob, prob, logit) to inspect.';
 
 export interface SerializedError {
   /** The error's class name: ExperimentError, OutOfMemoryError, WeightsError, AbortError, ... */

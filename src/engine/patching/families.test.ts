@@ -2,7 +2,7 @@
 // reference in patching.test.ts (attribution and activation patching of every family, both directions).
 import { describe, expect, it } from 'vitest';
 import {
-  ACTIVATIONS, FAMILIES, FAMILY_TABLE, cellSelector, familyEntry, familyShape, firstPosition, hookFor, isFamily, parseFamilies,
+  ACTIVATIONS, FAMILIES, FAMILY_TABLE, cellSelector, familiesIn, familyEntry, familyShape, firstPosition, hookFor, isFamily, parseFamilies,
 } from './families';
 import { familyHookShape, hookShapesOf } from './hook-shapes';
 import { tinyConfig } from '../../../test/reference/random-weights';
@@ -54,5 +54,13 @@ describe('family table', () => {
       expect(e.description.length, f).toBeGreaterThan(10);
       expect(e.axes[0], f).toBe('layer');
     }
+  });
+
+  it('puts every granularity the engine computes in a browser view (issue 14 item 8), from the table alone', () => {
+    expect(familiesIn('residual')).toEqual(['resid_pre', 'resid_mid', 'resid_post', 'attn_out', 'mlp_out']);
+    expect(familiesIn('heads_by_pos')).toEqual(['head_out', 'q_by_pos', 'k_by_pos', 'v_by_pos']);
+    expect(familiesIn('attention')).toEqual(['pattern_dest', 'pattern_by_pos']);
+    expect(familiesIn('neurons')).toEqual(['mlp_post']);
+    expect(FAMILIES.filter((f) => !(FAMILY_TABLE[f] as { view?: string }).view)).toEqual([]);
   });
 });

@@ -36,8 +36,11 @@ export const INDEXES: Record<Exclude<AxisName, 'layer'>, HookAxis> = {
   pos: 'pos', head: 'head_index', query_pos: 'query_pos', key_pos: 'key_pos', neuron: 'd_mlp',
 };
 
-/** Where the browser shows a family (absent: CLI only). */
-export type FamilyView = 'residual' | 'heads' | 'heads_by_pos' | 'attention';
+/**
+ * Where the browser shows a family (absent: CLI only). Every family with a view is computed by each Run, except
+ * 'neurons' ([layer, pos, d_mlp] is big: the Neurons tab computes it on demand for the run on screen).
+ */
+export type FamilyView = 'residual' | 'heads' | 'heads_by_pos' | 'attention' | 'neurons';
 
 export interface FamilyEntry {
   /** The activation patched. */
@@ -56,8 +59,8 @@ export interface FamilyEntry {
  */
 export const FAMILY_TABLE = {
   resid_pre: { act: 'resid_pre', axes: ['layer', 'pos'], view: 'residual', title: 'Residual stream (resid_pre)', description: 'The residual stream entering block L at one position.' },
-  resid_mid: { act: 'resid_mid', axes: ['layer', 'pos'], title: 'Residual stream (resid_mid)', description: 'The residual stream between attention and MLP of block L at one position.' },
-  resid_post: { act: 'resid_post', axes: ['layer', 'pos'], title: 'Residual stream (resid_post)', description: 'The residual stream leaving block L at one position.' },
+  resid_mid: { act: 'resid_mid', axes: ['layer', 'pos'], view: 'residual', title: 'Residual stream (resid_mid)', description: 'The residual stream between attention and MLP of block L at one position.' },
+  resid_post: { act: 'resid_post', axes: ['layer', 'pos'], view: 'residual', title: 'Residual stream (resid_post)', description: 'The residual stream leaving block L at one position.' },
   attn_out: { act: 'attn_out', axes: ['layer', 'pos'], view: 'residual', title: 'Attention output (attn_out)', description: 'The attention layer\'s output at one position (every head, with b_O).' },
   mlp_out: { act: 'mlp_out', axes: ['layer', 'pos'], view: 'residual', title: 'MLP output (mlp_out)', description: 'The MLP\'s output at one position.' },
   head_out: { act: 'z', axes: ['layer', 'head', 'pos'], view: 'heads_by_pos', title: 'Head output by position (z)', description: 'One head\'s output (hook_z) at one position.' },
@@ -65,13 +68,13 @@ export const FAMILY_TABLE = {
   q: { act: 'q', axes: ['layer', 'head'], view: 'heads', title: 'Queries (q)', description: 'One head\'s queries at every position.' },
   k: { act: 'k', axes: ['layer', 'head'], view: 'heads', title: 'Keys (k)', description: 'One head\'s keys at every position.' },
   v: { act: 'v', axes: ['layer', 'head'], view: 'heads', title: 'Values (v)', description: 'One head\'s values at every position.' },
-  q_by_pos: { act: 'q', axes: ['layer', 'head', 'pos'], title: 'Queries by position', description: 'One head\'s query at one position.' },
-  k_by_pos: { act: 'k', axes: ['layer', 'head', 'pos'], title: 'Keys by position', description: 'One head\'s key at one position.' },
-  v_by_pos: { act: 'v', axes: ['layer', 'head', 'pos'], title: 'Values by position', description: 'One head\'s value at one position.' },
+  q_by_pos: { act: 'q', axes: ['layer', 'head', 'pos'], view: 'heads_by_pos', title: 'Queries by position', description: 'One head\'s query at one position.' },
+  k_by_pos: { act: 'k', axes: ['layer', 'head', 'pos'], view: 'heads_by_pos', title: 'Keys by position', description: 'One head\'s key at one position.' },
+  v_by_pos: { act: 'v', axes: ['layer', 'head', 'pos'], view: 'heads_by_pos', title: 'Values by position', description: 'One head\'s value at one position.' },
   pattern: { act: 'pattern', axes: ['layer', 'head'], view: 'heads', title: 'Attention pattern', description: 'One head\'s whole attention pattern.' },
   pattern_dest: { act: 'pattern', axes: ['layer', 'head', 'query_pos'], view: 'attention', title: 'Attention pattern by destination', description: 'One head\'s attention from one destination (query) position: the whole row of its pattern.' },
   pattern_by_pos: { act: 'pattern', axes: ['layer', 'head', 'query_pos', 'key_pos'], view: 'attention', title: 'Attention pattern by position', description: 'One attention weight: one head, one query position, one key position.' },
-  mlp_post: { act: 'post', axes: ['layer', 'pos', 'neuron'], title: 'MLP neurons', description: 'One MLP neuron (hook_post) at one position.' },
+  mlp_post: { act: 'post', axes: ['layer', 'pos', 'neuron'], view: 'neurons', title: 'MLP neurons', description: 'One MLP neuron (hook_post) at one position.' },
 } as const satisfies Record<string, FamilyEntry>;
 
 export type Family = keyof typeof FAMILY_TABLE;

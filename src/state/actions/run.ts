@@ -14,8 +14,8 @@ import { bumpRun, cannotPatch, currentRun, engine, isCurrentRunGeneration, nextR
 import { cancelSweep } from './sweep';
 import { pairRunRecords, runPairs } from './dataset';
 
-/** Families computed by every run (those the browser shows): one attribution graph gives them all. */
-export const RUN_FAMILIES: Family[] = FAMILIES.filter((f) => familyEntry(f).view);
+/** Families computed by every run (those the browser shows, neurons on demand): one attribution graph gives them all. */
+export const RUN_FAMILIES: Family[] = FAMILIES.filter((f) => familyEntry(f).view && familyEntry(f).view !== 'neurons');
 
 /** Every problem with the spec for this model, as the engine words it; [] when it can run. */
 export function validate(spec: ExperimentSpec): { issues: InputIssue[]; exp: Experiment | null } {

@@ -8,8 +8,10 @@ import { getRun } from '../../state/results';
 import { presetKind } from '../../state/models';
 import { useStore } from '../../state/store';
 import { formatMs } from '../format';
-import { presetById, presetsFor, PRESETS } from '../presets';
-import { applyPreset } from './preset-switch';
+import { presetById, presetModel, presetsFor, PRESETS, type Preset } from '../presets';
+import { modelLabel } from '../../state/models';
+import { pairWarnings } from './pair-warnings';
+import { applyPreset, switchToPresetModel } from './preset-switch';
 import { TokenChips } from './TokenChips';
 import { DatasetImport } from './DatasetImport';
 
@@ -30,6 +32,9 @@ export function ExperimentEditor() {
   const presetId = useStore((s) => s.presetId);
   const modelChoice = useStore((s) => s.model.choice);
   const modelReady = useStore((s) => s.model.status === 'ready');
+  const modelStatus = useStore((s) => s.model.status);
+  /** A preset for another model, picked from the list: offered with its model before anything is replaced. */
+  const [offer, setOffer] = useState<Preset | null>(null);
   const config = useStore((s) => s.model.config);
   const trainedVocab = useStore((s) => s.model.trainedVocab);
   const trained = useMemo(() => (trainedVocab ? new Set(trainedVocab) : null), [trainedVocab]);
@@ -71,6 +76,7 @@ export function ExperimentEditor() {
     void run();
   };
 
+  const warnings = useMemo(() => pairWarnings(spec), [spec]);
   const fieldIssues = (field: Field) => issuesFor(field, pi);
   const shownInline = (i: InputIssue) =>
     ((i.field === 'clean' || i.field === 'corrupted' || i.field === 'answer' || i.field === 'wrong') && (i.pair === pi || i.pair === undefined)
@@ -121,14 +127,41 @@ export function ExperimentEditor() {
           <select
             aria-label="Presets for other models"
             value=""
-            onChange={(e) => { const p = presetById(e.target.value); if (p) { setPairIndex(0); applyPreset(p); } }}
+            onChange={(e) => { const p = presetById(e.target.value); if (p) setOffer(p); }}
+            data-testid="preset.others"
           >
             <option value="">Presets for other models…</option>
             {others.map((p) => <option key={p.id} value={p.id}>{p.label}</option>)}
           </select>
         ) : null}
       </div>
-      {preset ? <p className="pw-lookfor" data-testid="preset.lookfor"><strong>Look for:</strong> {preset.lookFor}</p> : null}
+      {offer ? (
+        <div className="pw-notice pw-notice-info pw-preset-offer" role="alertdialog" aria-label="Preset for another model" data-testid="preset.offer">
+          <span>
+            “{offer.label}” is made for {presetModel(offer).label}, and {modelLabel(modelChoice)} is loaded: on this model its
+            prompts and the heads it names mean nothing.
+          </span>
+          <button
+            type="button"
+            onClick={() => { const p = offer; setOffer(null); setPairIndex(0); setAttempted(false); void switchToPresetModel(p); }}
+            data-testid="preset.offer.switch"
+          >Switch to {presetModel(offer).label}</button>
+          <button
+            type="button"
+            onClick={() => { const p = offer; setOffer(null); setPairIndex(0); applyPreset(p); }}
+            data-testid="preset.offer.anyway"
+          >Use the prompts here anyway</button>
+          <button type="button" className="pw-small" aria-label="Dismiss" onClick={() => setOffer(null)}>×</button>
+        </div>
+      ) : null}
+      {preset ? (
+        <p className="pw-lookfor" data-testid="preset.lookfor">
+          {preset.kind !== kind ? (
+            <strong className="pw-error" data-testid="preset.lookfor.other">Made for {presetModel(preset).label}, not the model loaded: </strong>
+          ) : null}
+          <strong>Look for:</strong> {preset.lookFor}
+        </p>
+      ) : null}
 
       <div className="pw-pairs" role="tablist" aria-label="Prompt pairs">
         {spec.pairs.map((_, i) => {
@@ -169,6 +202,11 @@ export function ExperimentEditor() {
         {fieldInput('clean', 'Clean prompt', true)}
         {fieldInput('corrupted', 'Corrupted prompt', true)}
         <TokenChips clean={pair.clean} corrupted={pair.corrupted} prependBos={spec.prependBos} answers={answers} trained={trained} />
+        {warnings.length ? (
+          <ul className="pw-issues" data-testid="experiment.warnings">
+            {warnings.map((w, k) => <li key={k}>{w.message}</li>)}
+          </ul>
+        ) : null}
         <div className="pw-answers">
           {fieldInput('answer', 'Answer', false)}
           {spec.metric.name === 'logit_diff' ? fieldInput('wrong', 'Wrong answer', false) : null}
@@ -202,7 +240,7 @@ export function ExperimentEditor() {
           Run
         </button>
         <span className="pw-muted" role="status" data-testid="run.status">
-          {!modelReady ? 'waiting for the model' : runState.status === 'running' ? 'computing attribution…' : runState.status === 'error' ? '' : ''}
+          {!modelReady ? (modelStatus === 'error' ? 'No model is loaded: see Model above (Retry, or choose another).' : modelStatus === 'loading' ? 'waiting for the model to load' : 'waiting for the model') : runState.status === 'running' ? 'computing attribution…' : runState.status === 'error' ? '' : ''}
         </span>
         {runState.status === 'running' ? (
           <button

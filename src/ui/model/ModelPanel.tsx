@@ -8,6 +8,8 @@ import { useStore } from '../../state/store';
 import { applyDefaultPresetIfNeeded } from '../editor/preset-switch';
 import { formatBytes } from '../format';
 import { filesFromDrop, pickModelFiles } from './local-files';
+import { loadErrorView } from './load-error';
+import './model.css';
 
 const PHASE_TEXT: Record<string, string> = {
   config: 'Fetching config.json',
@@ -107,15 +109,7 @@ export function ModelPanel() {
         </div>
       ) : null}
 
-      {model.error ? (
-        <div className="pw-error" role="alert" data-testid="model.error">
-          <span>
-            {model.error}
-            {model.status === 'ready' && model.failed ? ` ${modelLabel(current)} is still loaded.` : ''}
-          </span>
-          <button type="button" className="pw-small" onClick={() => choose(model.failed ?? current)} data-testid="model.retry">Retry</button>
-        </div>
-      ) : null}
+      {model.error ? <LoadError error={model.error} failed={model.failed ?? current} stillLoaded={model.status === 'ready' && model.failed ? modelLabel(current) : null} /> : null}
 
       <details className="pw-more" open={current.kind !== 'builtin' || undefined}>
         <summary>Local files or a URL</summary>
@@ -164,6 +158,27 @@ export function ModelPanel() {
         {urlText !== '' && !urlOk ? <p className="pw-muted">Only https:// URLs (or http://localhost) can be loaded.</p> : null}
       </details>
     </section>
+  );
+}
+
+/**
+ * A failed load: a short summary that fits the sidebar (no raw URL), the loader's full message behind Details, and
+ * Retry inside the panel (issue 14 item 5).
+ */
+function LoadError({ error, failed, stillLoaded }: { error: string; failed: ModelChoice; stillLoaded: string | null }) {
+  const hub = failed.kind === 'builtin' ? builtin(failed.id).hub?.repo : undefined;
+  const v = loadErrorView(error, { label: modelLabel(failed), hub, stillLoaded });
+  return (
+    <div className="pw-error pw-load-error" role="alert" data-testid="model.error">
+      <span data-testid="model.error.summary">{v.summary}</span>
+      {v.detail ? (
+        <details className="pw-load-error-detail">
+          <summary>Details</summary>
+          <code>{v.detail}</code>
+        </details>
+      ) : null}
+      <button type="button" className="pw-small" onClick={() => choose(failed)} data-testid="model.retry">Retry</button>
+    </div>
   );
 }
 

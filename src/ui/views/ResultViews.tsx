@@ -14,6 +14,7 @@ import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { FamilyHeatmap } from './FamilyHeatmap';
 import { EstimatorComparison } from './estimators/EstimatorScatter';
 import { runEstimatorView } from './estimators/estimator-text';
+import { RawPatternPanel } from './inspect/RawPattern';
 
 /** The run's estimator for the attention grid: its name, and a sequential scale for magnitudes. */
 const estimatorOptions = (run: RunResult) => {
@@ -23,12 +24,14 @@ const estimatorOptions = (run: RunResult) => {
 
 export const RESIDUAL_FAMILIES = familiesIn('residual');
 export const HEAD_FAMILIES = familiesIn('heads');
+/** head_out, q, k, v by position: one panel per layer each, behind the per-position toggle. */
+export const HEAD_POS_FAMILIES = familiesIn('heads_by_pos');
 export const SCATTER_FAMILIES: Family[] = [...RESIDUAL_FAMILIES, ...HEAD_FAMILIES, ...familiesIn('heads_by_pos'), ...familiesIn('attention')];
 
 /** What "Patch every cell" covers in the current view. */
 export function viewSweepTargets(run: RunResult, tab: string, perPosition: boolean, head: { layer: number; head: number } | null): SweepTarget[] {
   if (tab === 'residual') return RESIDUAL_FAMILIES.map((family) => ({ family }));
-  if (tab === 'heads') return [...HEAD_FAMILIES, ...(perPosition ? (['head_out'] as Family[]) : [])].map((family) => ({ family }));
+  if (tab === 'heads') return [...HEAD_FAMILIES, ...(perPosition ? HEAD_POS_FAMILIES : [])].map((family) => ({ family }));
   if (tab === 'attention' && head) {
     const n = run.tokens.length;
     const entries: number[][] = [];
@@ -51,7 +54,6 @@ export function ResidualView({ run, scale }: { run: RunResult; scale: Scale }) {
 export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
   const perPosition = useStore((s) => s.view.perPosition);
   const headOut = run.attribution.head_out;
-  const shared = useMemo(() => (headOut ? maxAbs(headOut.data) * Math.abs(scale.k) : undefined), [headOut, scale.k]);
   return (
     <div data-testid="view.heads">
       <div className="pw-grid">
@@ -64,29 +66,42 @@ export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
           onChange={(e) => setPerPosition(e.target.checked)}
           data-testid="view.perPosition"
         />
-        Head output per position (hook_z at each position; one panel per layer, one colour scale for all)
+        Heads per position: output (hook_z), queries, keys and values at each position (one panel per layer, one colour scale per family)
       </label>
       {perPosition && headOut ? (
-        <div className="pw-grid" data-testid="view.heads.perPosition">
-          {Array.from({ length: headOut.shape[0] }, (_, layer) => (
-            <FamilyHeatmap
-              key={layer}
-              run={run}
-              family="head_out"
-              scale={scale}
-              rowAxis="head"
-              colAxis="pos"
-              fixed={{ layer }}
-              title={`Layer ${layer} head output`}
-              subtitle="head × position"
-              maxAbs={shared}
-              cell={16}
-              legend={layer === 0}
-              testid={`figure.head_out.L${layer}`}
-            />
-          ))}
+        <div data-testid="view.heads.perPosition">
+          {HEAD_POS_FAMILIES.map((f) => <HeadsByPosition key={f} run={run} family={f} scale={scale} />)}
         </div>
       ) : null}
+    </div>
+  );
+}
+
+/** One heads_by_pos family (issue 14: q, k, v as well as z): a head × position panel per layer, one colour scale. */
+function HeadsByPosition({ run, family, scale }: { run: RunResult; family: Family; scale: Scale }) {
+  const a = run.attribution[family];
+  const shared = useMemo(() => (a ? maxAbs(a.data) * Math.abs(scale.k) : undefined), [a, scale.k]);
+  if (!a) return null;
+  const what = family === 'head_out' ? 'head output' : familyTitle(family).toLowerCase();
+  return (
+    <div className="pw-grid" data-testid={`view.heads.perPosition.${family}`}>
+      {Array.from({ length: a.shape[0] }, (_, layer) => (
+        <FamilyHeatmap
+          key={layer}
+          run={run}
+          family={family}
+          scale={scale}
+          rowAxis="head"
+          colAxis="pos"
+          fixed={{ layer }}
+          title={`Layer ${layer} ${what}`}
+          subtitle="head × position"
+          maxAbs={shared}
+          cell={16}
+          legend={layer === 0}
+          testid={`figure.${family}.L${layer}`}
+        />
+      ))}
     </div>
   );
 }
@@ -233,6 +248,7 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
           ) : null}
         </Figure>
       )}
+      {shown ? <RawPatternPanel run={run} head={shown} /> : null}
       {mode === 'pair' && shown && run.attribution.pattern_dest ? (
         <FamilyHeatmap
           run={run}
