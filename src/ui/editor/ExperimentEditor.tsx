@@ -45,7 +45,10 @@ export function ExperimentEditor() {
     () => (spec.metric.name === 'logit_diff' ? [pair.answer, pair.wrong] : [pair.answer]),
     [pair.answer, pair.wrong, spec.metric.name],
   );
-  const live = useMemo(() => (config ? validate(spec).issues : []), [spec, config]);
+  const checked = useMemo(() => (config ? validate(spec) : null), [spec, config]);
+  const live = checked?.issues ?? [];
+  // Inputs that run but can only give zeros (identical prompts) are said before Run, not discovered after (issue 14).
+  const warnings = checked?.exp?.warnings ?? [];
   // Until Run is pressed, an empty field is not an error yet: the user is still typing.
   const blank = (i: InputIssue) => {
     const p = i.pair !== undefined ? spec.pairs[i.pair] : undefined;
@@ -187,6 +190,12 @@ export function ExperimentEditor() {
               {issues.filter(shownInline).length === 1 ? 'One problem is' : `${issues.filter(shownInline).length} problems are`} shown next to the fields above.
             </p>
           ) : null}
+        </div>
+      ) : null}
+
+      {warnings.length ? (
+        <div className="pw-warning pw-input-warning" role="status" data-testid="experiment.warnings">
+          {warnings.map((w, k) => <p key={k}>{w}</p>)}
         </div>
       ) : null}
 

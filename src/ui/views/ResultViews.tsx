@@ -8,10 +8,13 @@ import { scaled, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { AttentionGrid } from '../../viz/attention/AttentionGrid';
 import { rankHeads } from '../../viz/attention/attention-model';
-import { maxAbs } from '../../viz/labelled';
 import { Scatter } from '../../viz/scatter/Scatter';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
-import { FamilyHeatmap } from './FamilyHeatmap';
+import { FamilyHeatmap, shownValues } from './FamilyHeatmap';
+import { ViewControls } from './ViewControls';
+import { useCellValues, useScaleSharing } from './view-options';
+import { computedCount } from '../../viz/heatmap/cell-values';
+import { panelMaxAbs } from '../../viz/heatmap/shared-scale';
 import { EstimatorComparison } from './estimators/EstimatorScatter';
 import { runEstimatorView } from './estimators/estimator-text';
 
@@ -40,10 +43,43 @@ export function viewSweepTargets(run: RunResult, tab: string, perPosition: boole
   return [];
 }
 
+/** Per-panel colour domains for the panels of a view under its sharing choice, in the values it shows. */
+function usePanelScales(run: RunResult, scale: Scale, tab: string, panels: { family: Family; layer?: number }[]) {
+  const values = useCellValues(tab);
+  const sharing = useScaleSharing(tab);
+  // Exact patches arrive into the same run: its version says when.
+  const version = useStore((s) => s.run.version);
+  const key = panels.map((p) => `${p.family}:${p.layer ?? ''}`).join(',');
+  return useMemo(() => {
+    const cache = new Map<Family, Float64Array | Float32Array>();
+    const valuesOf = (f: Family) => {
+      if (!cache.has(f)) cache.set(f, shownValues(run, f, scale.k, values)?.data.data ?? new Float64Array(0));
+      return cache.get(f)!;
+    };
+    const panelValues = panels.map((p) => {
+      const all = valuesOf(p.family);
+      if (p.layer === undefined) return { group: p.family, values: all };
+      const per = all.length / run.attribution[p.family]!.shape[0];
+      return { group: p.family, values: all.subarray(p.layer * per, (p.layer + 1) * per) };
+    });
+    const computed = new Set(panels.map((p) => p.family));
+    let nComputed = 0;
+    for (const f of computed) nComputed += computedCount(run.patched[f]);
+    return { values, maxAbs: panelMaxAbs(panelValues, sharing), computed: nComputed };
+  }, [run, version, scale.k, values, sharing, key]);
+}
+
 export function ResidualView({ run, scale }: { run: RunResult; scale: Scale }) {
+  const panels = RESIDUAL_FAMILIES.filter((f) => run.attribution[f]).map((family) => ({ family }));
+  const { values, maxAbs, computed } = usePanelScales(run, scale, 'residual', panels);
   return (
-    <div className="pw-grid" data-testid="view.residual">
-      {RESIDUAL_FAMILIES.map((f) => <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × position" />)}
+    <div data-testid="view.residual">
+      <ViewControls tab="residual" computed={computed} />
+      <div className="pw-grid">
+        {panels.map(({ family: f }, i) => (
+          <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × position" values={values} maxAbs={maxAbs[i]} />
+        ))}
+      </div>
     </div>
   );
 }
@@ -51,11 +87,17 @@ export function ResidualView({ run, scale }: { run: RunResult; scale: Scale }) {
 export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
   const perPosition = useStore((s) => s.view.perPosition);
   const headOut = run.attribution.head_out;
-  const shared = useMemo(() => (headOut ? maxAbs(headOut.data) * Math.abs(scale.k) : undefined), [headOut, scale.k]);
+  const main = HEAD_FAMILIES.filter((f) => run.attribution[f]).map((family) => ({ family }));
+  const layers = perPosition && headOut ? Array.from({ length: headOut.shape[0] }, (_, layer) => ({ family: 'head_out' as Family, layer })) : [];
+  const { values, maxAbs, computed } = usePanelScales(run, scale, 'heads', [...main, ...layers]);
+  const sharedByPos = layers.length > 1 && new Set(maxAbs.slice(main.length)).size === 1;
   return (
     <div data-testid="view.heads">
+      <ViewControls tab="heads" computed={computed} />
       <div className="pw-grid">
-        {HEAD_FAMILIES.map((f) => <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × head" />)}
+        {main.map(({ family: f }, i) => (
+          <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × head" values={values} maxAbs={maxAbs[i]} />
+        ))}
       </div>
       <label className="pw-toggle">
         <input
@@ -64,11 +106,11 @@ export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
           onChange={(e) => setPerPosition(e.target.checked)}
           data-testid="view.perPosition"
         />
-        Head output per position (hook_z at each position; one panel per layer, one colour scale for all)
+        Head output per position (hook_z at each position; one panel per layer)
       </label>
-      {perPosition && headOut ? (
+      {layers.length ? (
         <div className="pw-grid" data-testid="view.heads.perPosition">
-          {Array.from({ length: headOut.shape[0] }, (_, layer) => (
+          {layers.map(({ layer }, i) => (
             <FamilyHeatmap
               key={layer}
               run={run}
@@ -79,9 +121,10 @@ export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
               fixed={{ layer }}
               title={`Layer ${layer} head output`}
               subtitle="head × position"
-              maxAbs={shared}
+              maxAbs={maxAbs[main.length + i]}
+              values={values}
               cell={16}
-              legend={layer === 0}
+              legend={!sharedByPos || layer === 0}
               testid={`figure.head_out.L${layer}`}
             />
           ))}
@@ -135,7 +178,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
             scale={scale}
             testid={`figure.scatter.${family}`}
             className="pw-figure-scatter"
-            image={(format, el) => plotlyImage(el, format, `patchwork-scatter-${family}`)}
+            image={(format) => plotlyImage(family, format, `patchwork-scatter-${family}`)}
           >
             <ScatterOf run={run} family={family} scale={scale} selected={selected?.family === family ? selected.index : null} />
           </Figure>
@@ -147,8 +190,9 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
 }
 
 /** PNG / SVG of a plotly chart through plotly's own exporter (the chart is not one of our SVGs). */
-async function plotlyImage(figure: HTMLElement, format: 'png' | 'svg', filename: string): Promise<void> {
-  const plot = figure.querySelector<HTMLElement>('[data-testid="scatter.plot"] .js-plotly-plot') ?? figure.querySelector<HTMLElement>('.js-plotly-plot');
+async function plotlyImage(family: Family, format: 'png' | 'svg', filename: string): Promise<void> {
+  const figure = document.querySelector<HTMLElement>(`[data-testid="figure.scatter.${family}"]`);
+  const plot = figure?.querySelector<HTMLElement>('[data-testid="scatter.plot"] .js-plotly-plot') ?? figure?.querySelector<HTMLElement>('.js-plotly-plot');
   if (!plot) throw new Error('the plot is not drawn yet');
   const Plotly = (await import('plotly.js-dist-min')).default;
   await Plotly.downloadImage(plot, { format, filename, width: plot.clientWidth, height: plot.clientHeight, scale: format === 'png' ? 2 : 1 } as never);
