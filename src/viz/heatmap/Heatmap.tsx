@@ -160,7 +160,7 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
   }, [tooltipCell, left, cw]);
 
   return (
-    <div className="pw-viz pw-heatmap" data-testid="heatmap">
+    <div className="pw-viz pw-heatmap" data-testid="heatmap" data-scale-max={model.scale.maxAbs}>
       <svg
         ref={svgRef}
         xmlns="http://www.w3.org/2000/svg"
