@@ -133,6 +133,7 @@ test('toy IOI circuit preset: its named edges are in the graph and patch as onnx
     // Exports: the graph as SVG and PNG with its title line (model, prompts, metric), edges as CSV and JSON.
     const figure = app.page.getByTestId('figure.circuit');
     const download = async (id: string) => {
+      await figure.getByTestId('export.menu').click(); // one Export menu per figure (issue 14)
       const [d] = await Promise.all([app.page.waitForEvent('download'), figure.getByTestId(`export.${id}`).click()]);
       return readFile((await d.path())!);
     };

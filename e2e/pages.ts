@@ -121,3 +121,8 @@ export class AppPage {
     await testInfo.attach(name, { path, contentType: 'image/png' });
   }
 }
+
+/** Opens a figure's Export menu (one per figure, issue 14); its SVG/PNG/CSV/JSON items are then clickable. */
+export async function openExport(figure: Locator): Promise<void> {
+  await figure.getByTestId('export.menu').first().click();
+}

@@ -1,5 +1,6 @@
 // The views beyond the first heatmaps: a whole-view sweep with progress, the scatter plots, the attention viewer
 // (both modes) and the exports. wasm only: SwiftShader is too slow for sweeps.
+import { openExport } from './pages';
 import { readFile } from 'node:fs/promises';
 import type { ExperimentSpec } from '../src/engine/patching/types';
 import { compareArrays, expect, test } from './fixtures';
@@ -41,23 +42,23 @@ test('patch every cell of a view, then compare in scatter plots; exports', async
   await app.snapshot(testInfo, 'scatter');
 
   // CSV / JSON exports carry axis labels and both columns.
-  const [csv] = await Promise.all([app.page.waitForEvent('download'), scatter.getByTestId('export.csv').click()]);
+  const [csv] = await Promise.all([app.page.waitForEvent('download'), openExport(scatter).then(() => scatter.getByTestId('export.csv').click())]);
   expect(csv.suggestedFilename()).toBe('patchwork-resid_pre.csv');
   const csvText = await readFile((await csv.path())!, 'utf8');
   expect(csvText.split('\n')[0]).toBe('\ufefflayer,layer_label,pos,pos_label,attribution,activation_patch');
-  const [json] = await Promise.all([app.page.waitForEvent('download'), scatter.getByTestId('export.json').click()]);
+  const [json] = await Promise.all([app.page.waitForEvent('download'), openExport(scatter).then(() => scatter.getByTestId('export.json').click())]);
   const parsed = JSON.parse(await readFile((await json.path())!, 'utf8'));
   expect(parsed.axes).toEqual(['layer', 'pos']);
   expect(parsed.meta.spec).toEqual(spec);
 
   // Heatmap SVG and PNG downloads.
   await app.results.tab('residual').click();
-  const [svg] = await Promise.all([app.page.waitForEvent('download'), app.results.figure('mlp_out').getByTestId('export.svg').click()]);
+  const [svg] = await Promise.all([app.page.waitForEvent('download'), openExport(app.results.figure('mlp_out')).then(() => app.results.figure('mlp_out').getByTestId('export.svg').click())]);
   expect(svg.suggestedFilename()).toBe('patchwork-mlp_out.svg');
   const svgText = await readFile((await svg.path())!, 'utf8');
   expect(/^(<\?xml[^>]*>\s*)?<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/.test(svgText), 'a standalone SVG document').toBe(true);
   expect(svgText.includes('hook_mlp_out'), 'cells keep their names').toBe(true);
-  const [png] = await Promise.all([app.page.waitForEvent('download'), app.results.figure('mlp_out').getByTestId('export.png').click()]);
+  const [png] = await Promise.all([app.page.waitForEvent('download'), openExport(app.results.figure('mlp_out')).then(() => app.results.figure('mlp_out').getByTestId('export.png').click())]);
   expect((await readFile((await png.path())!)).subarray(1, 4).toString()).toBe('PNG');
 });
 
@@ -95,7 +96,7 @@ test('attention viewer: heads ranked, a head\'s grid with token labels, click pa
   await expect(grid.locator('figcaption')).toContainText('clean prompt only');
   const cleanSpec = { ...spec, direction: 'noising' as const, pairs: spec.pairs.map((p) => ({ ...p, corrupted: p.clean })) };
   const zero = await reference.attribute(reference.resolve(cleanSpec), { families: ['pattern_by_pos'], mode: 'zero' });
-  const [csv] = await Promise.all([app.page.waitForEvent('download'), grid.getByTestId('export.json').click()]);
+  const [csv] = await Promise.all([app.page.waitForEvent('download'), openExport(grid).then(() => grid.getByTestId('export.json').click())]);
   const exported = JSON.parse(await readFile((await csv.path())!, 'utf8'));
   const flat = (exported.values.attention_attribution as (number | null)[][][][]).flat(3);
   const c = compareArrays(flat, Array.from(zero.values.pattern_by_pos!.data, (v) => -v), { scale });

@@ -174,6 +174,7 @@ function Results() {
   const sweepState = useStore((s) => s.sweep);
   const selected = useStore((s) => s.selected);
   const stale = useStaleness(run);
+  const presetId = useStore((s) => s.presetId);
 
   // The fragment follows the experiment on screen, so the address bar is always a working link.
   useEffect(() => {
@@ -236,7 +237,11 @@ function Results() {
         <div className="pw-empty-state" data-testid="results.empty">
           {runStatus === 'running' ? <p>Computing attribution…</p> : (
             <>
-              <p>Pick a preset or type a clean and a corrupted prompt, then press <strong>Run</strong>.</p>
+              <p data-testid="results.empty.next">
+                {presetId
+                  ? <>The preset’s prompts are in the editor: press <strong>Run</strong> (or edit them first).</>
+                  : <>Pick a preset or type a clean and a corrupted prompt, then press <strong>Run</strong>.</>}
+              </p>
               <p className="pw-muted">
                 Attribution patching estimates every activation patch at once from two forward passes and one backward
                 pass; click any cell to run the real patch beside it.

@@ -50,7 +50,8 @@ export function ExperimentEditor() {
     () => (spec.metric.name === 'logit_diff' ? [pair.answer, pair.wrong] : [pair.answer]),
     [pair.answer, pair.wrong, spec.metric.name],
   );
-  const live = useMemo(() => (config ? validate(spec).issues : []), [spec, config]);
+  const checked = useMemo(() => (config ? validate(spec) : null), [spec, config]);
+  const live = checked?.issues ?? [];
   // Until Run is pressed, an empty field is not an error yet: the user is still typing.
   const blank = (i: InputIssue) => {
     const p = i.pair !== undefined ? spec.pairs[i.pair] : undefined;
@@ -76,6 +77,7 @@ export function ExperimentEditor() {
     void run();
   };
 
+  // Inputs that run but can only give zeros (identical prompts, answer == wrong) are said before Run (issue 14).
   const warnings = useMemo(() => pairWarnings(spec), [spec]);
   const fieldIssues = (field: Field) => issuesFor(field, pi);
   const shownInline = (i: InputIssue) =>

@@ -1,4 +1,5 @@
 // One family's attribution as a heatmap, with its exact activation patches where computed; click or Enter patches.
+// The view chooses what the cells show (estimate, exact, estimate - exact) and the colour domain (shared scales).
 import { useMemo } from 'react';
 import type { AxisName, Family } from '../../engine/patching/types';
 import { selectCell } from '../../state/actions';
@@ -6,6 +7,8 @@ import { scaled, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { addToPatchSet } from '../../state/actions/patch-set';
 import { Heatmap, type HeatmapOptions } from '../../viz/heatmap/Heatmap';
+import { cellValues, cellValuesName, type CellValues } from '../../viz/heatmap/cell-values';
+import type { Labelled } from '../../engine/patching/types';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { runEstimatorView } from './estimators/estimator-text';
 
@@ -23,27 +26,38 @@ export interface FamilyHeatmapProps {
   testid?: string;
   /** Small multiples that share one scale draw the colour bar once. */
   legend?: boolean;
+  /** What the cells show; estimate by default. */
+  values?: CellValues;
 }
 
-export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, title, subtitle, maxAbs, cell, testid, legend = true }: FamilyHeatmapProps) {
+/** The numbers a family's heatmap draws in this mode, scaled: the cells' values and the exact patches (NaN = not computed). */
+export function shownValues(run: RunResult, family: Family, k: number, mode: CellValues): { data: Labelled; patched: Labelled } | undefined {
+  const a = run.attribution[family];
+  if (!a) return undefined;
+  const p = run.patched[family];
+  const estimate = scaled(a, k);
+  // Always a patched layer (all NaN until computed) so the legend and tooltips say what is not computed yet.
+  const patched = p ? scaled(p, k) : { axes: a.axes, shape: a.shape, data: new Float64Array(a.data.length).fill(NaN) };
+  return { data: cellValues(estimate, patched, mode), patched };
+}
+
+export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, title, subtitle, maxAbs, cell, testid, legend = true, values = 'estimate' }: FamilyHeatmapProps) {
   const selected = useStore((s) => (s.selected?.family === family ? s.selected.index : null));
   const svg = useSvgRef();
   const a = run.attribution[family];
   const p = run.patched[family];
-  const data = useMemo(() => (a ? scaled(a, scale.k) : undefined), [a, scale.k]);
-  // Always pass a patched layer (all NaN until computed) so the legend and tooltips say what is not computed yet.
-  const patched = useMemo(
-    () => (p ? scaled(p, scale.k) : a ? { axes: a.axes, shape: a.shape, data: new Float64Array(a.data.length).fill(NaN) } : undefined),
-    [a, p, scale.k],
-  );
+  const shown = useMemo(() => shownValues(run, family, scale.k, values), [run, family, a, p, scale.k, values]);
+  const data = shown?.data;
+  const patched = shown?.patched;
   const semRaw = run.sem?.[family];
   const sem = useMemo(() => (semRaw ? scaled(semRaw, Math.abs(scale.k)) : undefined), [semRaw, scale.k]);
   if (!data) return null;
   const estimator = runEstimatorView(run);
   const options: Partial<HeatmapOptions> = {
     // Which estimator the values are (issue 12); magnitudes (GradDrop, AtP*) on a sequential scale.
-    valueName: estimator.valueName,
-    sequential: estimator.sequential,
+    valueName: cellValuesName(values, estimator.valueName),
+    // Exact patches and differences are signed whatever the estimator: a diverging scale for them.
+    sequential: values === 'estimate' && estimator.sequential,
     rowAxis,
     colAxis,
     fixed,
@@ -52,11 +66,11 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
     unit: scale.unit,
     maxAbs,
     legend,
-    ariaLabel: `${title ?? familyTitle(family)} ${estimator.valueName} heatmap`,
+    ariaLabel: `${title ?? familyTitle(family)} ${cellValuesName(values, estimator.valueName)} heatmap`,
     ...cellSize(cell, data.shape[data.axes.indexOf(colAxis ?? data.axes[1])]),
   };
   return (
-    <Figure title={title ?? familyTitle(family)} subtitle={subtitle} run={run} family={family} scale={scale} svg={svg.get} testid={testid}>
+    <Figure title={title ?? familyTitle(family)} subtitle={subtitle} run={run} family={family} scale={scale} svg={svg.get} testid={testid} values={values}>
       <Heatmap
         data={data}
         patched={patched}

@@ -8,10 +8,13 @@ import { scaled, type RunResult } from '../../state/results';
 import { useStore } from '../../state/store';
 import { AttentionGrid } from '../../viz/attention/AttentionGrid';
 import { rankHeads } from '../../viz/attention/attention-model';
-import { maxAbs } from '../../viz/labelled';
 import { Scatter } from '../../viz/scatter/Scatter';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
-import { FamilyHeatmap } from './FamilyHeatmap';
+import { FamilyHeatmap, shownValues } from './FamilyHeatmap';
+import { ViewControls } from './ViewControls';
+import { useCellValues, useScaleSharing } from './view-options';
+import { computedCount } from '../../viz/heatmap/cell-values';
+import { panelMaxAbs } from '../../viz/heatmap/shared-scale';
 import { EstimatorComparison } from './estimators/EstimatorScatter';
 import { runEstimatorView } from './estimators/estimator-text';
 import { RawPatternPanel } from './inspect/RawPattern';
@@ -43,10 +46,43 @@ export function viewSweepTargets(run: RunResult, tab: string, perPosition: boole
   return [];
 }
 
+/** Per-panel colour domains for the panels of a view under its sharing choice, in the values it shows. */
+function usePanelScales(run: RunResult, scale: Scale, tab: string, panels: { family: Family; layer?: number }[]) {
+  const values = useCellValues(tab);
+  const sharing = useScaleSharing(tab);
+  // Exact patches arrive into the same run: its version says when.
+  const version = useStore((s) => s.run.version);
+  const key = panels.map((p) => `${p.family}:${p.layer ?? ''}`).join(',');
+  return useMemo(() => {
+    const cache = new Map<Family, Float64Array | Float32Array>();
+    const valuesOf = (f: Family) => {
+      if (!cache.has(f)) cache.set(f, shownValues(run, f, scale.k, values)?.data.data ?? new Float64Array(0));
+      return cache.get(f)!;
+    };
+    const panelValues = panels.map((p) => {
+      const all = valuesOf(p.family);
+      if (p.layer === undefined) return { group: p.family, values: all };
+      const per = all.length / run.attribution[p.family]!.shape[0];
+      return { group: p.family, values: all.subarray(p.layer * per, (p.layer + 1) * per) };
+    });
+    const computed = new Set(panels.map((p) => p.family));
+    let nComputed = 0;
+    for (const f of computed) nComputed += computedCount(run.patched[f]);
+    return { values, maxAbs: panelMaxAbs(panelValues, sharing), computed: nComputed };
+  }, [run, version, scale.k, values, sharing, key]);
+}
+
 export function ResidualView({ run, scale }: { run: RunResult; scale: Scale }) {
+  const panels = RESIDUAL_FAMILIES.filter((f) => run.attribution[f]).map((family) => ({ family }));
+  const { values, maxAbs, computed } = usePanelScales(run, scale, 'residual', panels);
   return (
-    <div className="pw-grid" data-testid="view.residual">
-      {RESIDUAL_FAMILIES.map((f) => <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × position" />)}
+    <div data-testid="view.residual">
+      <ViewControls tab="residual" computed={computed} />
+      <div className="pw-grid">
+        {panels.map(({ family: f }, i) => (
+          <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × position" values={values} maxAbs={maxAbs[i]} />
+        ))}
+      </div>
     </div>
   );
 }
@@ -54,10 +90,18 @@ export function ResidualView({ run, scale }: { run: RunResult; scale: Scale }) {
 export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
   const perPosition = useStore((s) => s.view.perPosition);
   const headOut = run.attribution.head_out;
+  const main = HEAD_FAMILIES.filter((f) => run.attribution[f]).map((family) => ({ family }));
+  // head_out, q, k and v by position (issue 14): one head x position panel per family and layer.
+  const posFamilies = perPosition && headOut ? HEAD_POS_FAMILIES.filter((f) => run.attribution[f]) : [];
+  const layers = posFamilies.flatMap((family) => Array.from({ length: run.attribution[family]!.shape[0] }, (_, layer) => ({ family, layer })));
+  const { values, maxAbs, computed } = usePanelScales(run, scale, 'heads', [...main, ...layers]);
   return (
     <div data-testid="view.heads">
+      <ViewControls tab="heads" computed={computed} />
       <div className="pw-grid">
-        {HEAD_FAMILIES.map((f) => <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × head" />)}
+        {main.map(({ family: f }, i) => (
+          <FamilyHeatmap key={f} run={run} family={f} scale={scale} subtitle="layer × head" values={values} maxAbs={maxAbs[i]} />
+        ))}
       </div>
       <label className="pw-toggle">
         <input
@@ -66,42 +110,39 @@ export function HeadsView({ run, scale }: { run: RunResult; scale: Scale }) {
           onChange={(e) => setPerPosition(e.target.checked)}
           data-testid="view.perPosition"
         />
-        Heads per position: output (hook_z), queries, keys and values at each position (one panel per layer, one colour scale per family)
+        Heads per position: output (hook_z), queries, keys and values at each position (one panel per layer)
       </label>
-      {perPosition && headOut ? (
+      {layers.length ? (
         <div data-testid="view.heads.perPosition">
-          {HEAD_POS_FAMILIES.map((f) => <HeadsByPosition key={f} run={run} family={f} scale={scale} />)}
+          {posFamilies.map((family) => {
+            const what = family === 'head_out' ? 'head output' : familyTitle(family).toLowerCase();
+            const own = layers.map((p, i) => ({ ...p, i })).filter((p) => p.family === family);
+            const shared = own.length > 1 && new Set(own.map((p) => maxAbs[main.length + p.i])).size === 1;
+            return (
+              <div className="pw-grid" key={family} data-testid={`view.heads.perPosition.${family}`}>
+                {own.map(({ layer, i }) => (
+                  <FamilyHeatmap
+                    key={layer}
+                    run={run}
+                    family={family}
+                    scale={scale}
+                    rowAxis="head"
+                    colAxis="pos"
+                    fixed={{ layer }}
+                    title={`Layer ${layer} ${what}`}
+                    subtitle="head × position"
+                    maxAbs={maxAbs[main.length + i]}
+                    values={values}
+                    cell={16}
+                    legend={!shared || layer === 0}
+                    testid={`figure.${family}.L${layer}`}
+                  />
+                ))}
+              </div>
+            );
+          })}
         </div>
       ) : null}
-    </div>
-  );
-}
-
-/** One heads_by_pos family (issue 14: q, k, v as well as z): a head × position panel per layer, one colour scale. */
-function HeadsByPosition({ run, family, scale }: { run: RunResult; family: Family; scale: Scale }) {
-  const a = run.attribution[family];
-  const shared = useMemo(() => (a ? maxAbs(a.data) * Math.abs(scale.k) : undefined), [a, scale.k]);
-  if (!a) return null;
-  const what = family === 'head_out' ? 'head output' : familyTitle(family).toLowerCase();
-  return (
-    <div className="pw-grid" data-testid={`view.heads.perPosition.${family}`}>
-      {Array.from({ length: a.shape[0] }, (_, layer) => (
-        <FamilyHeatmap
-          key={layer}
-          run={run}
-          family={family}
-          scale={scale}
-          rowAxis="head"
-          colAxis="pos"
-          fixed={{ layer }}
-          title={`Layer ${layer} ${what}`}
-          subtitle="head × position"
-          maxAbs={shared}
-          cell={16}
-          legend={layer === 0}
-          testid={`figure.${family}.L${layer}`}
-        />
-      ))}
     </div>
   );
 }
@@ -150,7 +191,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
             scale={scale}
             testid={`figure.scatter.${family}`}
             className="pw-figure-scatter"
-            image={(format, el) => plotlyImage(el, format, `patchwork-scatter-${family}`)}
+            image={(format) => plotlyImage(family, format, `patchwork-scatter-${family}`)}
           >
             <ScatterOf run={run} family={family} scale={scale} selected={selected?.family === family ? selected.index : null} />
           </Figure>
@@ -162,8 +203,9 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
 }
 
 /** PNG / SVG of a plotly chart through plotly's own exporter (the chart is not one of our SVGs). */
-async function plotlyImage(figure: HTMLElement, format: 'png' | 'svg', filename: string): Promise<void> {
-  const plot = figure.querySelector<HTMLElement>('[data-testid="scatter.plot"] .js-plotly-plot') ?? figure.querySelector<HTMLElement>('.js-plotly-plot');
+async function plotlyImage(family: Family, format: 'png' | 'svg', filename: string): Promise<void> {
+  const figure = document.querySelector<HTMLElement>(`[data-testid="figure.scatter.${family}"]`);
+  const plot = figure?.querySelector<HTMLElement>('[data-testid="scatter.plot"] .js-plotly-plot') ?? figure?.querySelector<HTMLElement>('.js-plotly-plot');
   if (!plot) throw new Error('the plot is not drawn yet');
   const Plotly = (await import('plotly.js-dist-min')).default;
   await Plotly.downloadImage(plot, { format, filename, width: plot.clientWidth, height: plot.clientHeight, scale: format === 'png' ? 2 : 1 } as never);

@@ -1,5 +1,5 @@
 // Pieces every view shares: the current run, the raw/normalised scale, family names, and a figure with exports.
-import { useMemo, useRef, useState, type ReactNode } from 'react';
+import { useMemo, useRef, type ReactNode } from 'react';
 import { FAMILY_TABLE } from '../../engine/patching/families';
 import { normaliser } from '../../engine/patching/normalise';
 import type { AxisName, Family, Labelled } from '../../engine/patching/types';
@@ -13,6 +13,9 @@ import { getState, useStore } from '../../state/store';
 import { toCsv, toJson, type AxisLabels } from '../../viz/export/tabular';
 import { ExportButtons } from '../../viz/export/ExportButtons';
 import { defaultAxisLabels } from '../../viz/labelled';
+import { exportTitleLines } from '../../viz/export/title-block';
+import { cellValuesName, type CellValues } from '../../viz/heatmap/cell-values';
+import { runEstimatorView } from './estimators/estimator-text';
 
 /** A family's title, from the family table. */
 export const familyTitle = (f: Family): string => FAMILY_TABLE[f].title;
@@ -91,7 +94,7 @@ function exportMeta(run: RunResult, family: Family, s: Scale) {
     metric: run.metric,
     unit: s.unit,
     normalised: s.normalised,
-    note: 'attribution: linear estimate; activation_patch: exact patch (null = not computed). Values are changes of the metric relative to the patched run.',
+    note: 'attribution: linear estimate; activation_patch: exact patch (null = not computed). Values are changes of the metric relative to the unpatched base run.',
   };
 }
 
@@ -103,7 +106,20 @@ export function familyColumns(run: RunResult, family: Family, s: Scale): { attri
   return { attribution: scaled(a, s.k), ...(p ? { activation_patch: scaled(p, s.k) } : {}) };
 }
 
-export function Figure({ title, subtitle, run, family, scale, svg, children, testid, data, className, image }: {
+/** The title block of an exported image: the figure's title, model, prompts, metric, estimator and cell values. */
+export function figureTitleLines(run: RunResult, title: string, scale: Scale, values: CellValues = 'estimate'): string[] {
+  const estimator = runEstimatorView(run);
+  return exportTitleLines({
+    title,
+    model: modelKey(getState().model.choice),
+    spec: run.spec,
+    estimator: estimator.label,
+    unit: scale.unit,
+    values: values === 'estimate' ? undefined : cellValuesName(values, estimator.valueName),
+  });
+}
+
+export function Figure({ title, subtitle, run, family, scale, svg, children, testid, data, className, image, values }: {
   title: string;
   subtitle?: ReactNode;
   run: RunResult;
@@ -116,15 +132,11 @@ export function Figure({ title, subtitle, run, family, scale, svg, children, tes
   data?: () => Record<string, Labelled>;
   className?: string;
   /** PNG/SVG for charts that are not our own SVG (plotly). */
-  image?: (format: 'png' | 'svg', figure: HTMLElement) => Promise<void>;
+  image?: (format: 'png' | 'svg') => Promise<void>;
+  /** What the cells show, for the exported title block. */
+  values?: CellValues;
 }) {
-  const figureRef = useRef<HTMLElement>(null);
-  const [imageError, setImageError] = useState<string | null>(null);
-  const exportImage = (format: 'png' | 'svg') => () => {
-    setImageError(null);
-    if (figureRef.current && image) image(format, figureRef.current).catch((e: Error) => setImageError(e.message));
-  };
-  const stem = `patchwork-${family}${scale.normalised ? '-normalised' : ''}`;
+  const stem = `patchwork-${family}${scale.normalised ? '-normalised' : ''}${values && values !== 'estimate' ? `-${values}` : ''}`;
   const columns = () => {
     if (data) return data();
     const c = familyColumns(run, family, scale);
@@ -133,25 +145,22 @@ export function Figure({ title, subtitle, run, family, scale, svg, children, tes
   };
   const first = () => Object.values(columns())[0];
   return (
-    <figure ref={figureRef} className={`pw-figure${className ? ` ${className}` : ''}`} data-testid={testid ?? `figure.${family}`}>
+    <figure className={`pw-figure${className ? ` ${className}` : ''}`} data-testid={testid ?? `figure.${family}`}>
       <figcaption>
         <span className="pw-figure-title">{title}</span>
         {subtitle ? <span className="pw-muted"> {subtitle}</span> : null}
-        {image ? (
-          <span className="pw-export pw-export-image" role="group" aria-label="Export image">
-            <button type="button" data-testid="export.svg" onClick={exportImage('svg')}>SVG</button>
-            <button type="button" data-testid="export.png" onClick={exportImage('png')}>PNG</button>
-            {imageError ? <span role="alert" className="pw-muted">Export failed: {imageError}</span> : null}
-          </span>
-        ) : null}
         <ExportButtons
           filename={stem}
           svg={svg}
+          image={image}
+          titleLines={() => figureTitleLines(run, title, scale, values)}
           csv={() => toCsv(columns(), axisLabelsFor(run, first()))}
           json={() => toJson(columns(), axisLabelsFor(run, first()), exportMeta(run, family, scale))}
         />
       </figcaption>
-      {children}
+      {/* The chart scrolls within the figure when it is wider than the room it has; the caption and the export
+          menu stay in view (issue 14). */}
+      <div className="pw-figure-body" data-testid="figure.body">{children}</div>
     </figure>
   );
 }

@@ -90,7 +90,7 @@ export function AttentionGrid({ data, patched, sem, options, head, onSelectHead,
           ariaLabel: `Layer ${shown.layer} head ${shown.head} attention pattern attribution, query position by key position`,
         }}
       />
-      <div>
+      <div className="pw-head-col">
         <ol className="pw-head-list" aria-label="Heads ranked by max |pattern attribution|" data-testid="attention.heads">
           {list.map((r) => (
             <li key={`${r.layer}.${r.head}`}>
@@ -105,7 +105,7 @@ export function AttentionGrid({ data, patched, sem, options, head, onSelectHead,
               >
                 <span className="pw-swatch" style={{ background: listScale(r.value) }} aria-hidden="true" />
                 <span className="pw-head-name">{headName(r)}</span>
-                <span>{formatValue(r.value)}</span>
+                <span className="pw-head-value" data-testid="attention.head.value">{formatValue(r.value)}</span>
               </button>
             </li>
           ))}

@@ -1,6 +1,8 @@
-// SVG / PNG / CSV / JSON buttons for one chart. The caller supplies getters so nothing is serialised until a click.
-import { useState } from 'react';
-import { downloadPng, downloadSvg, downloadText, safeFilename } from './download';
+// One "Export" button per chart opening a menu of SVG / PNG / CSV / JSON (issue 14: four buttons on every figure
+// crowded the captions). The caller supplies getters so nothing is serialised until a choice is made; images carry
+// the title block from `titleLines`.
+import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import { downloadPng, downloadSvg, downloadText, safeFilename, withTitleBlock } from './download';
 import '../viz.css';
 
 /** Excel reads a BOM-less CSV as the local ANSI code page and garbles token texts like '·Mary'; pandas skips it. */
@@ -12,38 +14,99 @@ export interface ExportButtonsProps {
   svg?: () => SVGSVGElement | null;
   csv?: () => string;
   json?: () => string;
+  /** Images made some other way (plotly): called with the format. */
+  image?: (format: 'png' | 'svg') => Promise<void>;
+  /** Title block lines drawn above the chart in SVG and PNG exports (model, prompts, metric, estimator). */
+  titleLines?: () => string[];
   /** PNG scale factor. */
   scale?: number;
 }
 
-export function ExportButtons({ filename, svg, csv, json, scale = 2 }: ExportButtonsProps) {
+type Item = { id: 'svg' | 'png' | 'csv' | 'json'; label: string; act: () => void | Promise<void> };
+
+export function ExportButtons({ filename, svg, csv, json, image, titleLines, scale = 2 }: ExportButtonsProps) {
   const [error, setError] = useState<string | null>(null);
-  const run = (f: () => void | Promise<void>) => async () => {
+  const [open, setOpen] = useState(false);
+  const menuId = useId();
+  const root = useRef<HTMLDivElement>(null);
+  const toggle = useRef<HTMLButtonElement>(null);
+  const needSvg = () => {
+    const el = svg?.();
+    if (!el) throw new Error('the chart is not on screen');
+    return withTitleBlock(el, titleLines?.() ?? []);
+  };
+  const items: Item[] = [
+    ...(svg ? [{ id: 'svg', label: 'SVG image', act: () => downloadSvg(needSvg(), filename) }] as Item[] : []),
+    ...(svg ? [{ id: 'png', label: 'PNG image', act: () => downloadPng(needSvg(), scale, filename) }] as Item[] : []),
+    ...(!svg && image ? [
+      { id: 'svg', label: 'SVG image', act: () => image('svg') },
+      { id: 'png', label: 'PNG image', act: () => image('png') },
+    ] as Item[] : []),
+    ...(csv ? [{ id: 'csv', label: 'CSV data', act: () => downloadText(BOM + csv(), safeFilename(filename, 'csv'), 'text/csv;charset=utf-8') }] as Item[] : []),
+    ...(json ? [{ id: 'json', label: 'JSON data + inputs', act: () => downloadText(json(), safeFilename(filename, 'json'), 'application/json') }] as Item[] : []),
+  ];
+  const choose = (item: Item) => async () => {
     setError(null);
+    setOpen(false);
+    toggle.current?.focus();
     try {
-      await f();
+      await item.act();
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
   };
-  const needSvg = () => {
-    const el = svg?.();
-    if (!el) throw new Error('the chart is not on screen');
-    return el;
+  // Close on a click or focus outside the menu.
+  useEffect(() => {
+    if (!open) return;
+    const away = (e: Event) => { if (root.current && !root.current.contains(e.target as Node)) setOpen(false); };
+    document.addEventListener('pointerdown', away);
+    document.addEventListener('focusin', away);
+    return () => {
+      document.removeEventListener('pointerdown', away);
+      document.removeEventListener('focusin', away);
+    };
+  }, [open]);
+  useEffect(() => {
+    if (open) root.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
+  }, [open]);
+  // WAI-ARIA menu button: arrows move between items, Escape closes and returns focus to the button.
+  const onMenuKey = (e: KeyboardEvent<HTMLDivElement>) => {
+    const all = Array.from(root.current?.querySelectorAll<HTMLButtonElement>('[role="menuitem"]') ?? []);
+    const at = all.indexOf(document.activeElement as HTMLButtonElement);
+    const to = e.key === 'ArrowDown' ? (at + 1) % all.length : e.key === 'ArrowUp' ? (at - 1 + all.length) % all.length
+      : e.key === 'Home' ? 0 : e.key === 'End' ? all.length - 1 : -1;
+    if (to >= 0) {
+      e.preventDefault();
+      all[to]?.focus();
+    } else if (e.key === 'Escape' || e.key === 'Tab') {
+      if (e.key === 'Escape') e.preventDefault();
+      setOpen(false);
+      if (e.key === 'Escape') toggle.current?.focus();
+    }
   };
+  if (!items.length) return null;
   return (
-    <div className="pw-export" role="group" aria-label="Export">
-      {svg ? <button type="button" data-testid="export.svg" onClick={run(() => downloadSvg(needSvg(), filename))}>SVG</button> : null}
-      {svg ? <button type="button" data-testid="export.png" onClick={run(() => downloadPng(needSvg(), scale, filename))}>PNG</button> : null}
-      {csv ? (
-        <button type="button" data-testid="export.csv" onClick={run(() => downloadText(BOM + csv(), safeFilename(filename, 'csv'), 'text/csv;charset=utf-8'))}>
-          CSV
-        </button>
-      ) : null}
-      {json ? (
-        <button type="button" data-testid="export.json" onClick={run(() => downloadText(json(), safeFilename(filename, 'json'), 'application/json'))}>
-          JSON
-        </button>
+    <div className="pw-export" ref={root}>
+      <button
+        ref={toggle}
+        type="button"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-controls={open ? menuId : undefined}
+        onClick={() => setOpen(!open)}
+        onKeyDown={(e) => { if (e.key === 'ArrowDown') { e.preventDefault(); setOpen(true); } }}
+        data-testid="export.menu"
+      >
+        Export ▾
+      </button>
+      {open ? (
+        <div className="pw-export-menu" role="menu" id={menuId} aria-label="Export" onKeyDown={onMenuKey}>
+          {items.map((item) => (
+            <button key={item.id} type="button" role="menuitem" tabIndex={-1} data-testid={`export.${item.id}`} onClick={() => void choose(item)()}>
+              {item.label}
+            </button>
+          ))}
+        </div>
       ) : null}
       {error ? <span role="alert" className="pw-muted">Export failed: {error}</span> : null}
     </div>

@@ -1,6 +1,51 @@
 // Browser-side export: SVG text, SVG/PNG/CSV/JSON downloads. Needs a DOM; the pure parts are serialize-svg.ts and
 // tabular.ts.
 import { serializeSvg } from './serialize-svg';
+import { titleBlockLayout } from './title-block';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+
+/**
+ * A new standalone <svg> with the title block above a copy of the chart (the chart on screen is not touched).
+ * No lines: the chart itself.
+ */
+export function withTitleBlock(svgEl: SVGSVGElement, lines: readonly string[]): SVGSVGElement {
+  if (!lines.length) return svgEl;
+  const size = svgSize({ width: svgEl.getAttribute('width'), height: svgEl.getAttribute('height'), viewBox: svgEl.getAttribute('viewBox') });
+  const block = titleBlockLayout(lines, size.width);
+  const width = block.width;
+  const height = block.height + size.height;
+  const root = document.createElementNS(SVG_NS, 'svg');
+  root.setAttribute('xmlns', SVG_NS);
+  root.setAttribute('width', String(width));
+  root.setAttribute('height', String(height));
+  root.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  root.setAttribute('font-family', FONT);
+  const bg = document.createElementNS(SVG_NS, 'rect');
+  bg.setAttribute('width', String(width));
+  bg.setAttribute('height', String(height));
+  bg.setAttribute('fill', '#fff');
+  root.appendChild(bg);
+  for (const l of block.lines) {
+    const t = document.createElementNS(SVG_NS, 'text');
+    t.setAttribute('x', '8');
+    t.setAttribute('y', String(l.y));
+    t.setAttribute('font-size', String(l.fontSize));
+    t.setAttribute('font-weight', String(l.fontWeight));
+    t.setAttribute('fill', l.fontWeight > 400 ? '#1d1d1f' : '#4b4b50');
+    t.textContent = l.text;
+    root.appendChild(t);
+  }
+  const chart = svgEl.cloneNode(true) as SVGSVGElement;
+  chart.setAttribute('x', '0');
+  chart.setAttribute('y', String(block.height));
+  chart.setAttribute('width', String(size.width));
+  chart.setAttribute('height', String(size.height));
+  chart.removeAttribute('xmlns');
+  root.appendChild(chart);
+  return root;
+}
 
 /** A standalone SVG document for a chart. */
 export function svgToString(svgEl: SVGSVGElement): string {

@@ -1,12 +1,12 @@
 // SVG heatmap of a 2-D slice of a Labelled result (rows = layer, cols = pos or head, or query_pos x key_pos).
 // An ARIA grid with one roving tab stop: arrows move, Enter/Space/click select, hover or focus shows the values.
 import {
-  useCallback, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent, type Ref,
+  useCallback, useId, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent, type Ref,
 } from 'react';
 import type { Labelled } from '../../engine/patching/types';
 import { contrastInk } from '../colour';
 import { formatValue } from '../format';
-import { ColourLegend, LEGEND_HEIGHT } from '../legend/ColourLegend';
+import { ColourLegend, HatchPattern, LEGEND_HEIGHT, NOT_COMPUTED_WIDTH, svgSafeId } from '../legend/ColourLegend';
 import {
   heatmapLayout, heatmapModel, moveFocus, truncateLabel, type HeatmapCell, type HeatmapModelOptions,
 } from './heatmap-model';
@@ -63,7 +63,10 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
   // ~0.56 em per character of the sans-serif title fonts; generous so nothing clips.
   const titleWidth = Math.max(Array.from(o.title ?? '').length * 7.6, Array.from(o.subtitle ?? '').length * 6.4);
   const hasNaN = model.cells.some((c) => c !== null && Number.isNaN(c.value));
-  const legendWidth = 180 + 16 + (hasNaN ? 44 : 0) + (patched ? 150 : 0);
+  // The "computed" key only once something is computed (issue 14): before that it explains a mark nobody sees.
+  const anyComputed = model.cells.some((c) => c !== null && c.computed);
+  const legendWidth = 180 + 16 + (hasNaN ? NOT_COMPUTED_WIDTH : 0) + (anyComputed ? 150 : 0);
+  const hatchId = svgSafeId(useId()) + '-hatch';
   const layout = heatmapLayout(model, {
     cellWidth: o.cellWidth, cellHeight: o.cellHeight, maxLabelChars: o.maxLabelChars,
     legendHeight: o.legend ? LEGEND_HEIGHT : 0, legendWidth, titleHeight, titleWidth,
@@ -138,23 +141,26 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
   const tooltipCell = hover;
 
   // Tooltip to the right of the cell; to its left if that would leave the viewport; clamped as a last resort.
-  // Measured after layout because its width depends on the token text.
+  // Fixed to the viewport (measured from the cell) so a figure that scrolls within itself does not clip it.
   const tip = useRef<HTMLDivElement>(null);
   useLayoutEffect(() => {
     const el = tip.current;
     if (!el || !tooltipCell) return;
-    const right = left + (tooltipCell.col + 1) * cw + 6;
-    el.style.left = `${right}px`;
+    const rect = grid.current?.querySelector<SVGRectElement>(`[data-row="${tooltipCell.row}"][data-col="${tooltipCell.col}"]`);
+    if (!rect) return;
+    const cellBox = rect.getBoundingClientRect();
     const box = el.getBoundingClientRect();
     const vw = document.documentElement.clientWidth;
-    if (box.right <= vw - 4) return;
-    const leftSide = left + tooltipCell.col * cw - 6 - box.width;
-    const originX = box.left - right; // container's left edge in viewport coordinates
-    el.style.left = `${Math.max(leftSide, 4 - originX)}px`;
+    const vh = document.documentElement.clientHeight;
+    let x = cellBox.right + 6;
+    if (x + box.width > vw - 4) x = Math.max(4, cellBox.left - 6 - box.width);
+    const y = Math.max(4, Math.min(cellBox.top, vh - box.height - 4));
+    el.style.left = `${x}px`;
+    el.style.top = `${y}px`;
   }, [tooltipCell, left, cw]);
 
   return (
-    <div className="pw-viz pw-heatmap" data-testid="heatmap">
+    <div className="pw-viz pw-heatmap" data-testid="heatmap" data-scale-max={model.scale.maxAbs}>
       <svg
         ref={svgRef}
         xmlns="http://www.w3.org/2000/svg"
@@ -165,6 +171,7 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
         fontSize={11}
         fill="currentColor"
       >
+        <defs><HatchPattern id={hatchId} /></defs>
         {o.title ? <text x={left} y={14} fontSize={13} fontWeight={600}>{o.title}</text> : null}
         {o.subtitle ? <text x={left} y={o.title ? 31 : 12} fill="#6b6b70">{o.subtitle}</text> : null}
         <g transform={`translate(${left},${top})`}>
@@ -219,11 +226,12 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
                       data-row={r}
                       data-col={c}
                       data-computed={cell.computed ? 'true' : 'false'}
+                      data-value={cell.value}
                       x={c * cw}
                       y={r * ch}
                       width={cw}
                       height={ch}
-                      fill={cell.colour}
+                      fill={Number.isNaN(cell.value) ? `url(#${hatchId})` : cell.colour}
                       stroke="#fff"
                       strokeWidth={0.5}
                     />
@@ -251,7 +259,8 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
               y={layout.gridHeight + 20}
               caption={`${o.valueName ?? 'attribution'}${o.unit ? ` (${o.unit})` : ''}`}
               showNotComputed={hasNaN}
-              showComputedDot={!!patched}
+              hatchId={hatchId}
+              showComputedDot={anyComputed}
             />
           ) : null}
         </g>
@@ -262,7 +271,7 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
           role="tooltip"
           data-testid="heatmap.tooltip"
           ref={tip}
-          style={{ left: left + (tooltipCell.col + 1) * cw + 6, top: top + tooltipCell.row * ch }}
+          style={{ position: 'fixed', left: 0, top: 0 }}
         >
           <div className="pw-tooltip-target">{tooltipCell.target}</div>
           <div>

@@ -13,21 +13,35 @@ export interface ColourLegendProps {
   /** Add the grey "not computed" swatch and the computed-cell dot to the key. */
   showNotComputed?: boolean;
   showComputedDot?: boolean;
+  /** The id of a <HatchPattern> in the same SVG: the "not computed" swatch is drawn with it, like the cells. */
+  hatchId?: string;
 }
 
 export const LEGEND_HEIGHT = 42;
+/** Width the "not computed" key takes after the bar. */
+export const NOT_COMPUTED_WIDTH = 84;
+
+/** Diagonal grey hatching for cells with no value (not computed), distinct from any colour of the scales. */
+export function HatchPattern({ id }: { id: string }) {
+  return (
+    <pattern id={id} patternUnits="userSpaceOnUse" width={6} height={6} patternTransform="rotate(45)">
+      <rect width={6} height={6} fill="#f4f4f5" />
+      <line x1={0} y1={0} x2={0} y2={6} stroke="#9a9aa0" strokeWidth={2} />
+    </pattern>
+  );
+}
 
 /** Ids from useId() contain characters that break url(#...) references in some serialisers. */
 export function svgSafeId(id: string): string {
   return 'pw' + id.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
-export function ColourLegend({ scale, x, y, width = 180, caption, showNotComputed, showComputedDot }: ColourLegendProps) {
+export function ColourLegend({ scale, x, y, width = 180, caption, showNotComputed, showComputedDot, hatchId }: ColourLegendProps) {
   const gid = svgSafeId(useId());
   const { stops, ticks } = legendModel(scale, { width });
   const barH = 10;
   const naX = width + 16;
-  const dotX = naX + (showNotComputed ? 44 : 0);
+  const dotX = naX + (showNotComputed ? NOT_COMPUTED_WIDTH : 0);
   return (
     <g className="pw-legend" transform={`translate(${x},${y})`} fontSize={10} fill="currentColor">
       <defs>
@@ -45,8 +59,8 @@ export function ColourLegend({ scale, x, y, width = 180, caption, showNotCompute
       ))}
       {showNotComputed ? (
         <g transform={`translate(${naX},0)`}>
-          <rect width={barH} height={barH} fill={NOT_COMPUTED_COLOUR} stroke="#999" strokeWidth={0.5} />
-          <text x={barH + 4} y={barH - 1}>n/a</text>
+          <rect width={barH} height={barH} fill={hatchId ? `url(#${hatchId})` : NOT_COMPUTED_COLOUR} stroke="#999" strokeWidth={0.5} />
+          <text x={barH + 4} y={barH - 1}>not computed</text>
         </g>
       ) : null}
       {showComputedDot ? (

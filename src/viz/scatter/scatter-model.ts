@@ -65,6 +65,12 @@ export function statsTitle(s: AgreementStats, enough: boolean): string {
     + `top-${s.k} overlap = ${formatValue(s.topK)} · n = ${s.n}`;
 }
 
+/** The statistics title split after the second statistic ("Pearson … · Spearman …" / "top-k … · n = …"). */
+export function titleLines(title: string): string[] {
+  const parts = title.split(' · ');
+  return parts.length > 2 ? [parts.slice(0, 2).join(' · '), parts.slice(2).join(' · ')] : [title];
+}
+
 export function scatterModel(
   x: Labelled, y: Labelled, options: Partial<ScatterOptions> = {}, selected?: readonly number[] | null,
 ): ScatterModel {
@@ -118,9 +124,10 @@ export function scatterModel(
     });
   }
   const layout: Partial<Layout> = {
-    title: { text: title, font: { size: 13 } },
+    // Two lines: on one, the statistics ran past a 410 px plot and were clipped on screen and in the PNG (issue 14).
+    title: { text: titleLines(title).map(plotlyEscape).join('<br>'), font: { size: 12 }, y: 0.98, yanchor: 'top' },
     height: o.height,
-    margin: { l: 64, r: 16, t: 48, b: 56 },
+    margin: { l: 64, r: 16, t: 64, b: 56 },
     showlegend: false,
     hovermode: 'closest',
     xaxis: { title: { text: `${plotlyEscape(o.xName)}${unit}` }, range: [lo, hi], zeroline: true, zerolinecolor: '#ccc' },
