@@ -1,6 +1,8 @@
 // `npm run bench`: engine speed on a GPT-2-Small-shaped random checkpoint, 16 tokens, onnxruntime-node CPU.
 // Prints and writes bench-results/bench.json. Targets (issue #3): attribution_over_forward <= 4.5, sweep_speedup >= 10;
-// (issue #10) edges_over_node_attribution <= 2, circuit_eval_over_forward <= 3.
+// (issue #10) edges_over_node_attribution <= 2, circuit_eval_over_forward <= 3;
+// (issue 15) new_over_same_length <= 1.3, sweep_speedup >= 12 (median of 3 sweeps, naive sampled over 48 patches).
+// --pairs 0 skips the slow 1000-pairs figure.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +19,7 @@ import { numel } from '../src/engine/graph/shape';
 import type { Method } from '../src/engine/patching/estimators';
 import { benchPairs } from './bench-pairs';
 
-const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '24' }, threads: { type: 'string' }, bucket: { type: 'string' }, pairs: { type: 'string', default: '1000' } } });
+const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '48' }, threads: { type: 'string' }, bucket: { type: 'string' }, pairs: { type: 'string', default: '1000' } } });
 const log = (m: string) => process.stderr.write(m + '\n');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -66,6 +68,31 @@ await engine.attribute(exp, { families: FAMILIES });
 const attributionMs = await time(() => engine.attribute(exp, { families: FAMILIES }), 5);
 log(`attribution, all ${FAMILIES.length} families: ${attributionMs.toFixed(1)} ms (${(attributionMs / forwardMs).toFixed(2)} x forward)`);
 
+// Issue 15: a prompt of a length never seen before vs one of a length already seen (every family, end to end,
+// session creation included where the engine needs one). Lengths P+1, P+2, P+3 (one more adjective each), the
+// median of the three; the same-length figure is a second prompt of each of those lengths (other words).
+const ADJ = [[' new', ' old'], [' red', ' blue'], [' quiet', ' busy']];
+const lengthPair = (k: number, which: number) => {
+  const adj = ADJ.slice(0, k).map((a) => a[which]).join('');
+  return engine.resolve({
+    pairs: [{ clean: `When John and Mary went to the big${adj} store, John gave a drink to`, corrupted: `When John and Mary went to the big${adj} store, Mary gave a drink to`, answer: ' Mary', wrong: ' John' }],
+    metric: { name: 'logit_diff' }, direction: 'denoising', options: { freezeLayerNorm: false, freezeAttention: false }, prependBos: true,
+  });
+};
+const newLengthTimes: number[] = [];
+const sameLengthTimes: number[] = [];
+const sessionsBefore = rt.sessionsCreated;
+for (let k = 1; k <= 3; k++) {
+  const [a, b] = [lengthPair(k, 0), lengthPair(k, 1)];
+  if (a.nPos !== P + k || b.nPos !== P + k) throw new Error(`bench: the length prompts have ${a.nPos} and ${b.nPos} tokens, expected ${P + k}`);
+  newLengthTimes.push(await time(() => engine.attribute(a, { families: FAMILIES }), 1));
+  sameLengthTimes.push(await time(() => engine.attribute(b, { families: FAMILIES }), 1));
+}
+const newLengthMs = median(newLengthTimes);
+const sameLengthMs = median(sameLengthTimes);
+const newLengthSessions = rt.sessionsCreated - sessionsBefore;
+log(`attribution of a new length: ${newLengthMs.toFixed(1)} ms, of a seen length: ${sameLengthMs.toFixed(1)} ms (ratio ${(newLengthMs / sameLengthMs).toFixed(2)}; ${newLengthSessions} sessions created for 3 new lengths)`);
+
 // Edges (issue #10): every edge score from one backward pass; one circuit evaluation (the top 100 edges by
 // |attribution|) on the cached base run, timed apart from the cache and session creation.
 const edgeScores = await engine.edgeScores(exp);
@@ -101,7 +128,9 @@ const samples = Number(args.samples);
 const hShape = [P, cfg.nHeads, cfg.dHead];
 const naiveTimes: number[] = [];
 for (let s = 0; s < samples; s++) {
-  const idx = [s % cfg.nLayers, (s * 5) % cfg.nHeads, (s * 7) % P];
+  // Spread over every layer and every position: (s mod layers, s mod positions) are all distinct for 48 samples
+  // of 12 layers x 16 positions.
+  const idx = [s % cfg.nLayers, (s * 5) % cfg.nHeads, s % P];
   const { hook, select } = cellSelector('head_out', idx);
   const mask = new Uint8Array(P * cfg.nHeads * cfg.dHead);
   let e = 0;
@@ -121,19 +150,24 @@ const naivePerPatch = naiveTimes.reduce((a, b) => a + b, 0) / naiveTimes.length;
 const naiveSweepMs = naivePerPatch * nPatches;
 log(`naive: ${naivePerPatch.toFixed(1)} ms per patch (sample of ${samples}) -> ${(naiveSweepMs / 1000).toFixed(1)} s for ${nPatches} patches`);
 
-let last = 0;
-const tSweep = performance.now();
-await engine.sweep(exp, 'head_out', {
-  positionBucket: args.bucket ? Number(args.bucket) : undefined,
-  onProgress: (done, total) => {
-    if (done - last >= total / 10 || done === total) {
-      log(`  sweep ${done}/${total}`);
-      last = done;
-    }
-  },
-});
-const sweepMs = performance.now() - tSweep;
-log(`sweep over every (layer, head, pos) of hook_z: ${(sweepMs / 1000).toFixed(1)} s (${(naiveSweepMs / sweepMs).toFixed(1)} x faster than naive)`);
+// The sweep: the median of 3 repetitions (the first also creates its sessions; it is reported apart).
+const sweepTimes: number[] = [];
+for (let rep = 0; rep < 3; rep++) {
+  let last = 0;
+  const tSweep = performance.now();
+  await engine.sweep(exp, 'head_out', {
+    positionBucket: args.bucket ? Number(args.bucket) : undefined,
+    onProgress: (done, total) => {
+      if (done - last >= total / 4 || done === total) {
+        log(`  sweep ${rep + 1}/3: ${done}/${total}`);
+        last = done;
+      }
+    },
+  });
+  sweepTimes.push(performance.now() - tSweep);
+}
+const sweepMs = median(sweepTimes);
+log(`sweep over every (layer, head, pos) of hook_z: ${(sweepMs / 1000).toFixed(1)} s median of 3 (first ${(sweepTimes[0] / 1000).toFixed(1)} s; ${(naiveSweepMs / sweepMs).toFixed(1)} x faster than naive)`);
 
 const result = {
   model: cfg.name, tokens: P, threads: args.threads ? Number(args.threads) : 'all',
@@ -149,12 +183,19 @@ const result = {
   atp_star_over_node_attribution: +(atpStarMs / attributionMs).toFixed(2),
   ig_inputs_8_steps_ms: +igInputs8Ms.toFixed(1),
   ig_inputs_8_steps_over_node_attribution: +(igInputs8Ms / attributionMs).toFixed(2),
+  new_length_run_ms: +newLengthMs.toFixed(1),
+  same_length_run_ms: +sameLengthMs.toFixed(1),
+  new_over_same_length: +(newLengthMs / sameLengthMs).toFixed(2),
+  sessions_created_for_3_new_lengths: newLengthSessions,
+  sessions_created: rt.sessionsCreated,
   sweep_head_pos_ms: Math.round(sweepMs),
+  sweep_head_pos_first_ms: Math.round(sweepTimes[0]),
+  sweep_repetitions: sweepTimes.length,
   naive_sweep_head_pos_ms: Math.round(naiveSweepMs),
   naive_sample_patches: samples,
   sweep_speedup: +(naiveSweepMs / sweepMs).toFixed(1),
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-  targets: { attribution_over_forward: 4.5, sweep_speedup: 10, atp_star_over_node_attribution: 3, ig_inputs_8_steps_over_node_attribution: 6, edges_over_node_attribution: 2, circuit_eval_over_forward: 3 },
+  targets: { attribution_over_forward: 4.5, sweep_speedup: 12, new_over_same_length: 1.3, atp_star_over_node_attribution: 3, ig_inputs_8_steps_over_node_attribution: 6, edges_over_node_attribution: 2, circuit_eval_over_forward: 3 },
 };
 await engine.dispose();
 // Datasets (issue 13): `attribute --pairs` on --pairs N IOI-style pairs in its own process (0: skip).

@@ -18,6 +18,22 @@ export interface ConstantData {
   dtype: DType;
   shape: number[];
   values: number[] | Float32Array | BigInt64Array;
+  /**
+   * int64 values that follow the graph's symbolic sizes (symbolic.ts): value[j] = offset[j] + sum_i coefs[i][j] *
+   * symbol_i, computed at run time from the inputs' shapes instead of stored.
+   */
+  affine?: { offset: number[]; coefs: number[][] };
+}
+
+/**
+ * Sizes that the ONNX graph leaves open (dim_param), so that one onnxruntime session serves them all: each symbol's
+ * value is read at run time from an input's dimension (value = dim - offset); inputs and outputs name their open
+ * dimensions (undefined: a fixed one). Set by symbolic.ts on a graph built with concrete sizes.
+ */
+export interface SymbolicSizes {
+  names: string[];
+  sources: { input: Tensor; axis: number; offset: number }[];
+  dims: Map<Tensor, (string | undefined)[]>;
 }
 
 export class Tensor {
@@ -50,6 +66,13 @@ export class Graph {
   private readonly names = new Set<string>();
   private readonly scalarCache = new Map<string, Tensor>();
   private counter = 0;
+  /** With symbolic sizes (symbolic.ts). */
+  symbolic?: SymbolicSizes;
+  /**
+   * While a graph is traced at several sizes (symbolic.ts), int64 constants are never shared by value: a shape
+   * that equals another one at one size (16 positions, d_head 16) must stay its own constant at every size.
+   */
+  static tracing = false;
 
   constructor(readonly name = 'patchwork') {}
 
@@ -104,6 +127,7 @@ export class Graph {
 
   /** A cached int64 vector constant (shapes, axes, slice bounds). */
   ints(values: readonly number[]): Tensor {
+    if (Graph.tracing) return this.constant([...values], [values.length], 'int64');
     const key = `i${values.join(',')}`;
     let t = this.scalarCache.get(key);
     if (!t) this.scalarCache.set(key, (t = this.constant([...values], [values.length], 'int64')));

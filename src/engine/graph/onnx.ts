@@ -13,7 +13,50 @@ const ELEM: Record<DType, number> = {
 };
 
 function valueInfo(t: Tensor) {
-  return { name: t.name, type: { tensorType: { elemType: ELEM[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } } } };
+  const open = t.graph.symbolic?.dims.get(t);
+  const dim = t.shape.map((d, a) => (open?.[a] !== undefined ? { dimParam: open[a] } : { dimValue: d }));
+  return { name: t.name, type: { tensorType: { elemType: ELEM[t.dtype], shape: { dim } } } };
+}
+
+type OnnxNode = { opType: string; input: string[]; output: string[]; attribute: ReturnType<typeof attribute>[] };
+
+/**
+ * Symbolic sizes (symbolic.ts): each size as an int64 scalar read from an input's shape (Shape -> Sub -> Reshape
+ * to []), and each size-dependent constant computed from them: offset + sum_i coef_i * size_i.
+ */
+function symbolicParts(graph: Graph, used: Set<Tensor>): { nodes: OnnxNode[]; initializers: ReturnType<typeof initializer>[] } {
+  const sym = graph.symbolic;
+  const nodes: OnnxNode[] = [];
+  const initializers: ReturnType<typeof initializer>[] = [];
+  if (!sym) return { nodes, initializers };
+  const ints = (name: string, values: number[], dims: number[]) => {
+    initializers.push({ name, dims, dataType: ELEM.int64, int64Data: values });
+    return name;
+  };
+  const scalarShape = ints('sym.scalar_shape', [], [0]);
+  const sizeName = sym.names.map((n, i) => {
+    const { input, axis, offset } = sym.sources[i];
+    const p = `sym.${n}`;
+    nodes.push({ opType: 'Shape', input: [input.name], output: [`${p}.dim`], attribute: [attribute('start', axis), attribute('end', axis + 1)] });
+    nodes.push({ opType: 'Sub', input: [`${p}.dim`, ints(`${p}.offset`, [offset], [1])], output: [`${p}.vec`], attribute: [] });
+    nodes.push({ opType: 'Reshape', input: [`${p}.vec`, scalarShape], output: [p], attribute: [] });
+    return p;
+  });
+  for (const c of graph.constants) {
+    const aff = c.constant!.affine;
+    if (!aff || !used.has(c)) continue;
+    let acc = ints(`${c.name}.offset`, aff.offset, c.constant!.shape);
+    aff.coefs.forEach((coef, i) => {
+      if (coef.every((k) => k === 0)) return;
+      const term = `${c.name}.term${i}`;
+      nodes.push({ opType: 'Mul', input: [ints(`${c.name}.coef${i}`, coef, c.constant!.shape), sizeName[i]], output: [term], attribute: [] });
+      const sum = `${c.name}.sum${i}`;
+      nodes.push({ opType: 'Add', input: [acc, term], output: [sum], attribute: [] });
+      acc = sum;
+    });
+    nodes.push({ opType: 'Identity', input: [acc], output: [c.name], attribute: [] });
+  }
+  return { nodes, initializers };
 }
 
 function attribute(name: string, v: AttrValue) {
@@ -50,21 +93,23 @@ export function toOnnx(graph: Graph): Uint8Array {
   const nodes = liveNodes(graph);
   const used = new Set<Tensor>(graph.outputs);
   for (const n of nodes) for (const i of n.inputs) used.add(i);
+  const sym = symbolicParts(graph, used);
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'patchwork',
     opsetImport: [{ domain: '', version: OPSET }],
     graph: {
       name: graph.name,
-      node: nodes.map((n) => ({
+      node: [...sym.nodes, ...nodes.map((n) => ({
         opType: n.op,
         input: n.inputs.map((i) => i.name),
         output: [n.output.name],
         attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
-      })),
+      }))],
       // Only inputs that something reads: the runtime feeds exactly session.inputNames.
-      input: graph.inputs.filter((i) => used.has(i)).map(valueInfo),
-      initializer: graph.constants.filter((c) => used.has(c)).map(initializer),
+      // (A size's source input is read by its Shape node even where nothing else reads it.)
+      input: graph.inputs.filter((i) => used.has(i) || graph.symbolic?.sources.some((s) => s.input === i)).map(valueInfo),
+      initializer: [...graph.constants.filter((c) => used.has(c) && !c.constant!.affine).map(initializer), ...sym.initializers],
       output: graph.outputs.map(valueInfo),
     },
   });

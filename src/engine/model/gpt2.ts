@@ -2,8 +2,8 @@
 // Every TransformerLens hook point passes through `hook(name, tensor)`, which may record, replace or freeze the
 // value; what it returns is used downstream. Shapes carry the batch axis first, as in TransformerLens.
 import {
-  Add, Concat, Div, Expand, Gather, GemmTransB, Graph, Identity, MatMul, ReduceSum, Reshape, Slice, Transpose, Where,
-  geluNew, layerNorm, softmax, type Tensor,
+  Add, Arange, Concat, Div, Expand, Gather, GemmTransB, Identity, Less, MatMul, ReduceSum, Reshape, Slice, Transpose, Where,
+  geluNew, layerNorm, softmax, type Graph, type Tensor,
 } from '../graph';
 import { expectedWeightShapes, type GPT2Config } from './types';
 
@@ -33,9 +33,9 @@ export interface ForwardOptions {
    * Rows (indices into the computed positions) that the caller reads from the output. The last layer then computes
    * keys and values for every row but queries, attention output and MLP for these rows only, and the output has
    * just these rows: nothing after the last layer's attention mixes positions. Hooks of the last layer from q on
-   * see these rows only.
+   * see these rows only. An int64 tensor [rows] instead of numbers: the rows are a graph input (symbolic sizes).
    */
-  finalRows?: number[];
+  finalRows?: number[] | Tensor;
   /**
    * The edge graph's hooks (TransformerLens's use_split_qkv_input, use_attn_result and use_hook_mlp_in): each head's
    * query, key and value read a private copy of the residual stream, `blocks.{l}.hook_{q,k,v}_input` [batch, pos,
@@ -71,13 +71,13 @@ export function gpt2Forward(cfg: GPT2Config, w: WeightInputs, tokens: Tensor | n
 }
 
 function block(
-  cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past: ForwardOptions['past'], rows: number[] | undefined,
+  cfg: GPT2Config, W: (n: string) => Tensor, l: number, residIn: Tensor, hook: Hook, past: ForwardOptions['past'], rows: number[] | Tensor | undefined,
   edgeHooks: boolean,
 ): Tensor {
   const p = `h.${l}.`;
   const b = `blocks.${l}.`;
   const [batch, nIn, d] = residIn.shape;
-  const pos = rows ? rows.length : nIn; // query positions computed past the key/value projection
+  const pos = rows ? (Array.isArray(rows) ? rows.length : rows.shape[0]) : nIn; // query positions computed past the key/value projection
   const { nHeads: H, dHead: dh } = cfg;
   const residPre = hook(b + 'hook_resid_pre', residIn);
 
@@ -96,7 +96,8 @@ function block(
     const qkv = Transpose(Add(MatMul(ln, Wqkv), bqkv), [0, 2, 1, 3]); // [batch, pos, 3 * head_index, d_head]
     heads = (i) => Slice(qkv, 2, i * H, (i + 1) * H);
   }
-  const q = hook(b + 'attn.hook_q', rows ? atPositions(heads(0), rows) : heads(0));
+  const pick = (x: Tensor) => (!rows ? x : Array.isArray(rows) ? atPositions(x, rows) : atRows(x, rows));
+  const q = hook(b + 'attn.hook_q', pick(heads(0)));
   const k = hook(b + 'attn.hook_k', heads(1));
   const v = hook(b + 'attn.hook_v', heads(2));
 
@@ -107,8 +108,9 @@ function block(
   const qh = Transpose(q, [0, 2, 1, 3]); // [batch, head_index, query_pos, d_head]
   const kh = Transpose(kAll, [0, 2, 3, 1]); // [batch, head_index, d_head, key_pos]
   const raw = Div(MatMul(qh, kh), Math.sqrt(dh)); // [batch, head_index, query_pos, key_pos]
-  const queryPos = (rows ?? [...Array(nIn).keys()]).map((r) => start + r);
-  const scores = hook(b + 'attn.hook_attn_scores', Where(causalMask(residIn.graph, queryPos, start + nIn), raw, -Infinity));
+  const g = residIn.graph;
+  const queryRows = !rows ? Arange(g, 0, nIn) : Array.isArray(rows) ? g.constant(rows, [rows.length], 'int64') : rows; // [query_pos]
+  const scores = hook(b + 'attn.hook_attn_scores', Where(causalMask(queryRows, start, start + nIn), raw, -Infinity));
   const pattern = hook(b + 'attn.hook_pattern', softmax(scores));
   const vh = Transpose(vAll, [0, 2, 1, 3]); // [batch, head_index, key_pos, d_head]
   const z = hook(b + 'attn.hook_z', Transpose(MatMul(pattern, vh), [0, 2, 1, 3])); // [batch, pos, head_index, d_head]
@@ -120,7 +122,7 @@ function block(
     headsOut = ReduceSum(result, [2]);
   }
   const attnOut = hook(b + 'hook_attn_out', Add(headsOut, W(p + 'attn.c_proj.bias')));
-  const residMid = hook(b + 'hook_resid_mid', Add(rows ? atPositions(residPre, rows) : residPre, attnOut));
+  const residMid = hook(b + 'hook_resid_mid', Add(pick(residPre), attnOut));
 
   const mlpIn = edgeHooks ? hook(b + 'hook_mlp_in', Identity(residMid)) : residMid; // a copy: only the MLP reads it
   const ln2 = layerNorm(mlpIn, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps,
@@ -131,11 +133,21 @@ function block(
   return hook(b + 'hook_resid_post', Add(residMid, mlpOut));
 }
 
-/** [query_pos, key_pos] for the given absolute query positions over keys 0..nKey-1: true where key <= query. */
-function causalMask(g: Graph, queryPos: number[], nKey: number): Tensor {
-  const m: number[] = [];
-  for (const q of queryPos) for (let j = 0; j < nKey; j++) m.push(j <= q ? 1 : 0);
-  return g.constant(m, [queryPos.length, nKey], 'bool');
+/**
+ * [query_pos, key_pos]: true where key <= query, for queries at rows (int64 [query_pos], indices into the computed
+ * positions, which begin at `start`) over keys 0..nKey-1. Computed at run time from ranges, so that under symbolic
+ * sizes (graph/symbolic.ts) no [pos, pos] constant ties the graph to one prompt length.
+ */
+function causalMask(rows: Tensor, start: number, nKey: number): Tensor {
+  const g = rows.graph;
+  const limit = Add(rows, g.constant([start + 1], [], 'int64')); // query position + 1
+  return Less(Reshape(Arange(g, 0, nKey), [1, nKey]), Reshape(limit, [rows.shape[0], 1]));
+}
+
+/** x [batch, n, ...] at rows `index` (int64 [k]) of axis 1: [batch, k, ...]. */
+export function atRows(x: Tensor, index: Tensor): Tensor {
+  const swap = [1, 0, ...x.shape.slice(2).map((_, i) => i + 2)];
+  return Transpose(Gather(Transpose(x, swap), index), swap);
 }
 
 /** Tied unembedding: x [batch, n, d_model] -> logits [batch, n, d_vocab] = x @ W_E^T. */

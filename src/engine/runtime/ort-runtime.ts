@@ -23,6 +23,7 @@ export class OrtRuntime implements Runtime {
   private sessions = new Map<string, Promise<Ort.InferenceSession>>();
   private weights = new Map<string, Ort.Tensor>();
   private queue: Promise<unknown> = Promise.resolve();
+  private created = 0;
 
   constructor(
     private readonly ort: OrtModule,
@@ -31,6 +32,10 @@ export class OrtRuntime implements Runtime {
 
   get backend(): BackendName {
     return this.opts.backend;
+  }
+
+  get sessionsCreated(): number {
+    return this.created;
   }
 
   async setWeights(weights: Weights): Promise<void> {
@@ -79,6 +84,7 @@ export class OrtRuntime implements Runtime {
       await (await old.catch(() => null))?.release();
     }
     s = this.ort.InferenceSession.create(toOnnx(build()), this.opts.sessionOptions);
+    this.created++;
     this.sessions.set(key, s);
     s.catch(() => this.sessions.delete(key));
     return s;

@@ -21,6 +21,8 @@ export interface Fetched {
 
 export interface Runtime {
   readonly backend: BackendName;
+  /** onnxruntime sessions created so far (each costs tens to hundreds of ms): tests and benchmarks count them. */
+  readonly sessionsCreated: number;
   /**
    * Holds the weights once on the device; every later run feeds them to each graph input named after a weight.
    * Calling it again with another Weights object replaces (and frees) the previous ones.

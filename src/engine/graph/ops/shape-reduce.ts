@@ -1,5 +1,5 @@
 // Shape ops and reductions, each beside its gradient rule.
-import { broadcastShapes, fmtShape, sameShape, type Tensor } from '../graph';
+import { broadcastShapes, fmtShape, sameShape, type Graph, type Tensor } from '../graph';
 import { unbroadcast } from './elementwise';
 import type { GradRule } from './types';
 import { numel } from '../shape';
@@ -89,6 +89,16 @@ export function Pad(x: Tensor, pads: readonly number[]): Tensor {
     throw new Error(`Pad: pads [${pads}] for ${fmtShape(x.shape)} must be ${2 * x.rank} non-negative integers`);
   const shape = x.shape.map((d, i) => d + pads[i] + pads[i + x.rank]);
   return x.graph.node('Pad', [x, x.graph.ints(pads)], shape, x.dtype);
+}
+
+/**
+ * [start, start + 1, .., end - 1] as int64 (ONNX Range), for positions and masks computed from sizes at run time
+ * (under symbolic sizes, symbolic.ts, the bounds follow the prompt). No gradient: nothing float flows into it.
+ */
+export function Arange(g: Graph, start: number, end: number): Tensor {
+  if (!Number.isInteger(start) || !Number.isInteger(end) || end <= start) throw new Error(`Arange: [${start}, ${end}) is not a non-empty integer range`);
+  const bound = (v: number) => g.constant([v], [], 'int64');
+  return g.node('Range', [bound(start), bound(end), bound(1)], [end - start], 'int64');
 }
 
 /** Rows of `data` [V, ...] picked by int64 `indices` (axis 0): an embedding lookup. */
