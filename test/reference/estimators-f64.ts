@@ -30,8 +30,16 @@ export function refContext(cfg: GPT2Config, weights: Weights, pairs: RefPair[]):
   return { cfg, w: toFloat64Weights(cfg, weights), pairs };
 }
 
+/** A run of the reference; runs without hooks are memoised per context (every estimator reads the same two). */
+const plainRuns = new WeakMap<Ctx, Map<string, ReturnType<typeof referenceForwardF64>>>();
 function run(ctx: Ctx, tokens: number[], hooks: Hooks = {}) {
-  return referenceForwardF64(ctx.cfg, ctx.w, tokens, { hooks, logitPositions: [tokens.length - 1] });
+  const go = () => referenceForwardF64(ctx.cfg, ctx.w, tokens, { hooks, logitPositions: [tokens.length - 1] });
+  if (Object.keys(hooks).length) return go();
+  if (!plainRuns.has(ctx)) plainRuns.set(ctx, new Map());
+  const runs = plainRuns.get(ctx)!;
+  const key = tokens.join(',');
+  if (!runs.has(key)) runs.set(key, go());
+  return runs.get(key)!;
 }
 
 function metricOf(ctx: Ctx, pair: RefPair, hooks: Hooks): number {

@@ -1,6 +1,6 @@
 // The estimators of estimators.ts on edges (issue #12): the QK fix for edges into a head's query or key, and the
 // per-copy scores GradDrop and AtP* take magnitudes of. The R copies of the base run (GradDrop, IG) are built in
-// edges.ts's edgeAttributionGraph exactly as attribution.ts builds them for nodes.
+// edges.ts's edgeAttributionGraph (for nodes, attribution.ts now runs GradDrop's passes on one shared forward).
 import { Add, Concat, Expand, MatMul, Mul, ReduceSum, Reshape, Slice, Sqrt, Sub, Transpose, Where, layerNorm, softmax, type Tensor } from '../graph';
 import type { WeightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
