@@ -6,20 +6,50 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
 import {
   EdgeNameError, cellName, cellPatch, edgeName, parseCells, parseEdges, rankEdges,
-  type CellPatch, type Experiment, type PatchingEngine,
+  type CellPatch, type Edge, type Experiment, type PairRecord, type PatchingEngine,
 } from '../engine/patching';
+import { eachPair, perPairJson } from './per-pair';
 
 /** What main.ts lends: its common options, setup, output and JSON header. */
 export interface CliShared<O> {
   common: (cmd: Command) => Command;
-  setup: (o: O) => Promise<{ engine: PatchingEngine; exp: Experiment }>;
+  setup: (o: O, anyLength?: boolean) => Promise<{ engine: PatchingEngine; exp: Experiment; pairs?: { exps: Experiment[]; records: PairRecord[] } }>;
   emit: (o: O, result: object) => void;
   header: (exp: Experiment, metric: { clean: number; corrupted: number }) => object;
 }
 
+/** One command's result on one experiment: its metrics, keys that do not vary by pair, and the numeric results. */
+export interface CommandOut {
+  metric: { clean: number; corrupted: number };
+  fixed?: object;
+  result: Record<string, unknown>;
+}
+
+/**
+ * One prompt pair: the header, `fixed` and `result`. With --pairs: each pair on its own (any token lengths), then
+ * the mean, `per_pair` and `sem` of every numeric result key (per-pair.ts). `prepare` sees every experiment first.
+ */
+export async function runCommand<O>(
+  shared: Pick<CliShared<O>, 'setup' | 'emit' | 'header'>, o: O, what: string,
+  body: (engine: PatchingEngine, exp: Experiment) => Promise<CommandOut>,
+  prepare?: (engine: PatchingEngine, exps: Experiment[]) => Promise<void>,
+): Promise<void> {
+  const { engine, exp, pairs } = await shared.setup(o, true);
+  try {
+    await prepare?.(engine, pairs?.exps ?? [exp]);
+    if (!pairs) {
+      const r = await body(engine, exp);
+      return shared.emit(o, { ...shared.header(exp, r.metric), ...r.fixed, ...r.result });
+    }
+    const outs = await eachPair(what, pairs.exps, (e) => body(engine, e));
+    shared.emit(o, await perPairJson(pairs.exps, pairs.records, outs.map((r) => r.metric), outs.map((r) => r.result), outs[0].fixed));
+  } finally {
+    await engine.dispose();
+  }
+}
+
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const ms = (t0: number) => `${(performance.now() - t0).toFixed(0)} ms`;
-
 /** --top 5,20,100: positive integers (checked in the action, so that the top-level catch exits with code 2). */
 function topList(v: string): number[] {
   const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -59,15 +89,7 @@ const stepsArg = (v: string): number => {
 type Opts = { json?: string; freezeLn?: boolean; freezeAttn?: boolean; edges?: string; top?: string; method: Method; steps: number };
 
 export function registerCircuitCommands<O extends object>(p: Command, shared: CliShared<O>): void {
-  const { common, setup, emit, header } = shared;
-  const run = async (o: O, body: (engine: PatchingEngine, exp: Experiment) => Promise<object>) => {
-    const { engine, exp } = await setup(o);
-    try {
-      emit(o, await body(engine, exp));
-    } finally {
-      await engine.dispose();
-    }
-  };
+  const { common } = shared;
 
   common(p.command('edges').description('edge attribution: every edge u->v scored from one backward pass (EAP-IG names)'))
     .option('--freeze-ln', 'no gradient through LayerNorm scales')
@@ -76,7 +98,7 @@ export function registerCircuitCommands<O extends object>(p: Command, shared: Cl
     .option('--steps <m>', 'integrated-gradient steps for ig-inputs (EAP-IG; 1 = plain AtP)', stepsArg, 1)
     .action((o: O & Opts) => {
       checkMethod(o.method, o.steps);
-      return run(o, async (engine, exp) => {
+      return runCommand(shared, o, 'edge attribution', async (engine, exp) => {
         const t0 = performance.now();
         const s = await engine.edgeScores(exp, o.method, o.steps);
         log(`edge attribution (${ESTIMATORS[o.method].title}${o.steps > 1 ? `, ${o.steps} steps` : ''}) in ${ms(t0)}`);
@@ -84,10 +106,13 @@ export function registerCircuitCommands<O extends object>(p: Command, shared: Cl
         const R = receivers.length;
         const linear = o.method === 'atp' || o.method === 'ig-inputs';
         return {
-          ...header(exp, s.metric), method: s.method, steps: s.steps, senders, receivers,
-          edges: senders.map((_, i) => Array.from(s.edges.subarray(i * R, (i + 1) * R))),
-          // The identity (a receiver's edges sum to its total) holds for the linear estimators only.
-          receiver_totals: linear ? Array.from(s.receiverTotals) : null,
+          metric: s.metric,
+          fixed: { method: s.method, steps: s.steps, senders, receivers },
+          result: {
+            edges: senders.map((_, i) => Array.from(s.edges.subarray(i * R, (i + 1) * R))),
+            // The identity (a receiver's edges sum to its total) holds for the linear estimators only.
+            receiver_totals: linear ? Array.from(s.receiverTotals) : null,
+          },
         };
       });
     });
@@ -95,35 +120,41 @@ export function registerCircuitCommands<O extends object>(p: Command, shared: Cl
   common(p.command('path').description('exact direct path patch of each listed edge alone'))
     .requiredOption('--edges <list>', 'comma-separated edge names, e.g. "a0.h1->a1.h0<k>,input->m0"', edgeList)
     .action((o: O & Opts & { edges: string[] }) =>
-      run(o, async (engine, exp) => {
+      runCommand(shared, o, 'path patches', async (engine, exp) => {
         const edges = parseEdges(engine.cfg, o.edges);
         const t0 = performance.now();
         const values = await engine.pathPatch(exp, edges);
         log(`${edges.length} path patches in ${ms(t0)}`);
         const layout = engine.edgeLayout();
-        return { ...header(exp, await engine.metrics(exp)), path: Object.fromEntries(edges.map((e, i) => [edgeName(layout, e), values[i]])) };
+        return { metric: await engine.metrics(exp), result: { path: Object.fromEntries(edges.map((e, i) => [edgeName(layout, e), values[i]])) } };
       }),
     );
 
   common(p.command('circuit').description('circuit evaluation: metric and faithfulness of edge sets (EAP-IG evaluate_graph)'))
-    .option('--top <list>', 'circuits of the top N edges by |attribution|, e.g. 5,20,100')
+    .option('--top <list>', 'circuits of the top N edges by |attribution|, e.g. 5,20,100 (with --pairs: by the mean attribution over pairs)')
     .option('--edges <file>', 'a JSON file holding a list of edge names: one circuit')
     .option('--freeze-ln', 'rank edges by attribution with no gradient through LayerNorm scales')
-    .action((o: O & Opts) =>
-      run(o, async (engine, exp) => {
-        if (!o.top === !o.edges) throw new EdgeNameError('Give either --top N,.. (top edges by attribution) or --edges FILE (a JSON list of edge names).');
-        let circuits;
-        if (o.edges) circuits = [parseEdges(engine.cfg, readEdgeFile(o.edges))];
-        else {
-          const ranked = rankEdges(await engine.edgeScores(exp));
-          circuits = topList(o.top!).map((n) => ranked.slice(0, n));
-        }
+    .action((o: O & Opts) => {
+      let circuits: Edge[][] = [];
+      return runCommand(shared, o, 'circuit evaluation', async (engine, exp) => {
         const t0 = performance.now();
         const res = await engine.evaluateCircuits(exp, circuits);
         log(`${circuits.length} circuit evaluations in ${ms(t0)}`);
-        return { ...header(exp, await engine.metrics(exp)), circuits: res.map((r, i) => ({ edges: circuits[i].length, ...r })) };
-      }),
-    );
+        return { metric: await engine.metrics(exp), result: { circuits: res.map((r, i) => ({ edges: circuits[i].length, ...r })) } };
+      }, async (engine, exps) => {
+        if (!o.top === !o.edges) throw new EdgeNameError('Give either --top N,.. (top edges by attribution) or --edges FILE (a JSON list of edge names).');
+        if (o.edges) circuits = [parseEdges(engine.cfg, readEdgeFile(o.edges))];
+        else {
+          // One ranking for every pair: by the mean edge attribution over the pairs.
+          const scores = [];
+          for (const e of exps) scores.push(await engine.edgeScores(e));
+          const edges = new Float64Array(scores[0].edges.length);
+          for (const sc of scores) sc.edges.forEach((x, i) => (edges[i] += x / scores.length));
+          const ranked = rankEdges({ layout: scores[0].layout, edges });
+          circuits = topList(o.top!).map((n) => ranked.slice(0, n));
+        }
+      });
+    });
 }
 
 /** `attribute --patched CELLS`: the cells patched in the base run before attributing. */

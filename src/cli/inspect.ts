@@ -7,6 +7,7 @@ import { VOCAB_SIZE, tokenString } from '../engine/model/tokenizer';
 import type { DirectLogitAttribution, TokenScore } from '../engine/patching';
 import { checkFinite } from '../engine/patching/finite';
 import { common, emit, header, setup, type CommonOpts } from './main';
+import { runCommand } from './circuits';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -19,8 +20,7 @@ const dlaJson = (d: DirectLogitAttribution) => ({
 });
 
 async function inspect(o: CommonOpts) {
-  const { engine, exp } = await setup(o);
-  try {
+  return runCommand({ setup, emit, header }, o, 'inspection', async (engine, exp) => {
     const t0 = performance.now();
     const r = await engine.inspect(exp, { k: 5 });
     log(`inspection (top 5, direct logit attribution, logit lens) in ${(performance.now() - t0).toFixed(0)} ms`);
@@ -28,23 +28,17 @@ async function inspect(o: CommonOpts) {
       [`${run} heads`, r.dla[run].heads], [`${run} mlps`, r.dla[run].mlps],
     ] as [string, typeof r.dla.clean.heads][]));
     const { target, wrong } = r.direction[0];
-    emit(o, {
-      ...header(exp, r.metric),
-      position: r.position,
-      top5: { clean: scored(r.predictions.clean[0]), corrupted: scored(r.predictions.corrupted[0]) },
-      dla: {
-        // What the components sum to: heads + mlps + embed + attn_bias + ln_final_bias = total.
-        sums_to: wrong === null ? 'logit(target)' : 'logit(target) - logit(wrong)',
-        target,
-        wrong,
-        clean: dlaJson(r.dla.clean),
-        corrupted: dlaJson(r.dla.corrupted),
-      },
-      logit_lens: { hooks: r.logitLens.hooks, clean: r.logitLens.clean.map(scored), corrupted: r.logitLens.corrupted.map(scored) },
-    });
-  } finally {
-    await engine.dispose();
-  }
+    // What the components sum to: heads + mlps + embed + attn_bias + ln_final_bias = total.
+    const sumsTo = wrong === null ? 'logit(target)' : 'logit(target) - logit(wrong)';
+    const dla = { clean: dlaJson(r.dla.clean), corrupted: dlaJson(r.dla.corrupted) };
+    const top5 = { clean: scored(r.predictions.clean[0]), corrupted: scored(r.predictions.corrupted[0]) };
+    const logitLens = { hooks: r.logitLens.hooks, clean: r.logitLens.clean.map(scored), corrupted: r.logitLens.corrupted.map(scored) };
+    // With --pairs, dla (numbers only) gets its mean, sem and per_pair; the rest is per pair (per-pair.ts).
+    const result = o.pairs === undefined
+      ? { position: r.position, top5, dla: { sums_to: sumsTo, target, wrong, ...dla }, logit_lens: logitLens }
+      : { dla, dla_target: { position: r.position, sums_to: sumsTo, target, wrong }, top5, logit_lens: logitLens };
+    return { metric: r.metric, result };
+  });
 }
 
 export function inspectCommand(p: Command): Command {

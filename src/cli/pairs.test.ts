@@ -68,6 +68,23 @@ describe('--pairs', () => {
     close([j.metric.corrupted], [(m[0].corrupted + m[1].corrupted + m[2].corrupted) / 3]);
   });
 
+  it('attribute resid_pre over two lengths: positions aligned from the end, offsets, per-cell count, missing cells null', async () => {
+    const r = await cli(['attribute', '--model', model, '--pairs', jsonl, '--families', 'resid_pre']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.position_alignment).toBe('end');
+    expect(j.tokens.map((t: { offset: number }) => t.offset)).toEqual([0, 0, 1]);
+    const singles = await Promise.all(PAIRS.map((p) => cli(['attribute', '--model', model, ...one(p), '--families', 'resid_pre'])));
+    const own = singles.map((s) => JSON.parse(s.stdout).attribution.resid_pre as number[][]);
+    for (let l = 0; l < 2; l++) {
+      expect(j.per_pair.resid_pre[2][l][0]).toBeNull();
+      close(j.per_pair.resid_pre[2][l].slice(1), own[2][l]); // the 14-token pair, shifted by one
+      expect(j.count.resid_pre[l]).toEqual([2, ...Array(14).fill(3)]);
+      close([j.attribution.resid_pre[l][0]], [(own[0][l][0] + own[1][l][0]) / 2]);
+      close([j.attribution.resid_pre[l][14]], [(own[0][l][14] + own[1][l][14] + own[2][l][13]) / 3]);
+    }
+  });
+
   it('patch from CSV: per_pair equals one-pair sweeps; per-position families fine at one length', async () => {
     const r = await cli(['patch', '--model', model, '--pairs', csv, '--families', 'resid_pre,head_out_all_pos']);
     expect(r.code, r.stderr).toBe(0);
@@ -81,7 +98,6 @@ describe('--pairs', () => {
   it.each([
     ['a malformed line', '{"clean": "a b", "corrupted": "a c", "answer": " d", "wrong": " e"}\n{"clean": "a b", "corrupted": "a c", "answer": [" d"], "wrong": " e"}\n', [], /bad\.jsonl line 2, field "answer": must be a string, not a list/],
     ['unequal lengths', `${JSON.stringify(PAIRS[0])}\n${JSON.stringify({ ...PAIRS[1], corrupted: 'When Tom and Anna went to the park, Annabelle gave a ball to' })}\n`, [], /bad\.jsonl line 2, field "corrupted": The clean prompt is 15 tokens and the corrupted prompt 1\d[\s\S]*clean: .*·Tom \| ·gave[\s\S]*corrupted: .*·Ann \| abel \| le/],
-    ['positions over two lengths', `${JSON.stringify(PAIRS[0])}\n${JSON.stringify(PAIRS[2])}\n`, ['--families', 'resid_pre'], /2 different token lengths \(14, 15\)[\s\S]*resid_pre has a position axis/],
     ['--pairs with --clean', `${JSON.stringify(PAIRS[0])}\n`, ['--clean', 'x'], /--pairs gives every pair's prompts and answers: leave out --clean/],
   ])('%s: exit 2, a specific message, no file written', async (_, text, extra, message) => {
     const bad = join(dir, 'bad.jsonl');

@@ -101,7 +101,10 @@ export async function pairsHeader(exps: Experiment[], records: PairRecord[], res
         : { clean: e.clean[0], corrupted: e.corrupted[0], answer: e.answers[0] >= 0 ? e.answers[0] : null, wrong: e.wrongs[0] >= 0 ? e.wrongs[0] : null }),
       ...(spec.metric.name === 'mean_logprob' ? { positions: e.positions } : {}),
       ...(perToken?.[i] ? { per_token: perToken[i] } : {}),
+      ...(res.alignment ? { offset: res.alignment.offsets[i] } : {}),
     })),
+    // Several lengths: positions aligned from the end (engine/patching/alignment.ts); pairs per cell.
+    ...(res.alignment ? { position_alignment: 'end', count: res.alignment.count } : {}),
     n_pairs: exps.length,
     metric: {
       name: spec.metric.name,

@@ -161,10 +161,37 @@ describe('datasets: per-pair values, mean and sem against the reference', () => 
     expect(res.metric.clean).toBeCloseTo(refClean.reduce((a, b) => a + b) / 7, 4);
   });
 
-  it('a family with positions over pairs of different lengths is refused before anything runs', async () => {
-    let ran = false;
-    await expect(runBatches(pairs([5, 6]), ['resid_pre'], async () => ((ran = true), {} as never))).rejects.toThrow(/2 different token lengths \(5, 6\).*resid_pre has a position axis/);
-    expect(ran).toBe(false);
+  it('families with positions over two lengths: aligned from the end, missing cells out of the mean, sem and count', async () => {
+    await rt.setWeights(weights);
+    const lengths = [5, 6, 5, 6, 6];
+    const exps = pairs(lengths);
+    const families: Family[] = ['resid_pre', 'head_out'];
+    const res = await runBatches(exps, families, async (exp) => {
+      const r = await runAttribution(rt, cfg, exp, { families, perPair: true });
+      return { metric: r.pairs!.metric, values: r.pairs!.values };
+    }, { maxPairs: 2 });
+    expect(res.alignment!.offsets).toEqual([1, 0, 1, 0, 0]);
+    for (const f of families) {
+      // Reference at each pair's own length, placed by hand: position p of a pair of length P goes to p + (6 - P).
+      const rows = exps.map((e, b) => {
+        const ref = refAttribution(e, f);
+        const P = lengths[b];
+        const out = new Array<number>(ref.length / P * 6).fill(NaN);
+        ref.forEach((x, i) => (out[Math.floor(i / P) * 6 + (i % P) + 6 - P] = x));
+        return out;
+      });
+      const got = res.perPair[f]!.data;
+      expect(res.perPair[f]!.shape).toEqual(f === 'resid_pre' ? [5, 2, 6] : [5, 2, 2, 6]);
+      rows.flat().forEach((x, i) => expect(Number.isNaN(got[i]), `per pair ${f} [${i}]`).toBe(Number.isNaN(x)));
+      expectClose(`${f} per pair`, Array.from(got, (x) => (Number.isNaN(x) ? 0 : x)), rows.flat().map((x) => (Number.isNaN(x) ? 0 : x)), 1e-4, 1e-6);
+      const present = rows[0].map((_, i) => rows.map((r) => r[i]).filter((x) => !Number.isNaN(x)));
+      expect(Array.from(res.alignment!.count[f]!.data)).toEqual(present.map((p) => p.length));
+      expect(new Set(present.map((p) => p.length))).toEqual(new Set([3, 5])); // position 0 only in the three 6-token pairs
+      const mean = present.map((p) => p.reduce((a, x) => a + x, 0) / p.length);
+      const sem = present.map((p, i) => Math.sqrt(p.reduce((a, x) => a + (x - mean[i]) ** 2, 0) / (p.length - 1)) / Math.sqrt(p.length));
+      expectClose(`${f} mean`, res.mean[f]!.data, mean, 1e-4, 1e-6);
+      expectClose(`${f} sem`, res.sem[f]!.data, sem, 1e-4, 1e-6);
+    }
   });
 
   it('attribution per position (one length) and exact patches per pair, batches of 3', async () => {

@@ -7,6 +7,7 @@
 // " Mary" stays one token); `positions` is a list of whole numbers separated by spaces or commas.
 import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from './experiment';
 import { foldRows, resolveWithContinuations } from './continuations';
+import { alignedMeanAndSem, isPositionAxis, placeAligned } from './alignment';
 import { familyAxes, type Family } from './families';
 import type { AxisName, Labelled } from './labelled';
 import type { ExperimentSpec, PromptPair } from './types';
@@ -339,6 +340,13 @@ export interface DatasetSummary {
   mean: Partial<Record<Family, Labelled>>;
   perPair: Partial<Record<Family, PairLabelled>>;
   sem: Partial<Record<Family, Labelled>>;
+  /**
+   * Pairs of several token lengths (alignment.ts): positions are aligned from the end (the last position, where the
+   * metric is read, is last for every pair); each pair's offset (longest length - its length), and per family with
+   * a position axis the number of pairs that have each cell (cells a shorter pair lacks are NaN in per_pair and left
+   * out of that cell's mean and sem).
+   */
+  alignment?: { offsets: number[]; count: Partial<Record<Family, Labelled>> };
 }
 
 /** Mean over pairs and standard error of the mean (sample standard deviation over pairs / sqrt(n); 0 for n = 1). */
@@ -381,11 +389,12 @@ export async function runBatches(
 ): Promise<DatasetSummary> {
   const n = exps.length;
   const lengths = [...new Set(exps.map((e) => e.nPos))];
-  // A family with a position axis has one layout per length: values of different lengths cannot be averaged.
-  const positional = families.filter((f) => familyAxes(f).some((a) => a === 'pos' || a === 'query_pos' || a === 'key_pos'));
-  if (lengths.length > 1 && positional.length)
-    throw new ExperimentError([{ field: 'pairs', message: `The pairs have ${lengths.length} different token lengths (${lengths.sort((a, b) => a - b).join(', ')}), so per-position results cannot be averaged over them: ${positional.join(', ')} ${positional.length > 1 ? 'have' : 'has'} a position axis. Choose families without one (e.g. head_out_all_pos, q, k, v, pattern) or pairs of one length.` }]);
-  const maxPairs = opts.maxPairs ?? defaultBatchPairs(Math.max(...lengths));
+  // Several lengths: positions are aligned from the end (alignment.ts), so a family with a position axis has one
+  // layout, that of the longest pair.
+  const longest = Math.max(...lengths);
+  const offsets = exps.map((e) => longest - e.nPos);
+  const aligned = lengths.length > 1;
+  const maxPairs = opts.maxPairs ?? defaultBatchPairs(longest);
   const metricPerPair = { clean: new Float64Array(n), corrupted: new Float64Array(n) };
   const perPair: Partial<Record<Family, PairLabelled>> = {};
   let done = 0;
@@ -399,6 +408,10 @@ export async function runBatches(
     });
     for (const f of families) {
       const v = r.values[f]!; // [batch pairs, ...layout]
+      if (aligned) {
+        placeAligned(perPair, f, v, batch.pairs, n, longest, offsets);
+        continue;
+      }
       const [, ...shape] = v.shape;
       const size = shape.reduce((a, c) => a * c, 1);
       const into = (perPair[f] ??= { axes: v.axes, shape: [n, ...shape], data: new Float64Array(n * size) });
@@ -409,9 +422,17 @@ export async function runBatches(
   }
   const mean: Partial<Record<Family, Labelled>> = {};
   const sem: Partial<Record<Family, Labelled>> = {};
-  for (const f of families) ({ mean: mean[f], sem: sem[f] } = meanAndSem(perPair[f]!));
+  const count: Partial<Record<Family, Labelled>> = {};
+  for (const f of families) {
+    if (aligned) ({ mean: mean[f], sem: sem[f], count: count[f] } = alignedMeanAndSem(perPair[f]!, offsets));
+    else ({ mean: mean[f], sem: sem[f] } = meanAndSem(perPair[f]!));
+    if (aligned && !familyAxes(f).some(isPositionAxis)) delete count[f];
+  }
   const avg = (a: Float64Array) => a.reduce((s, x) => s + x, 0) / n;
-  return { metric: { clean: avg(metricPerPair.clean), corrupted: avg(metricPerPair.corrupted) }, metricPerPair, mean, perPair, sem };
+  return {
+    metric: { clean: avg(metricPerPair.clean), corrupted: avg(metricPerPair.corrupted) }, metricPerPair, mean, perPair, sem,
+    ...(aligned ? { alignment: { offsets, count } } : {}),
+  };
 }
 
 type BatchResult = { metric: { clean: ArrayLike<number>; corrupted: ArrayLike<number> }; values: Partial<Record<Family, PairLabelled>> };
