@@ -10,7 +10,7 @@
 // warm = the same Run again (session cached). The build in dist/ is used; pass --build to rebuild first.
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
@@ -203,7 +203,8 @@ async function main() {
   const out = {
     date: new Date().toISOString(),
     what: 'Time from pressing Run to the first heatmap painted (circuit case: to the circuit graph drawn), headless Chromium, wasm backend, built app (cross-origin isolated by the preview headers); each case records the wasm threads used',
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30) },
+    // The 1-minute load average at the end: on a shared machine the absolute times mean little without it.
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), loadavg1: loadavg()[0] },
     chromium: execSync(`${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'} --version 2>/dev/null`).toString().trim(),
     cases,
   };
