@@ -153,3 +153,34 @@ test('neurons tab: top-K by |attribution|, a clicked neuron and Patch top K equa
   expect(c.ok, JSON.stringify(c)).toBe(true);
   await app.snapshot(testInfo, 'neurons');
 });
+
+test('full granularity: resid_mid, resid_post and q/k/v by position are shown (family table views) and equal onnxruntime-node', async ({ app, reference }, testInfo) => {
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await app.editor.run();
+  const spec = (await app.page.evaluate(() => (window.patchwork!.state() as { spec: unknown }).spec)) as ExperimentSpec;
+  const families = ['resid_mid', 'resid_post', 'q_by_pos', 'k_by_pos', 'v_by_pos'] as const;
+  const ref = await reference.attribute(reference.resolve(spec), { families: [...families] });
+  const result = (await app.lastResult())!;
+  const scale = Math.max(Math.abs(result.metric.clean), Math.abs(result.metric.corrupted));
+  for (const f of families) {
+    const c = compareArrays(result.attribution[f].data, ref.values[f]!.data, { scale });
+    expect(c.ok, `${f}: ${JSON.stringify(c)}`).toBe(true);
+  }
+  await app.results.tab('residual').click();
+  const [L, P] = result.attribution.resid_mid.shape;
+  for (const f of ['resid_mid', 'resid_post'] as const) await expect(app.results.heatmapCells(f)).toHaveCount(L * P);
+  await app.results.tab('heads').click();
+  await app.page.getByTestId('view.perPosition').check();
+  const [, H] = result.attribution.q_by_pos.shape;
+  for (const f of ['head_out', 'q_by_pos', 'k_by_pos', 'v_by_pos']) {
+    for (let l = 0; l < L; l++) await expect(app.page.getByTestId(`figure.${f}.L${l}`).getByTestId('heatmap.cell')).toHaveCount(H * P);
+  }
+  // A click on a key-by-position cell runs its exact patch, equal to the engine's.
+  await app.page.getByTestId('figure.k_by_pos.L1').locator(`[data-testid="heatmap.cell"][data-row="0"][data-col="${P - 2}"]`).click();
+  const shown = await app.results.activationValue();
+  const exact = await reference.patch(reference.resolve(spec), 'k_by_pos', [1, 0, P - 2]);
+  expect(compareArrays([shown], [exact], { scale }).ok, `${shown} vs ${exact}`).toBe(true);
+  await app.snapshot(testInfo, 'heads-by-position');
+});
