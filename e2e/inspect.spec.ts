@@ -5,6 +5,7 @@
 import type { Page } from '@playwright/test';
 import { loadModelFromDir } from '../src/engine/model/weights-node';
 import type { ExperimentSpec } from '../src/engine/patching/types';
+import { cli } from '../test/helpers/cli';
 import { referenceForward } from '../test/reference/gpt2-f64';
 import { referenceInspect } from '../test/reference/inspect-f64';
 import { compareArrays, expect, test, TOY_DIR } from './fixtures';
@@ -115,6 +116,7 @@ test('inspect tab refuses the kl metric with a message', async ({ app }) => {
 });
 
 test('neurons tab: top-K by |attribution|, a clicked neuron and Patch top K equal the engine behind the CLI', async ({ app, reference }, testInfo) => {
+  test.setTimeout(240_000);
   await app.open();
   await app.ready();
   await app.editor.preset('toy-induction');
@@ -141,7 +143,15 @@ test('neurons tab: top-K by |attribution|, a clicked neuron and Patch top K equa
   await expect(rows.first()).toHaveAttribute('data-exact', /\d/, { timeout: 60_000 });
   const idx = shownIdx[0]!.split(',').map(Number);
   const exact = await reference.patch(exp, 'mlp_post', idx);
-  expect(compareArrays([Number(await rows.first().getAttribute('data-exact'))], [exact], { scale }).ok).toBe(true);
+  const clicked = Number(await rows.first().getAttribute('data-exact'));
+  expect(compareArrays([clicked], [exact], { scale }).ok).toBe(true);
+  // ... and what `patchwork patch` prints for that neuron, run as a user runs it.
+  const p = spec.pairs[0];
+  const name = `mlp_post[${idx.join('][')}]`;
+  const out = await cli(['patch', '--model', TOY_DIR, '--clean', p.clean, '--corrupted', p.corrupted, '--answer', p.answer, '--wrong', p.wrong, '--together', name, '--threads', '1']);
+  expect(out.code, out.stderr).toBe(0);
+  const fromCli = JSON.parse(out.stdout).single[name] as number;
+  expect(compareArrays([clicked], [fromCli], { scale }).ok, `${clicked} vs CLI ${fromCli}`).toBe(true);
 
   // Patch top K: every row gets its exact value, equal to the engine's, and the progress goes away.
   await app.page.getByTestId('neurons.patchTop').click();
