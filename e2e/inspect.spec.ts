@@ -5,6 +5,7 @@
 import type { Page } from '@playwright/test';
 import { loadModelFromDir } from '../src/engine/model/weights-node';
 import type { ExperimentSpec } from '../src/engine/patching/types';
+import { cli } from '../test/helpers/cli';
 import { referenceForward } from '../test/reference/gpt2-f64';
 import { referenceInspect } from '../test/reference/inspect-f64';
 import { compareArrays, expect, test, TOY_DIR } from './fixtures';
@@ -115,6 +116,7 @@ test('inspect tab refuses the kl metric with a message', async ({ app }) => {
 });
 
 test('neurons tab: top-K by |attribution|, a clicked neuron and Patch top K equal the engine behind the CLI', async ({ app, reference }, testInfo) => {
+  test.setTimeout(240_000);
   await app.open();
   await app.ready();
   await app.editor.preset('toy-induction');
@@ -141,7 +143,15 @@ test('neurons tab: top-K by |attribution|, a clicked neuron and Patch top K equa
   await expect(rows.first()).toHaveAttribute('data-exact', /\d/, { timeout: 60_000 });
   const idx = shownIdx[0]!.split(',').map(Number);
   const exact = await reference.patch(exp, 'mlp_post', idx);
-  expect(compareArrays([Number(await rows.first().getAttribute('data-exact'))], [exact], { scale }).ok).toBe(true);
+  const clicked = Number(await rows.first().getAttribute('data-exact'));
+  expect(compareArrays([clicked], [exact], { scale }).ok).toBe(true);
+  // ... and what `patchwork patch` prints for that neuron, run as a user runs it.
+  const p = spec.pairs[0];
+  const name = `mlp_post[${idx.join('][')}]`;
+  const out = await cli(['patch', '--model', TOY_DIR, '--clean', p.clean, '--corrupted', p.corrupted, '--answer', p.answer, '--wrong', p.wrong, '--together', name, '--threads', '1']);
+  expect(out.code, out.stderr).toBe(0);
+  const fromCli = JSON.parse(out.stdout).single[name] as number;
+  expect(compareArrays([clicked], [fromCli], { scale }).ok, `${clicked} vs CLI ${fromCli}`).toBe(true);
 
   // Patch top K: every row gets its exact value, equal to the engine's, and the progress goes away.
   await app.page.getByTestId('neurons.patchTop').click();
@@ -152,4 +162,35 @@ test('neurons tab: top-K by |attribution|, a clicked neuron and Patch top K equa
   const c = compareArrays(exacts, expected, { scale });
   expect(c.ok, JSON.stringify(c)).toBe(true);
   await app.snapshot(testInfo, 'neurons');
+});
+
+test('full granularity: resid_mid, resid_post and q/k/v by position are shown (family table views) and equal onnxruntime-node', async ({ app, reference }, testInfo) => {
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await app.editor.run();
+  const spec = (await app.page.evaluate(() => (window.patchwork!.state() as { spec: unknown }).spec)) as ExperimentSpec;
+  const families = ['resid_mid', 'resid_post', 'q_by_pos', 'k_by_pos', 'v_by_pos'] as const;
+  const ref = await reference.attribute(reference.resolve(spec), { families: [...families] });
+  const result = (await app.lastResult())!;
+  const scale = Math.max(Math.abs(result.metric.clean), Math.abs(result.metric.corrupted));
+  for (const f of families) {
+    const c = compareArrays(result.attribution[f].data, ref.values[f]!.data, { scale });
+    expect(c.ok, `${f}: ${JSON.stringify(c)}`).toBe(true);
+  }
+  await app.results.tab('residual').click();
+  const [L, P] = result.attribution.resid_mid.shape;
+  for (const f of ['resid_mid', 'resid_post'] as const) await expect(app.results.heatmapCells(f)).toHaveCount(L * P);
+  await app.results.tab('heads').click();
+  await app.page.getByTestId('view.perPosition').check();
+  const [, H] = result.attribution.q_by_pos.shape;
+  for (const f of ['head_out', 'q_by_pos', 'k_by_pos', 'v_by_pos']) {
+    for (let l = 0; l < L; l++) await expect(app.page.getByTestId(`figure.${f}.L${l}`).getByTestId('heatmap.cell')).toHaveCount(H * P);
+  }
+  // A click on a key-by-position cell runs its exact patch, equal to the engine's.
+  await app.page.getByTestId('figure.k_by_pos.L1').locator(`[data-testid="heatmap.cell"][data-row="0"][data-col="${P - 2}"]`).click();
+  const shown = await app.results.activationValue();
+  const exact = await reference.patch(reference.resolve(spec), 'k_by_pos', [1, 0, P - 2]);
+  expect(compareArrays([shown], [exact], { scale }).ok, `${shown} vs ${exact}`).toBe(true);
+  await app.snapshot(testInfo, 'heads-by-position');
 });

@@ -4,7 +4,7 @@ import { GPT2_SMALL_CONFIG, TINY_GPT2_CONFIG } from '../engine/model/checkpoint'
 import { resolveExperiment } from '../engine/patching/experiment';
 import { readFileSync } from 'node:fs';
 import { IOI_CONFIG } from '../engine/train/toy';
-import { ioiPairs, PRESETS, repeatedPair } from './presets';
+import { CIRCUIT_PRESETS, ioiPairs, presetModel, PRESETS, repeatedPair } from './presets';
 
 describe('presets', () => {
   it('IOI is the TransformerLens 8-pair set: names swapped between clean and corrupted, answer = indirect object', () => {
@@ -67,5 +67,12 @@ describe('presets', () => {
   it('repeatedPair: the answer follows the cue\'s first occurrence, and only the corrupted first half differs', () => {
     const p = repeatedPair(['a', 'b', 'c', 'd'], 1, 'x');
     expect(p).toEqual({ clean: ' a b c d a b', corrupted: ' a b x d a b', answer: ' c', wrong: ' x' });
+  });
+
+  it('every preset names the built-in model it is made for (issue 14 item 6: presets bring their model)', () => {
+    expect(presetModel(PRESETS.find((p) => p.id === 'ioi')!).id).toBe('gpt2');
+    expect(presetModel(PRESETS.find((p) => p.id === 'toy-ioi')!).id).toBe('toy-ioi');
+    expect(presetModel(PRESETS.find((p) => p.id === 'toy-induction')!).id).toBe('toy-induction');
+    for (const p of [...PRESETS, ...CIRCUIT_PRESETS]) expect(presetModel(p).presets, p.id).toBe(p.kind);
   });
 });
