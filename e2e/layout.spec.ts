@@ -69,6 +69,7 @@ test('1024 px: the final column of the default preset can be scrolled into view 
   await app.results.tab('residual').click();
   const n = (await app.lastResult())!.tokens.length;
   for (const f of ['resid_pre', 'attn_out', 'mlp_out'] as const) await reachable(app.page, app.results.cell(f, 1, n - 1), `${f} final column`);
+  await app.results.tab('heads').click();
   await app.page.getByTestId('view.perPosition').check();
   await reachable(app.page, app.page.getByTestId('figure.head_out.L1').locator(`[data-testid="heatmap.cell"][data-col="${n - 1}"]`).first(), 'head_out L1 final column');
   // Drawer: closed until a cell is selected; the toggle opens and closes it from the keyboard; Escape closes it.
