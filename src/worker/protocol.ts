@@ -135,7 +135,9 @@ export type Request =
   | ({ type: 'verify'; model: string; spec: ExperimentSpec; patched?: CellRef[] } & VerifyRequest)
   | { type: 'cancel'; target: number }
   /** Tests only: lose the GPU device as a driver reset would. */
-  | { type: 'debugLoseDevice' };
+  | { type: 'debugLoseDevice' }
+  /** Tests only: onnxruntime sessions created so far (Runtime.sessionsCreated). */
+  | { type: 'sessionsCreated' };
 
 export interface ResultOf {
   init: { backend: BackendName; webgpu: boolean };
@@ -152,6 +154,7 @@ export interface ResultOf {
   verify: Verification;
   cancel: null;
   debugLoseDevice: boolean;
+  sessionsCreated: number;
 }
 
 export interface SerializedError {
