@@ -1,6 +1,7 @@
 // A small typed API on window for end-to-end tests and scripts: ask for state instead of scraping pixels.
 import type { Family } from '../engine/patching/types';
 import { currentRun, exactPatch, loadHubForTesting, simulateDeviceLoss } from '../state/actions';
+import { engine } from '../state/actions/shared';
 import type { ModelSource } from '../worker/protocol';
 import { getState } from '../state/store';
 import { runEstimates } from '../state/results';
@@ -41,6 +42,8 @@ export interface PatchworkTestApi {
   /** Makes one part throw while it renders (`view.attention`, `view.residual`, ...), until clearRenderErrors(). */
   injectRenderError(part: string, message: string): void;
   clearRenderErrors(): void;
+  /** onnxruntime sessions the worker has created so far (a prompt of a new length should add none). */
+  sessionsCreated(): Promise<number>;
 }
 
 const plain = (l: { axes: string[]; shape: number[]; data: Float64Array }): PlainLabelled => ({
@@ -75,6 +78,7 @@ export function installTestApi(): void {
     loadHub: (source) => loadHubForTesting(source),
     injectRenderError,
     clearRenderErrors,
+    sessionsCreated: () => engine().sessionsCreated(),
     state: () => {
       const s = getState();
       return JSON.parse(JSON.stringify({

@@ -98,6 +98,11 @@ export class EngineClient {
     return this.call({ type: 'load', source, key }, opts as CallOptions<ProgressOf>);
   }
 
+  /** Tests only: onnxruntime sessions the worker has created. */
+  sessionsCreated(): Promise<number> {
+    return this.call({ type: 'sessionsCreated' });
+  }
+
   /** The key of the model the worker holds, or null. */
   loaded(): Promise<string | null> {
     return this.call({ type: 'loaded' });

@@ -102,8 +102,9 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       experiments.clear();
       await runtime.clearSessions();
       engine = await PatchingEngine.create(runtime, model.config, model.weights);
-      // Shader warm-up: WebGPU compiles its kernels now, not on the first Run.
-      if (runtime.backend === 'webgpu') await engine.warmup();
+      // Sessions (and WebGPU's shaders) for the first Run and click, created now but not waited for: they serve
+      // prompts of any length (issue 15), and the user's first request queues behind them.
+      void engine.prewarm().catch(() => undefined);
       loadedKey = msg.key;
       const value: ResultOf['load'] = { config: model.config, bytes, fromCache, sha256, tofu, servedFrom };
       return [value, []];
@@ -196,6 +197,8 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       checkPatched(msg.family, value.cells.map((c) => c.index), value.cells.map((c) => c.exact));
       return [value, []];
     }
+    case 'sessionsCreated':
+      return [runtime?.sessionsCreated ?? 0, []];
     case 'inspect': {
       if (msg.spec.metric.name === 'kl') throw new Error(INSPECT_KL_MESSAGE);
       const value: ResultOf['inspect'] = await needEngine(msg.model).inspect(experiment(msg.model, msg.spec), { lensPair: msg.lensPair, k: 5 });

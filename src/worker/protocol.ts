@@ -144,7 +144,9 @@ export type Request =
   | { type: 'pattern'; model: string; spec: ExperimentSpec; layer: number; head: number; pair?: number }
   | { type: 'cancel'; target: number }
   /** Tests only: lose the GPU device as a driver reset would. */
-  | { type: 'debugLoseDevice' };
+  | { type: 'debugLoseDevice' }
+  /** Tests only: onnxruntime sessions created so far (Runtime.sessionsCreated). */
+  | { type: 'sessionsCreated' };
 
 export interface ResultOf {
   /** `threads`: onnxruntime's wasm threads; `threadsWarning`: why a `?threads=` override was not used as typed. */
@@ -164,6 +166,7 @@ export interface ResultOf {
   pattern: RawPattern;
   cancel: null;
   debugLoseDevice: boolean;
+  sessionsCreated: number;
 }
 
 /** One head's attention pattern on both prompts: [query_pos][key_pos] row-major, n x n each. */

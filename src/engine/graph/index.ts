@@ -6,3 +6,4 @@ export * from './ops/matmul';
 export * from './composite';
 export { grad, GRAD_RULES } from './autodiff';
 export { toOnnx, liveNodes, OPSET } from './onnx';
+export { traceSymbolic, type SymbolicSize, type Traced } from './symbolic';

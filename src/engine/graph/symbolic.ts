@@ -66,7 +66,8 @@ export function traceSymbolic(build: (sizes: number[]) => Graph, sizes: Symbolic
     if (all.some((g) => sig(g) !== s0)) return fail(`node ${s0} differs at other sizes`);
   }
 
-  // Constants: equal, or int64 of one length with affine values.
+  // Constants: equal, or int64 of one length with affine values (set on the graph only once the trace succeeds).
+  const affine = new Map<Tensor, { offset: number[]; coefs: number[][] }>();
   for (let c = 0; c < g0.constants.length; c++) {
     const [t0, ...rest] = all.map((g) => g.constants[c]);
     const d0 = t0.constant!;
@@ -86,7 +87,7 @@ export function traceSymbolic(build: (sizes: number[]) => Graph, sizes: Symbolic
       offset.push(f.offset);
       f.coefs.forEach((k, i) => coefs[i].push(k));
     }
-    d0.affine = { offset, coefs };
+    affine.set(t0, { offset, coefs });
   }
 
   // Input and output dimensions: fixed or affine; each size read from an input dimension equal to size + offset.
@@ -113,6 +114,7 @@ export function traceSymbolic(build: (sizes: number[]) => Graph, sizes: Symbolic
     }
   const missing = sizes.filter((_, i) => !sources[i]);
   if (missing.length) return fail(`no input has a dimension equal to ${missing.map((s) => s.name).join(', ')}`);
+  for (const [t, a] of affine) t.constant!.affine = a;
   g0.symbolic = { names: sizes.map((s) => s.name), sources: sources.map((s) => s!), dims };
   return { graph: g0, symbolic: true };
 }

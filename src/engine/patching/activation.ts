@@ -9,14 +9,15 @@
 import { Add, Expand, Graph, Reshape, Slice, Where, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
-import type { Feed, Fetched, Runtime } from '../runtime/types';
-import { experimentKey, noiseFeed, tokenFeed } from './attribution';
-import type { Experiment } from './experiment';
+import { int64Feed, type Feed, type Fetched, type Runtime } from '../runtime/types';
+import { noiseFeed, shapeKey, tokenFeed } from './attribution';
+import { atLength, type Experiment } from './experiment';
+import { runSymbolic, sizesWithin } from '../runtime/symbolic';
 import { cellSelector, familyAxes, familyShape, firstPosition, hookFor, hookPosAxis, type Family } from './families';
 import { familyHookShape } from './hook-shapes';
 import type { PairLabelled } from './dataset';
 import { cells, size, type Labelled } from './labelled';
-import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import { meanOf, metricFeeds, metricInputs, metricRows, positionsFeed } from './metrics';
 
 export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
@@ -131,14 +132,28 @@ export class ActivationPatcher {
           'patch.values': opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!),
           'patch.mask': { dtype: 'bool', shape: [S, 1, ...hShape], data: mask },
           ...metricFeeds(cfg, exp),
+          // Metric positions in the computed suffix; with the last layer trimmed, the rows it computes.
+          ...positionsFeed(exp, start),
+          'rows.index': int64Feed(exp.positions.map((p) => p - start), [exp.positions.length]),
         };
         if (start > 0)
           for (let l = layer; l < cfg.nLayers; l++) {
-            feeds[`past.k.${l}`] = f32(cache.base.get(`blocks.${l}.attn.hook_k`)!);
-            feeds[`past.v.${l}`] = f32(cache.base.get(`blocks.${l}.attn.hook_v`)!);
+            feeds[`past.k.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_k`)!, start);
+            feeds[`past.v.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_v`)!, start);
           }
-        const key = `patch:${cfg.name}:${experimentKey(exp)}:${hook}:${start}:${S}`;
-        const res = await this.rt.run(key, () => patchGraph(cfg, exp, family, layer, start, S), feeds);
+        // One graph per (hook, with or without a cached prefix) serves every prompt length, first position and
+        // run size: SYM_POS (positions computed), SYM_PAST (cached prefix) and SYM_RUNS (patches per run).
+        const key = `patch:${cfg.name}:${shapeKey(exp)}:${hook}:${start > 0 ? 'past' : 'full'}`;
+        const sizes = sizesWithin(cfg.nCtx, P, [
+          { name: 'SYM_POS', value: P - start },
+          ...(start > 0 ? [{ name: 'SYM_PAST', value: start }] : []),
+          { name: 'SYM_RUNS', value: S },
+        ]);
+        const build = ([pos, ...rest]: number[]) => {
+          const [past, runs] = start > 0 ? rest : [0, rest[0]];
+          return patchGraph(cfg, atLength(exp, past + pos), family, layer, past, runs);
+        };
+        const res = await runSymbolic(this.rt, key, sizes, build, feeds);
         const rows = res.metric_rows.data;
         chunk.forEach((cellI, s) => {
           let m = 0;
@@ -171,8 +186,9 @@ export class ActivationPatcher {
   private async runCache(exp: Experiment, family: Family): Promise<RunCache> {
     const { cfg } = this;
     const denoising = exp.spec.direction === 'denoising';
-    const key = `cache:${cfg.name}:${experimentKey(exp)}:${family}`;
-    const out = await this.rt.run(key, () => cacheGraph(cfg, exp, family), {
+    const key = `cache:${cfg.name}:${shapeKey(exp)}:${family}`;
+    const sizes = sizesWithin(cfg.nCtx, exp.nPos, [{ name: 'SYM_POS', value: exp.nPos }]);
+    const out = await runSymbolic(this.rt, key, sizes, ([pos]) => cacheGraph(cfg, atLength(exp, pos), family), {
       'tokens.base': tokenFeed(denoising ? exp.corrupted : exp.clean),
       'tokens.source': tokenFeed(denoising ? exp.clean : exp.corrupted),
       ...metricFeeds(cfg, exp),
@@ -198,6 +214,15 @@ export class ActivationPatcher {
 
 const f32 = (t: Fetched): Feed => ({ dtype: 'float32', shape: t.shape, data: t.data });
 
+/** Positions 0..n-1 of a [batch, pos, ...] activation: [batch, n, ...]. */
+function prefix(t: Fetched, n: number): Feed {
+  const [batch, P, ...rest] = t.shape;
+  const row = rest.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(batch * n * row);
+  for (let b = 0; b < batch; b++) data.set(t.data.subarray(b * P * row, (b * P + n) * row), b * n * row);
+  return { dtype: 'float32', shape: [batch, n, ...rest], data };
+}
+
 function cacheKey(exp: Experiment): string {
   return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, exp.noise?.key, exp.forced]);
 }
@@ -207,7 +232,7 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
   const g = new Graph('cache');
   const w = weightInputs(g, cfg);
   const [N, P] = [exp.nPairs, exp.nPos];
-  const mIn = metricInputs(g, cfg, exp);
+  const mIn = metricInputs(g, cfg, exp, true);
   const wanted = new Set(Array.from({ length: cfg.nLayers }, (_, l) => hookFor(family, l)));
   // Gaussian-noise corruption: the corrupted run's token embeddings plus a fed constant.
   const corruptedRole = exp.spec.direction === 'denoising' ? 'base' : 'source';
@@ -249,22 +274,22 @@ function patchGraph(cfg: GPT2Config, exp: Experiment, family: Family, layer: num
   const resid = tile(suffix(g.input('resid', [N, P, D]), 1)); // [rows, Ps, d_model]
   const values = suffix(g.input('patch.values', [N, ...fullShape]), posAxis);
   const mask = g.input('patch.mask', [S, 1, ...hShape], 'bool');
-  const mIn = metricInputs(g, cfg, exp);
+  // Metric positions are inputs (counted from `start`): the graph serves every prompt length and position.
+  const mIn = metricInputs(g, cfg, exp, true);
   const past = {
     start,
     kv: (l: number) => {
-      const pre = (kind: 'k' | 'v') => tile(Slice(g.input(`past.${kind}.${l}`, [N, P, H, dh]), 1, 0, start)); // [rows, start, head_index, d_head]
+      const pre = (kind: 'k' | 'v') => tile(g.input(`past.${kind}.${l}`, [N, start, H, dh])); // [rows, start, head_index, d_head]
       return { k: pre('k'), v: pre('v') };
     },
   };
   const patched = (t: Tensor) => Reshape(Where(mask, Reshape(values, [1, N, ...hShape]), Reshape(t, [S, N, ...hShape])), t.shape);
-  // Below the last layer, the last layer needs only the metric positions (unless the patch is in it).
-  const rows = [...new Set(exp.positions)].sort((a, b) => a - b);
+  // Below the last layer, the last layer needs only the metric positions (unless the patch is in it): its rows are
+  // the metric positions in order, so the metric reads them as they are.
   const trim = layer < cfg.nLayers - 1;
   const x = gpt2Forward(cfg, w, null, (name, t) => (name === hook ? patched(t) : t), {
-    startLayer: layer, residPre: resid, past, finalRows: trim ? rows.map((p) => p - start) : undefined,
+    startLayer: layer, residPre: resid, past, finalRows: trim ? g.input('rows.index', [exp.positions.length], 'int64') : undefined,
   });
-  const at = { ...exp, positions: exp.positions.map((p) => (trim ? rows.indexOf(p) : p - start)) };
-  g.output(metricRows(cfg, w, x, at, mIn), 'metric_rows');
+  g.output(metricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn), 'metric_rows');
   return g;
 }

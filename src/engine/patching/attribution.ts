@@ -15,7 +15,8 @@ import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import { int64Feed, type Feed, type Runtime } from '../runtime/types';
 import { ESTIMATORS, QK_FAMILIES, checkMethod, type Method } from './estimators';
-import type { Experiment } from './experiment';
+import { atLength, type Experiment } from './experiment';
+import { runSymbolic, sizesWithin } from '../runtime/symbolic';
 import { FAMILIES, cellAxes, familyAxes, familyShape, hookFor, type Family } from './families';
 import type { Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
@@ -78,6 +79,14 @@ export function noiseFeed(cfg: GPT2Config, exp: Experiment): Record<string, Feed
   return exp.noise ? { noise: { dtype: 'float32', shape: [exp.nPairs, exp.nPos, cfg.dModel], data: exp.noise.data } } : {};
 }
 
+/**
+ * What a graph with symbolic sizes depends on (runtime/symbolic.ts): pairs, metric and its number of positions,
+ * noise; not the prompt's length nor the metric positions, which are inputs.
+ */
+export function shapeKey(exp: Experiment): string {
+  return `${exp.nPairs}:${exp.spec.metric.name}:K${exp.positions.length}${exp.noise ? `:noise-${exp.spec.direction}` : ''}`;
+}
+
 export function experimentKey(exp: Experiment): string {
   const m = exp.spec.metric;
   return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}${exp.noise ? `:noise-${exp.spec.direction}` : ''}${exp.forced ? ':forced' : ''}`; // noise goes into the corrupted run, base or source
@@ -94,7 +103,7 @@ export function attributionGraph(
   const w = weightInputs(g, cfg);
   const [N, L] = [exp.nPairs, cfg.nLayers];
   const tokens = { clean: g.input('tokens.clean', [N, exp.nPos], 'int64'), corrupted: g.input('tokens.corrupted', [N, exp.nPos], 'int64') };
-  const mIn = metricInputs(g, cfg, exp);
+  const mIn = metricInputs(g, cfg, exp, true);
   const { freezeLayerNorm, freezeAttention } = exp.spec.options;
   const denoising = exp.spec.direction === 'denoising';
   const [baseRole, sourceRole] = denoising ? (['corrupted', 'clean'] as const) : (['clean', 'corrupted'] as const);
@@ -316,7 +325,7 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
   const steps = req.steps ?? 1;
   const method = checkMethod(req.method ?? 'atp', steps);
   const o = exp.spec.options;
-  const key = `attr:${cfg.name}:${experimentKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}:${+!!req.perPair}:${+!!req.reference}`;
+  const key = `attr:${cfg.name}:${shapeKey(exp)}:${exp.spec.direction}:${mode}:${method}:${steps}:${+o.freezeLayerNorm}${+o.freezeAttention}:${families.join(',')}:${req.patched?.key ?? ''}:${+!!req.perPair}:${+!!req.reference}`;
   const reference = mode === 'mean' && req.reference ? req.reference : undefined;
   const refFeeds: Record<string, Feed> = {};
   if (reference)
@@ -326,7 +335,10 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
         if (!reference.has(h)) throw new Error(`The mean-ablation reference has no value for ${h}.`);
         refFeeds[`reference.${h}`] = reference.get(h)!;
       }
-  const out = await rt.run(key, () => attributionGraph(cfg, exp, families, mode, method, steps, req.patched, req.perPair, !!reference), {
+  // One session per key for every prompt length (symbolic sizes; the QK fix still builds one per length).
+  const sizes = sizesWithin(cfg.nCtx, exp.nPos, [{ name: 'SYM_POS', value: exp.nPos }]);
+  const build = ([pos]: number[]) => attributionGraph(cfg, atLength(exp, pos), families, mode, method, steps, req.patched, req.perPair, !!reference);
+  const out = await runSymbolic(rt, key, sizes, build, {
     ...refFeeds,
     ...noiseFeed(cfg, exp),
     'tokens.clean': tokenFeed(exp.clean),

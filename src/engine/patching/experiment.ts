@@ -225,3 +225,11 @@ export function experimentFromTokens(t: {
     corruptedDisplay: t.corrupted.map((ids) => ids.map(String)),
   };
 }
+
+/**
+ * The experiment's shape at another prompt length, for tracing graphs at moved sizes (runtime/symbolic.ts): graph
+ * builders read nPos; token ids and metric positions are inputs and are not read.
+ */
+export function atLength(exp: Experiment, nPos: number): Experiment {
+  return nPos === exp.nPos ? exp : { ...exp, nPos };
+}

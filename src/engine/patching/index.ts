@@ -12,6 +12,7 @@ import { prepareMetric } from './metrics';
 import { cellPatch, jointPatch, patchOnTop, type Cell, type OnTopOptions } from './node-sets';
 import type { ExperimentSpec, Family, Labelled } from './types';
 import type { Method } from './estimators';
+import { FAMILIES, familyEntry } from './families';
 import { verifyTopK, type Verification, type VerifyOptions } from './verify';
 
 /** Gaussian-noise corruption is built into attribution and activation patching only. */
@@ -49,6 +50,20 @@ export class PatchingEngine {
     const exp = experimentFromTokens({ clean: [[bos, 0]], corrupted: [[bos, 1]], answers: [0], wrongs: [1] });
     await this.attribute(exp, { families: ['resid_pre', 'head_out', 'pattern'] });
     await this.patch(exp, 'head_out', [0, 0, 1]);
+  }
+
+  /**
+   * Creates the sessions that a first Run and a first click need (attribution of `families`, the cache graphs,
+   * one patch graph) on a three-token prompt. Their graphs have symbolic sizes (runtime/symbolic.ts), so the same
+   * sessions then serve the user's prompts of any length with one pair and a one-position metric; the browser
+   * worker runs this after a model loads without waiting for it (runs queue behind it).
+   */
+  async prewarm(families: Family[] = FAMILIES.filter((f) => familyEntry(f).view)): Promise<void> {
+    const bos = this.cfg.dVocab - 1;
+    const exp = experimentFromTokens({ clean: [[bos, 0, 1]], corrupted: [[bos, 2, 1]], answers: [0], wrongs: [1] });
+    await this.attribute(exp, { families });
+    await this.metrics(exp);
+    await this.patch(exp, 'head_out', [0, 0, 2]);
   }
 
   /** What a metric needs before any graph runs (kl: the clean run's distribution, metrics.ts prepareMetric). */

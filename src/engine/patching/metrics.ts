@@ -1,9 +1,10 @@
 // Metrics as graph code, computed from ln_final's output at the metric positions only (no full logits).
 // Rows are patch-major: row r = patch (r / nPairs), pair (r % nPairs); per-pair coefficients broadcast over patches.
 import { Add, Div, Exp, Graph, Mul, ReduceSum, Reshape, Sub, Where, logSumExp, type Tensor } from '../graph';
-import { atPositions, unembed, type WeightInputs } from '../model/gpt2';
+import { atPositions, atRows, unembed, type WeightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
-import type { Feed, Runtime } from '../runtime/types';
+import { int64Feed, type Feed, type Runtime } from '../runtime/types';
+import { runSymbolic, sizesWithin } from '../runtime/symbolic';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import { metricTargets, type Experiment } from './experiment';
 import type { MetricName } from './types';
@@ -16,11 +17,19 @@ export interface MetricInputs {
   basket?: Tensor;
   /** [nPairs, K]: sum p log p of the source distribution (kl only; `coef` holds p). */
   negEntropy?: Tensor;
+  /**
+   * int64 [K], `metric.positions`: the metric positions as an input rather than constants, so that the graph does
+   * not depend on them (symbolic sizes, issue 15). `selected`: the rows given to metricRows are already these.
+   */
+  positions?: Tensor;
+  selected?: boolean;
 }
 
-export function metricInputs(g: Graph, cfg: GPT2Config, exp: Experiment): MetricInputs {
+/** `positionsInput`: the metric positions come from the input `metric.positions` (fed by metricFeeds). */
+export function metricInputs(g: Graph, cfg: GPT2Config, exp: Experiment, positionsInput = false): MetricInputs {
   const K = exp.positions.length;
   return {
+    positions: positionsInput ? g.input('metric.positions', [K], 'int64') : undefined,
     coef: g.input('metric.coef', [exp.nPairs, K, cfg.dVocab]),
     basket: exp.spec.metric.name === 'basket' ? g.input('metric.basket', [1, 1, cfg.dVocab], 'bool') : undefined,
     negEntropy: exp.spec.metric.name === 'kl' ? g.input('metric.neg_entropy', [exp.nPairs, K]) : undefined,
@@ -36,6 +45,7 @@ export function metricFeeds(cfg: GPT2Config, exp: Experiment): Record<string, Fe
     return {
       'metric.coef': { dtype: 'float32', shape: [exp.nPairs, K, V], data: exp.klSource.probs },
       'metric.neg_entropy': { dtype: 'float32', shape: [exp.nPairs, K], data: exp.klSource.negEntropy },
+      ...positionsFeed(exp),
     };
   }
   const coef = new Float32Array(exp.nPairs * K * V);
@@ -46,13 +56,18 @@ export function metricFeeds(cfg: GPT2Config, exp: Experiment): Record<string, Fe
       if (exp.spec.metric.name === 'logit_diff') coef[(b * K + k) * V + exp.wrongs[b]] -= 1;
     }
   }
-  const feeds: Record<string, Feed> = { 'metric.coef': { dtype: 'float32', shape: [exp.nPairs, K, V], data: coef } };
+  const feeds: Record<string, Feed> = { 'metric.coef': { dtype: 'float32', shape: [exp.nPairs, K, V], data: coef }, ...positionsFeed(exp) };
   if (exp.spec.metric.name === 'basket') {
     const mask = new Uint8Array(V);
     for (const t of exp.basket) mask[t] = 1;
     feeds['metric.basket'] = { dtype: 'bool', shape: [1, 1, V], data: mask };
   }
   return feeds;
+}
+
+/** `metric.positions` (graphs that do not read it ignore the feed). */
+export function positionsFeed(exp: Experiment, offset = 0): Record<string, Feed> {
+  return { 'metric.positions': int64Feed(exp.positions.map((p) => p - offset), [exp.positions.length]) };
 }
 
 /** The metric for every row: lnOut [rows, pos, d_model] -> [rows]. */
@@ -62,7 +77,8 @@ export function metricRows(cfg: GPT2Config, w: WeightInputs, lnOut: Tensor, exp:
   const N = exp.nPairs;
   const K = exp.positions.length;
   const S = rows / N;
-  const logits = Reshape(unembed(cfg, w, atPositions(lnOut, exp.positions)), [S, N, K, cfg.dVocab]);
+  const at = inputs.selected ? lnOut : inputs.positions ? atRows(lnOut, inputs.positions) : atPositions(lnOut, exp.positions);
+  const logits = Reshape(unembed(cfg, w, at), [S, N, K, cfg.dVocab]);
   const picked = ReduceSum(Mul(logits, inputs.coef), [3]); // [S, N, K]: the answer's logit (minus the wrong one's)
   const perPos = perPosition(exp.spec.metric.name, logits, picked, inputs);
   return Reshape(Div(ReduceSum(perPos, [2]), K), [rows]);
@@ -100,13 +116,16 @@ export function meanOf(rows: Tensor): Tensor {
 export async function prepareMetric(rt: Runtime, cfg: GPT2Config, exp: Experiment): Promise<Experiment> {
   if (exp.spec.metric.name !== 'kl' || exp.klSource) return exp;
   const [N, P, K, V] = [exp.nPairs, exp.nPos, exp.positions.length, cfg.dVocab];
-  const out = await rt.run(`kl-source:${cfg.name}:${N}x${P}:${exp.positions.join('.')}`, () => {
+  // One session per (pairs, positions count), whatever the prompt's length (symbolic sizes).
+  const sizes = sizesWithin(cfg.nCtx, P, [{ name: 'SYM_POS', value: P }]);
+  const out = await runSymbolic(rt, `kl-source:${cfg.name}:${N}:${K}`, sizes, ([pos]) => {
     const g = new Graph('kl-source');
     const w = weightInputs(g, cfg);
-    const logits = unembed(cfg, w, atPositions(gpt2Forward(cfg, w, g.input('tokens', [N, P], 'int64')), exp.positions)); // [N, K, d_vocab]
+    const at = g.input('metric.positions', [K], 'int64');
+    const logits = unembed(cfg, w, atRows(gpt2Forward(cfg, w, g.input('tokens', [N, pos], 'int64')), at)); // [N, K, d_vocab]
     g.output(Sub(logits, logSumExp(logits)), 'logp');
     return g;
-  }, { tokens: { dtype: 'int64', shape: [N, P], data: BigInt64Array.from(exp.clean.flat(), BigInt) } });
+  }, { tokens: { dtype: 'int64', shape: [N, P], data: BigInt64Array.from(exp.clean.flat(), BigInt) }, ...positionsFeed(exp) });
   const logp = out.logp.data;
   const probs = new Float32Array(N * K * V);
   const negEntropy = new Float32Array(N * K);

@@ -13,7 +13,7 @@ export interface OrtRuntimeOptions {
   /** Wraps host weights as device tensors once (WebGPU: GPU buffers; CPU: the Float32Array itself). */
   wrapWeights?: (weights: Weights) => Promise<Map<string, Ort.Tensor>>;
   /**
-   * Sessions kept alive, least recently used released first (default 24). Each session keeps its own activation
+   * Sessions kept alive, least recently used released first (default 48: a sweep uses two patch graphs per layer, 24 on GPT-2 Small, plus the attribution and cache graphs; fewer would evict in a cycle). Each session keeps its own activation
    * memory; a sweep touches one graph per (layer, start position) group, and creating a session costs ~40 ms.
    */
   maxSessions?: number;
@@ -77,7 +77,7 @@ export class OrtRuntime implements Runtime {
       this.sessions.set(key, s);
       return s;
     }
-    const max = this.opts.maxSessions ?? 24;
+    const max = this.opts.maxSessions ?? 48;
     while (this.sessions.size >= max) {
       const [oldKey, old] = this.sessions.entries().next().value!;
       this.sessions.delete(oldKey);
