@@ -39,7 +39,7 @@ export function metricInputs(g: Graph, cfg: GPT2Config, exp: Experiment, positio
 export function metricFeeds(cfg: GPT2Config, exp: Experiment): Record<string, Feed> {
   const K = exp.positions.length;
   const V = cfg.dVocab;
-  if (exp.forced) return forcedFeeds(cfg, exp); // multi-token answers (continuations.ts)
+  if (exp.forced) return { ...forcedFeeds(cfg, exp), ...positionsFeed(exp) }; // multi-token answers (continuations.ts)
   if (exp.spec.metric.name === 'kl') {
     if (!exp.klSource) throw new Error('The kl metric needs its source distribution first: await prepareMetric(rt, cfg, exp).');
     return {
@@ -72,12 +72,12 @@ export function positionsFeed(exp: Experiment, offset = 0): Record<string, Feed>
 
 /** The metric for every row: lnOut [rows, pos, d_model] -> [rows]. */
 export function metricRows(cfg: GPT2Config, w: WeightInputs, lnOut: Tensor, exp: Experiment, inputs: MetricInputs): Tensor {
-  if (exp.forced) return forcedRows(cfg, w, lnOut, exp, inputs.coef); // multi-token answers (continuations.ts)
+  const at = inputs.selected ? lnOut : inputs.positions ? atRows(lnOut, inputs.positions) : atPositions(lnOut, exp.positions);
+  if (exp.forced) return forcedRows(cfg, w, at, exp, inputs.coef); // multi-token answers (continuations.ts)
   const rows = lnOut.shape[0];
   const N = exp.nPairs;
   const K = exp.positions.length;
   const S = rows / N;
-  const at = inputs.selected ? lnOut : inputs.positions ? atRows(lnOut, inputs.positions) : atPositions(lnOut, exp.positions);
   const logits = Reshape(unembed(cfg, w, at), [S, N, K, cfg.dVocab]);
   const picked = ReduceSum(Mul(logits, inputs.coef), [3]); // [S, N, K]: the answer's logit (minus the wrong one's)
   const perPos = perPosition(exp.spec.metric.name, logits, picked, inputs);
