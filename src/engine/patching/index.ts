@@ -6,7 +6,8 @@ import { runAttribution, type AttributionRequest, type AttributionResult } from 
 import { EdgePatcher, type EdgeRunOptions } from './circuit';
 import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from './edges';
 import { experimentFromTokens, type Experiment } from './experiment';
-import { perTokenLogprobs, resolveWithContinuations, type PerToken } from './continuations';
+import { resolveWithContinuations, type PerToken } from './continuations';
+import { perTokenLogprobs } from './continuation-metric';
 import { runInspection, type InspectOptions, type Inspection } from './inspect';
 import { prepareMetric } from './metrics';
 import { cellPatch, jointPatch, patchOnTop, type Cell, type OnTopOptions } from './node-sets';
