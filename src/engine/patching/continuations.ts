@@ -60,8 +60,11 @@ export function resolveWithContinuations(spec: ExperimentSpec, cfg: GPT2Config, 
   const conts = continuationTokens(spec, overrides);
   const label = (i: number) => (spec.pairs.length > 1 ? `Pair ${i + 1}: the` : 'The');
   if (!FORCED_METRICS.includes(name)) {
-    const i = conts.findIndex((c) => c.answer.length > 1 || c.wrong.length > 1);
-    throw new ExperimentError([{ field: 'answer', pair: Math.max(0, i), message: `${label(Math.max(0, i))} answer is several tokens; multi-token answers are scored by teacher forcing (the sum of the tokens' log-probs), with --metric logit_diff or logprob, not ${name}.` }]);
+    const i = Math.max(0, conts.findIndex((c) => c.answer.length > 1 || c.wrong.length > 1));
+    const field = conts[i].answer.length > 1 ? 'answer' : 'wrong';
+    const ids = conts[i][field];
+    const what = `${field === 'wrong' ? 'wrong answer' : 'answer'}${overrides[i]?.[field] ? '' : ` ${JSON.stringify(spec.pairs[i][field])}`}`;
+    throw new ExperimentError([{ field, pair: i, message: `${label(i)} ${what} is ${ids.length} tokens (${tokenLine(ids)}); multi-token answers are scored by teacher forcing (the sum of the tokens' log-probs), with --metric logit_diff or logprob, not ${name}.` }]);
   }
   // Prompts are checked as for any metric; kl needs no answer, so their checks are the prompts' own.
   const prompts = resolveExperiment({ ...spec, metric: { name: 'kl' } }, cfg);
