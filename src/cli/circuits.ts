@@ -145,13 +145,14 @@ export function registerCircuitCommands<O extends object>(p: Command, shared: Cl
         if (!o.top === !o.edges) throw new EdgeNameError('Give either --top N,.. (top edges by attribution) or --edges FILE (a JSON list of edge names).');
         if (o.edges) circuits = [parseEdges(engine.cfg, readEdgeFile(o.edges))];
         else {
+          const tops = topList(o.top!); // a bad list fails before any edge is scored
           // One ranking for every pair: by the mean edge attribution over the pairs.
           const scores = [];
           for (const e of exps) scores.push(await engine.edgeScores(e));
           const edges = new Float64Array(scores[0].edges.length);
           for (const sc of scores) sc.edges.forEach((x, i) => (edges[i] += x / scores.length));
           const ranked = rankEdges({ layout: scores[0].layout, edges });
-          circuits = topList(o.top!).map((n) => ranked.slice(0, n));
+          circuits = tops.map((n) => ranked.slice(0, n));
         }
       });
     });

@@ -78,7 +78,8 @@ describe('patchwork CLI', () => {
 
   it.each([
     [['--corrupted', 'When John and Mary went to the store, Marigold gave a bag to'], /clean prompt is 15 tokens and the corrupted prompt 17[\s\S]*clean: .*·John[\s\S]*corrupted: .*·Mar \| ig \| old/],
-    [['--answer', ' Marigold'], /answer " Marigold" is 3 tokens \(·Mar \| ig \| old\)/],
+    // A multi-token answer is scored by teacher forcing (forced.test.ts, which also checks --metric prob refusing it).
+    [['--answer', ' Marigold', '--wrong', ' Marigold'], /answer and the wrong answer are the same tokens \(·Mar \| ig \| old\)/],
     [['--clean', ''], /clean prompt is empty/],
     [['--clean', 'word '.repeat(40), '--corrupted', 'word '.repeat(40)], /41 tokens; cli-tiny reads at most 32|model reads at most 32|at most 32/],
     [['--metric', 'accuracy'], /argument 'accuracy' is invalid.*logit_diff/],

@@ -75,7 +75,7 @@ describe('multi-token answers', () => {
   it('a multi-token answer with --metric prob, and with inspect, is refused with exit 2', async () => {
     const r = await cli(['attribute', '--model', model, '--clean', clean, '--corrupted', corrupted, '--answer', ' Mary Smith', '--metric', 'prob']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/teacher forcing.*logit_diff or logprob, not prob/);
+    expect(r.stderr).toMatch(/answer " Mary Smith" is 2 tokens \(·Mary \| ·Smith\); multi-token answers are scored by teacher forcing.*logit_diff or logprob, not prob/);
     const s = await cli(['inspect', '--model', model, '--clean', clean, '--corrupted', corrupted, '--answer', ' Mary Smith', '--wrong', ' John']);
     expect(s.code).toBe(2);
     expect(s.stderr).toMatch(/inspect reads one next-token distribution/);

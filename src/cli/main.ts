@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import { boundThreads, createNodeRuntime } from '../engine/runtime/node';
 import {
-  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, joinExperiments, PatchingEngine, named, parseFamilies, topK,
+  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, joinExperiments, PatchingEngine, named, parseFamilies, resolveWithContinuations, topK,
   type AblatedRun, type AblationMode, type Experiment, type PairRecord, type ExperimentSpec, type Family, type Labelled, type MetricName,
 } from '../engine/patching';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
@@ -95,7 +95,7 @@ export async function setup(o: CommonOpts, anyLength = false): Promise<{ engine:
       if (anyLength) return { engine, pairs, exp: exps[0] };
       throw new ExperimentError([{ field: 'pairs', message: `This command averages over pairs in one batch, so they need one token length (and metric positions); ${o.pairs} has ${lengths.join(', ')}. attribute and patch take pairs of different lengths.` }]);
     }
-    const exp = engine.resolve(spec(o));
+    const exp = resolveWithContinuations(spec(o), engine.cfg); // several answer tokens: teacher forcing
     for (const w of exp.warnings ?? []) log(`warning: ${w}`);
     return { engine, exp };
   } catch (e) {

@@ -6,7 +6,7 @@
 // CSV: a header row naming the columns, then one pair per row (RFC 4180 quoting; leading spaces are kept, so
 // " Mary" stays one token); `positions` is a list of whole numbers separated by spaces or commas.
 import { ExperimentError, resolveExperiment, type Experiment, type InputIssue } from './experiment';
-import { foldRows, resolveWithContinuations } from './continuations-plan';
+import { foldRows, resolveWithContinuations } from './continuations';
 import { alignedMeanAndSem, isPositionAxis, placeAligned } from './alignment';
 import { familyAxes, type Family } from './families';
 import type { AxisName, Labelled } from './labelled';

@@ -5,8 +5,9 @@ import { ActivationPatcher, type SweepOptions } from './activation';
 import { runAttribution, type AttributionRequest, type AttributionResult } from './attribution';
 import { EdgePatcher, type EdgeRunOptions } from './circuit';
 import { runEdgeAttribution, type Edge, type EdgeLayout, type EdgeScores } from './edges';
-import { experimentFromTokens, type Experiment } from './experiment';
-import { perTokenLogprobs, resolveWithContinuations, type PerToken } from './continuations';
+import { experimentFromTokens, resolveExperiment, type Experiment } from './experiment';
+import type { PerToken } from './continuations';
+import { perTokenLogprobs } from './continuation-metric';
 import { runInspection, type InspectOptions, type Inspection } from './inspect';
 import { prepareMetric } from './metrics';
 import { cellPatch, jointPatch, patchOnTop, type Cell, type OnTopOptions } from './node-sets';
@@ -71,9 +72,9 @@ export class PatchingEngine {
     return prepareMetric(this.rt, this.cfg, exp);
   }
 
-  /** Resolves texts to tokens; multi-token answers become a teacher-forced experiment (continuations.ts). */
+  /** Resolves texts to tokens (one-token answers; the CLI's multi-token answers: resolveWithContinuations). */
   resolve(spec: ExperimentSpec): Experiment {
-    return resolveWithContinuations(spec, this.cfg);
+    return resolveExperiment(spec, this.cfg);
   }
 
   /** A teacher-forced experiment's per-token log-probs in both runs, per pair. */

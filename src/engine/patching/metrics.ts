@@ -8,7 +8,8 @@ import { runSymbolic, sizesWithin } from '../runtime/symbolic';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import { metricTargets, type Experiment } from './experiment';
 import type { MetricName } from './types';
-import { forcedFeeds, forcedRows } from './continuations';
+import { forcedFeeds } from './continuations';
+import { forcedRows } from './continuation-metric';
 
 export interface MetricInputs {
   /** [nPairs, K, d_vocab]: +1 at the answer (target) token, -1 at the wrong token for logit_diff. */
