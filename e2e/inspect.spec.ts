@@ -165,6 +165,7 @@ test('neurons tab: top-K by |attribution|, a clicked neuron and Patch top K equa
 });
 
 test('full granularity: resid_mid, resid_post and q/k/v by position are shown (family table views) and equal onnxruntime-node', async ({ app, reference }, testInfo) => {
+  test.setTimeout(240_000); // two cores shared with other suites: a Run, 16 panels and an exact patch
   await app.open();
   await app.ready();
   await app.editor.preset('toy-induction');
