@@ -165,6 +165,7 @@ test('neurons tab: top-K by |attribution|, a clicked neuron and Patch top K equa
 });
 
 test('full granularity: resid_mid, resid_post and q/k/v by position are shown (family table views) and equal onnxruntime-node', async ({ app, reference }, testInfo) => {
+  test.setTimeout(240_000); // two cores shared with other suites: a Run, 16 panels and an exact patch
   await app.open();
   await app.ready();
   await app.editor.preset('toy-induction');
@@ -193,4 +194,38 @@ test('full granularity: resid_mid, resid_post and q/k/v by position are shown (f
   const exact = await reference.patch(reference.resolve(spec), 'k_by_pos', [1, 0, P - 2]);
   expect(compareArrays([shown], [exact], { scale }).ok, `${shown} vs ${exact}`).toBe(true);
   await app.snapshot(testInfo, 'heads-by-position');
+});
+
+test('inspect, neurons and the raw pattern at 1024, 1440 and 1920 px: every table inside the view (screenshots kept)', async ({ app }, testInfo) => {
+  test.setTimeout(240_000);
+  await app.open();
+  await app.ready();
+  await app.editor.preset('toy-induction');
+  await app.editor.run();
+  const view = app.page.locator('.pw-view');
+  /** Each element's right edge is within the view's (its own scroll box may scroll, nothing is cut by the page). */
+  const inside = async (selector: string) => {
+    const v = (await view.boundingBox())!;
+    const boxes = await app.page.locator(selector).evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, w: r.width })));
+    expect(boxes.length, selector).toBeGreaterThan(0);
+    for (const b of boxes) {
+      expect(b.x, selector).toBeGreaterThanOrEqual(v.x - 1);
+      expect(b.x + b.w, selector).toBeLessThanOrEqual(v.x + v.width + 1);
+    }
+  };
+  for (const width of [1024, 1440, 1920]) {
+    await app.page.setViewportSize({ width, height: 900 });
+    await app.page.getByTestId('tab.inspect').click();
+    await expect(app.page.getByTestId('inspect.dla.row').first()).toBeVisible({ timeout: 60_000 });
+    await inside('.pw-inspect-table caption, .pw-inspect-scroll, [data-testid="inspect.dla.sum"]');
+    await app.snapshot(testInfo, `inspect-${width}`);
+    await app.page.getByTestId('tab.neurons').click();
+    await expect(app.page.getByTestId('neurons.row').first()).toBeVisible({ timeout: 60_000 });
+    await inside('.pw-neurons-controls, .pw-inspect-scroll');
+    await app.snapshot(testInfo, `neurons-${width}`);
+    await app.results.tab('attention').click();
+    await expect(app.page.getByTestId('attention.raw.clean')).toBeVisible({ timeout: 60_000 });
+    await inside('[data-testid="attention.raw"]');
+    await app.snapshot(testInfo, `attention-raw-${width}`);
+  }
 });

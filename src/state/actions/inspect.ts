@@ -59,9 +59,16 @@ export function getInspection(key: string | null): Inspection | undefined {
   return key === null ? undefined : inspections.get(key);
 }
 
-/** Why the run's metric cannot be inspected, or null. */
+/** Pairs one inspection reads at most: its logits are [2 x pairs, d_vocab] (50257 wide for GPT-2). */
+export const MAX_INSPECT_PAIRS = 16;
+
+/** Why the run's metric or size cannot be inspected, or null. */
 export function inspectRefusal(spec: ExperimentSpec): string | null {
-  return spec.metric.name === 'kl' ? INSPECT_KL_MESSAGE : null;
+  if (spec.metric.name === 'kl') return INSPECT_KL_MESSAGE;
+  if (spec.pairs.length > MAX_INSPECT_PAIRS) {
+    return `Inspect reads up to ${MAX_INSPECT_PAIRS} pairs at once (this run has ${spec.pairs.length}): choose one pair with the pair selector.`;
+  }
+  return null;
 }
 
 /** Inspection of the run on screen (once per run, inputs and lens pair). */
