@@ -81,6 +81,8 @@ test('a model from another origin loads under COEP require-corp (CORS), with the
 });
 
 test('a static host without headers: the service worker isolates the page, which then runs on threads', async ({ app, reference }) => {
+  // A reload, the toy run and two model loads: on the shared 2-core machine this passed 120 s once.
+  test.setTimeout(300_000);
   const host = await serveStatic(join(process.cwd(), 'dist'));
   const root = await mkdtemp(join(tmpdir(), 'patchwork-static-'));
   await writeRandomCheckpoint(join(root, 'tiny'), { ...TINY_GPT2_CONFIG, name: 'tiny', nCtx: 32 }, 3);
