@@ -196,7 +196,7 @@ test('exports: one menu per figure (keyboard too); SVG carries a title block wit
   const [svg] = await Promise.all([app.page.waitForEvent('download'), fig.getByTestId('export.svg').click()]);
   const text = await readFile((await svg.path())!, 'utf8');
   const pair = toy.spec.pairs[0];
-  for (const s of ['Attention output (attn_out)', 'model builtin:toy-induction', 'metric logit_diff', 'estimator AtP', JSON.stringify(pair.clean).slice(0, 30)]) {
+  for (const s of ['Attention output (attn_out)', 'model toy-induction', 'metric logit_diff', 'estimator AtP', JSON.stringify(pair.clean).slice(0, 30)]) {
     expect(text, s).toContain(s);
   }
   expect(text).toContain('hook_attn_out');
