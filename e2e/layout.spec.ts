@@ -210,6 +210,7 @@ test('small faults of item 7: head list values whole, scatter title not clipped,
   await expect(app.page.getByTestId('results.empty')).not.toContainText('Pick a preset');
   await expect(app.page.getByTestId('results.empty')).toContainText('press Run');
   await app.editor.run();
+  await app.results.tab('residual').click();
   await app.results.cell('resid_pre', 1, 3).click();
   await app.results.activationValue();
   await expect(app.results.details).toContainText('relative to the unpatched base run');
