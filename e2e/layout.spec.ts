@@ -203,6 +203,7 @@ test('exports: one menu per figure (keyboard too); SVG carries a title block wit
 });
 
 test('small faults of item 7: head list values whole, scatter title not clipped, wording', async ({ app }) => {
+  test.setTimeout(240_000); // a sweep and plotly's first load
   await app.page.setViewportSize({ width: 1280, height: 900 });
   await app.open();
   await app.ready();
