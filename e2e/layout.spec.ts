@@ -229,7 +229,7 @@ test('small faults of item 7: head list values whole, scatter title not clipped,
   await app.results.sweep();
   await app.results.tab('scatter').click();
   const title = app.page.getByTestId('figure.scatter.resid_pre').locator('.gtitle');
-  await expect(title).toContainText('Pearson');
+  await expect(title).toContainText('Pearson', { timeout: 90_000 }); // plotly loads on first use
   const inside = await title.evaluate((t) => {
     const svg = t.closest('svg')!.getBoundingClientRect();
     const b = t.getBoundingClientRect();

@@ -46,7 +46,7 @@ function overflows(page: Page): Promise<string[]> {
 }
 
 test('screenshots of every view at 1024, 1440 and 1920 px, with nothing overflowing', async ({ app }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(600_000); // 15 views; about a minute on a quiet machine
   await mkdir(DIR, { recursive: true });
   await app.open();
   await app.ready();
