@@ -196,13 +196,14 @@ test('exports: one menu per figure (keyboard too); SVG carries a title block wit
   const [svg] = await Promise.all([app.page.waitForEvent('download'), fig.getByTestId('export.svg').click()]);
   const text = await readFile((await svg.path())!, 'utf8');
   const pair = toy.spec.pairs[0];
-  for (const s of ['Attention output (attn_out)', 'model builtin:toy-induction', 'metric logit_diff', 'estimator AtP', JSON.stringify(pair.clean).slice(0, 30)]) {
+  for (const s of ['Attention output (attn_out)', 'model toy-induction', 'metric logit_diff', 'estimator AtP', JSON.stringify(pair.clean).slice(0, 30)]) {
     expect(text, s).toContain(s);
   }
   expect(text).toContain('hook_attn_out');
 });
 
 test('small faults of item 7: head list values whole, scatter title not clipped, wording', async ({ app }) => {
+  test.setTimeout(240_000); // a sweep and plotly's first load
   await app.page.setViewportSize({ width: 1280, height: 900 });
   await app.open();
   await app.ready();
@@ -210,6 +211,7 @@ test('small faults of item 7: head list values whole, scatter title not clipped,
   await expect(app.page.getByTestId('results.empty')).not.toContainText('Pick a preset');
   await expect(app.page.getByTestId('results.empty')).toContainText('press Run');
   await app.editor.run();
+  await app.results.tab('residual').click();
   await app.results.cell('resid_pre', 1, 3).click();
   await app.results.activationValue();
   await expect(app.results.details).toContainText('relative to the unpatched base run');
@@ -227,7 +229,7 @@ test('small faults of item 7: head list values whole, scatter title not clipped,
   await app.results.sweep();
   await app.results.tab('scatter').click();
   const title = app.page.getByTestId('figure.scatter.resid_pre').locator('.gtitle');
-  await expect(title).toContainText('Pearson');
+  await expect(title).toContainText('Pearson', { timeout: 90_000 }); // plotly loads on first use
   const inside = await title.evaluate((t) => {
     const svg = t.closest('svg')!.getBoundingClientRect();
     const b = t.getBoundingClientRect();

@@ -46,7 +46,7 @@ function overflows(page: Page): Promise<string[]> {
 }
 
 test('screenshots of every view at 1024, 1440 and 1920 px, with nothing overflowing', async ({ app }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(600_000); // 15 views; about a minute on a quiet machine
   await mkdir(DIR, { recursive: true });
   await app.open();
   await app.ready();
@@ -58,7 +58,7 @@ test('screenshots of every view at 1024, 1440 and 1920 px, with nothing overflow
     await app.page.setViewportSize({ width, height: 900 });
     for (const tab of TABS) {
       await app.page.getByTestId(`tab.${tab}`).click();
-      await expect(app.page.getByRole('tabpanel')).toBeVisible();
+      await expect(app.page.locator('.pw-view[role="tabpanel"]')).toBeVisible();
       await app.page.waitForTimeout(tab === 'scatter' ? 800 : 150); // plotly draws after it loads
       await app.page.screenshot({ path: `${DIR}/${tab}-${width}.png`, fullPage: true });
       problems.push(...(await overflows(app.page)).map((p) => `${tab} @ ${width}px: ${p}`));

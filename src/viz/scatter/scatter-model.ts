@@ -125,9 +125,10 @@ export function scatterModel(
   }
   const layout: Partial<Layout> = {
     // Two lines: on one, the statistics ran past a 410 px plot and were clipped on screen and in the PNG (issue 14).
-    title: { text: titleLines(title).map(plotlyEscape).join('<br>'), font: { size: 12 }, y: 0.98, yanchor: 'top' },
+    // Plotly centres the title in the top margin: 72 px holds two 12 px lines (a 'top' anchor pushed line 1 out).
+    title: { text: titleLines(title).map(plotlyEscape).join('<br>'), font: { size: 12 } },
     height: o.height,
-    margin: { l: 64, r: 16, t: 64, b: 56 },
+    margin: { l: 64, r: 16, t: 72, b: 56 },
     showlegend: false,
     hovermode: 'closest',
     xaxis: { title: { text: `${plotlyEscape(o.xName)}${unit}` }, range: [lo, hi], zeroline: true, zerolinecolor: '#ccc' },
