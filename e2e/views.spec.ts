@@ -50,6 +50,11 @@ test('patch every cell of a view, then compare in scatter plots; exports', async
   const parsed = JSON.parse(await readFile((await json.path())!, 'utf8'));
   expect(parsed.axes).toEqual(['layer', 'pos']);
   expect(parsed.meta.spec).toEqual(spec);
+  // The scatter's image export carries the title block above its statistics (issue 14, item 7).
+  const [scatterSvg] = await Promise.all([app.page.waitForEvent('download'), openExport(scatter).then(() => scatter.getByTestId('export.svg').click())]);
+  expect(scatterSvg.suggestedFilename()).toBe('patchwork-scatter-resid_pre.svg');
+  const scatterText = await readFile((await scatterSvg.path())!, 'utf8');
+  for (const part of ['Pearson r', `metric ${spec.metric.name}`, 'clean', 'corrupted', 'estimator']) expect(scatterText, part).toContain(part);
 
   // Heatmap SVG and PNG downloads.
   await app.results.tab('residual').click();

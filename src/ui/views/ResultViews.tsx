@@ -9,6 +9,9 @@ import { useStore } from '../../state/store';
 import { AttentionGrid } from '../../viz/attention/AttentionGrid';
 import { rankHeads } from '../../viz/attention/attention-model';
 import { Scatter } from '../../viz/scatter/Scatter';
+import { exportLayout } from '../../viz/scatter/scatter-model';
+import { downloadBlob, safeFilename } from '../../viz/export/download';
+import type { Layout } from 'plotly.js';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { FamilyHeatmap, shownValues } from './FamilyHeatmap';
 import { ViewControls } from './ViewControls';
@@ -191,7 +194,7 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
             scale={scale}
             testid={`figure.scatter.${family}`}
             className="pw-figure-scatter"
-            image={(format) => plotlyImage(family, format, `patchwork-scatter-${family}`)}
+            image={(format, lines) => plotlyImage(family, format, `patchwork-scatter-${family}`, lines)}
           >
             <ScatterOf run={run} family={family} scale={scale} selected={selected?.family === family ? selected.index : null} />
           </Figure>
@@ -202,13 +205,16 @@ export function ScatterView({ run, scale }: { run: RunResult; scale: Scale }) {
   );
 }
 
-/** PNG / SVG of a plotly chart through plotly's own exporter (the chart is not one of our SVGs). */
-async function plotlyImage(family: Family, format: 'png' | 'svg', filename: string): Promise<void> {
+/** PNG / SVG of a plotly chart through plotly's own exporter (the chart is not one of our SVGs), with the title block. */
+async function plotlyImage(family: Family, format: 'png' | 'svg', filename: string, lines: string[]): Promise<void> {
   const figure = document.querySelector<HTMLElement>(`[data-testid="figure.scatter.${family}"]`);
   const plot = figure?.querySelector<HTMLElement>('[data-testid="scatter.plot"] .js-plotly-plot') ?? figure?.querySelector<HTMLElement>('.js-plotly-plot');
   if (!plot) throw new Error('the plot is not drawn yet');
   const Plotly = (await import('plotly.js-dist-min')).default;
-  await Plotly.downloadImage(plot, { format, filename, width: plot.clientWidth, height: plot.clientHeight, scale: format === 'png' ? 2 : 1 } as never);
+  const gd = plot as unknown as { data: unknown[]; layout: Partial<Layout> };
+  const out = exportLayout(gd.layout, lines, plot.clientWidth, plot.clientHeight);
+  const url = await Plotly.toImage({ data: gd.data, layout: out.layout } as never, { format, width: out.width, height: out.height, scale: format === 'png' ? 2 : 1 } as never);
+  downloadBlob(await (await fetch(url)).blob(), safeFilename(filename, format));
 }
 
 function ScatterOf({ run, family, scale, selected }: { run: RunResult; family: Family; scale: Scale; selected: number[] | null }) {

@@ -132,7 +132,7 @@ export function Figure({ title, subtitle, run, family, scale, svg, children, tes
   data?: () => Record<string, Labelled>;
   className?: string;
   /** PNG/SVG for charts that are not our own SVG (plotly). */
-  image?: (format: 'png' | 'svg') => Promise<void>;
+  image?: (format: 'png' | 'svg', titleLines: string[]) => Promise<void>;
   /** What the cells show, for the exported title block. */
   values?: CellValues;
 }) {

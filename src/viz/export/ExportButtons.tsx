@@ -15,7 +15,7 @@ export interface ExportButtonsProps {
   csv?: () => string;
   json?: () => string;
   /** Images made some other way (plotly): called with the format. */
-  image?: (format: 'png' | 'svg') => Promise<void>;
+  image?: (format: 'png' | 'svg', titleLines: string[]) => Promise<void>;
   /** Title block lines drawn above the chart in SVG and PNG exports (model, prompts, metric, estimator). */
   titleLines?: () => string[];
   /** PNG scale factor. */
@@ -39,8 +39,8 @@ export function ExportButtons({ filename, svg, csv, json, image, titleLines, sca
     ...(svg ? [{ id: 'svg', label: 'SVG image', act: () => downloadSvg(needSvg(), filename) }] as Item[] : []),
     ...(svg ? [{ id: 'png', label: 'PNG image', act: () => downloadPng(needSvg(), scale, filename) }] as Item[] : []),
     ...(!svg && image ? [
-      { id: 'svg', label: 'SVG image', act: () => image('svg') },
-      { id: 'png', label: 'PNG image', act: () => image('png') },
+      { id: 'svg', label: 'SVG image', act: () => image('svg', titleLines?.() ?? []) },
+      { id: 'png', label: 'PNG image', act: () => image('png', titleLines?.() ?? []) },
     ] as Item[] : []),
     ...(csv ? [{ id: 'csv', label: 'CSV data', act: () => downloadText(BOM + csv(), safeFilename(filename, 'csv'), 'text/csv;charset=utf-8') }] as Item[] : []),
     ...(json ? [{ id: 'json', label: 'JSON data + inputs', act: () => downloadText(json(), safeFilename(filename, 'json'), 'application/json') }] as Item[] : []),

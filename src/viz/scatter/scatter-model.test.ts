@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Labelled } from '../../engine/patching/types';
-import { plotlyEscape, scatterModel } from './scatter-model';
+import { exportLayout, plotlyEscape, scatterModel } from './scatter-model';
 
 const x: Labelled = { axes: ['layer', 'head'], shape: [2, 2], data: Float64Array.from([0.1, 0.5, -0.3, 0.9]) };
 const y: Labelled = { axes: ['layer', 'head'], shape: [2, 2], data: Float64Array.from([0.12, NaN, -0.25, 0.7]) };
@@ -59,5 +59,25 @@ describe('scatterModel', () => {
 
   it('refuses mismatched layouts', () => {
     expect(() => scatterModel(x, { ...y, axes: ['layer', 'pos'] })).toThrow(/layouts differ/);
+  });
+});
+
+describe('exportLayout (issue 14: exported scatters carry the title block)', () => {
+  const layout = { title: { text: 'Pearson r = 0.900 · Spearman ρ = 0.800', font: { size: 12 } }, margin: { l: 64, r: 16, t: 72, b: 56 }, height: 320 };
+  it('puts the title block above the statistics, escaped, and grows the margin and the image by its lines', () => {
+    const lines = ['Residual stream (resid_pre)', 'model toy · metric logit_diff', 'clean: "<b>A B"'];
+    const out = exportLayout(layout, lines, 410, 320);
+    const text = (out.layout.title as { text: string }).text;
+    expect(text.split('<br>')).toEqual(['<b>Residual stream (resid_pre)</b>', 'model toy · metric logit_diff', 'clean: "&lt;b&gt;A B"', 'Pearson r = 0.900 · Spearman ρ = 0.800']);
+    expect(out.layout.margin).toEqual({ l: 64, r: 16, t: 72 + 3 * 16, b: 56 });
+    expect(out.height).toBe(320 + 48);
+    expect(out.width).toBe(410);
+    expect(layout.margin.t).toBe(72); // the on-screen layout is not changed
+  });
+  it('widens the image for a long line so nothing is clipped', () => {
+    const long = 'x'.repeat(110);
+    const out = exportLayout(layout, [long], 410, 320);
+    expect(out.width).toBeGreaterThanOrEqual(110 * 6.6);
+    expect(out.layout.width).toBe(out.width);
   });
 });

@@ -147,3 +147,31 @@ export function scatterModel(
   };
   return { points, stats, enough, title, data, layout, config };
 }
+
+/** Line height (px) and rough advance width of an 11 px title-block line in a plotly export. */
+const EXPORT_LINE_PX = 16;
+const EXPORT_CHAR_PX = 6.6;
+
+/**
+ * The layout and size of an exported scatter (PNG/SVG through plotly): the figure's title block (model, prompts,
+ * metric, estimator; issue 14) above the statistics title, the top margin grown to hold it and the image widened so
+ * no line is clipped. User text is escaped as everywhere else in plotly text.
+ */
+export function exportLayout(layout: Partial<Layout>, lines: readonly string[], width: number, height: number): { layout: Partial<Layout>; width: number; height: number } {
+  const stats = typeof layout.title === 'object' && layout.title?.text ? layout.title.text : typeof layout.title === 'string' ? layout.title : '';
+  const block = lines.map((l, i) => (i === 0 ? `<b>${plotlyEscape(l)}</b>` : plotlyEscape(l)));
+  const extra = EXPORT_LINE_PX * lines.length;
+  const top = (layout.margin?.t ?? 0) + extra;
+  const longest = Math.max(0, ...lines.map((l) => Array.from(l).length));
+  return {
+    layout: {
+      ...layout,
+      title: { text: [...block, ...(stats ? [stats] : [])].join('<br>'), font: { size: 11 }, x: 0.02, xanchor: 'left' },
+      margin: { ...layout.margin, t: top },
+      height: height + extra,
+      width: Math.max(width, Math.ceil(longest * EXPORT_CHAR_PX) + 32),
+    },
+    width: Math.max(width, Math.ceil(longest * EXPORT_CHAR_PX) + 32),
+    height: height + extra,
+  };
+}
