@@ -6,7 +6,9 @@ import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures';
 
 const WIDTHS = [1024, 1440, 1920];
-const TABS = ['residual', 'heads', 'scatter', 'attention', 'circuit'] as const;
+const TABS = ['residual', 'heads', 'scatter', 'attention', 'circuit', 'inspect', 'neurons'] as const;
+/** Views that compute when opened: what shows they are drawn. */
+const READY: Partial<Record<(typeof TABS)[number], string>> = { inspect: 'inspect.dla.row', neurons: 'neurons.row' };
 const DIR = 'artefacts/screenshots';
 
 /** Everything that overflows: figures past their view, buttons/selects past the viewport or a clipping ancestor. */
@@ -46,7 +48,7 @@ function overflows(page: Page): Promise<string[]> {
 }
 
 test('screenshots of every view at 1024, 1440 and 1920 px, with nothing overflowing', async ({ app }) => {
-  test.setTimeout(600_000); // 15 views; about a minute on a quiet machine
+  test.setTimeout(600_000); // 21 views; about a minute on a quiet machine
   await mkdir(DIR, { recursive: true });
   await app.open();
   await app.ready();
@@ -59,6 +61,8 @@ test('screenshots of every view at 1024, 1440 and 1920 px, with nothing overflow
     for (const tab of TABS) {
       await app.page.getByTestId(`tab.${tab}`).click();
       await expect(app.page.locator('.pw-view[role="tabpanel"]')).toBeVisible();
+      const ready = READY[tab];
+      if (ready) await expect(app.page.getByTestId(ready).first()).toBeVisible({ timeout: 60_000 });
       await app.page.waitForTimeout(tab === 'scatter' ? 800 : 150); // plotly draws after it loads
       await app.page.screenshot({ path: `${DIR}/${tab}-${width}.png`, fullPage: true });
       problems.push(...(await overflows(app.page)).map((p) => `${tab} @ ${width}px: ${p}`));
