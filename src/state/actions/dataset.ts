@@ -155,7 +155,7 @@ export async function runPairs(name: string, records: PairRecord[]): Promise<Run
   const lengths = [...new Set(exps.map((e) => e.nPos))].sort((a, b) => a - b);
   if (lengths.length > 1) {
     const firstOf = (n: number) => records[exps.findIndex((e) => e.nPos === n)].line;
-    return fail(`The app runs a dataset whose pairs all have one token length; ${name} has ${lengths.length} (${lengths.map((n) => `${n} tokens, e.g. line ${firstOf(n)}`).join('; ')}). Split it by length, or use the CLI (patchwork attribute --pairs FILE --families with no position axis).`);
+    return fail(`The app runs a dataset whose pairs all have one token length; ${name} has ${lengths.length} (${lengths.map((n) => `${n} tokens, e.g. line ${firstOf(n)}`).join('; ')}). Split it by length, or use the CLI (patchwork attribute --pairs FILE), which aligns positions from the end.`);
   }
   const cap = perPairCapMessage(cfg, RUN_FAMILIES, lengths[0], records.length);
   if (cap) return fail(cap);
