@@ -16,7 +16,7 @@ import { dropCircuit, getCircuit, putCircuit, setCircuitState, type CircuitResul
 import { canonicalJson } from '../permalink';
 import { newRunId, putRun, type PairView, type RunResult } from '../results';
 import { getState, setState } from '../store';
-import { RUN_FAMILIES, validate, viewFor } from './run';
+import { RUN_FAMILIES, showResult, validate } from './run';
 import { patchCell } from './selection';
 import { bumpRun, currentRun, engine, isCurrentRunGeneration, nextRunGeneration } from './shared';
 import { cancelSweep } from './sweep';
@@ -203,15 +203,7 @@ export async function runPairs(name: string, records: PairRecord[]): Promise<Run
     const want = dataset().pair;
     showPair(result, want !== null && want < records.length ? want : null);
     useDatasetStore.setState({ pair: result.pairs!.shown });
-    const { view, selected, dropped } = viewFor(result, getState());
-    setState((s) => ({
-      run: { id, status: 'done', error: null, version: s.run.version + 1 },
-      view,
-      selected,
-      ...(dropped.length ? { notice: { kind: 'info' as const, text: `${dropped.join('; ')}: not in this result, so it is not shown.` } } : {}),
-    }));
-    if (selected && !unpatchable) void patchCell(selected.family, selected.index);
-    return result;
+    return showResult(result, !unpatchable);
   } catch (e) {
     if (!isCurrentRunGeneration(generation)) return null;
     const err = e as Error & { issues?: { field: 'pairs'; message: string }[] };

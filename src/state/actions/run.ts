@@ -83,15 +83,7 @@ export async function run(): Promise<RunResult | null> {
       ...(onTop ? { onTop } : {}),
     };
     putRun(result);
-    const { view, selected, dropped } = viewFor(result, getState());
-    setState((s) => ({
-      run: { id, status: 'done', error: null, version: s.run.version + 1 },
-      view,
-      selected,
-      ...(dropped.length ? { notice: { kind: 'info' as const, text: `${dropped.join('; ')}: not in this result, so it is not shown.` } } : {}),
-    }));
-    if (selected) void patchCell(selected.family, selected.index);
-    return result;
+    return showResult(result);
   } catch (e) {
     if (!isCurrentRunGeneration(generation)) return null;
     const err = e as Error & { issues?: InputIssue[] };
@@ -141,6 +133,22 @@ function fits(r: RunResult, sel: Selection): boolean {
 export function hasHead(r: RunResult, head: { layer: number; head: number }): boolean {
   const shape = r.attribution.pattern_by_pos?.shape;
   return !!shape && head.layer < shape[0] && head.head < shape[1];
+}
+
+/**
+ * Puts a stored run on screen: the view and selection it can show (with a notice for what it drops), the run's state
+ * done, and the selected cell's exact patch (unless the run cannot patch, e.g. a mixed-length dataset's mean).
+ */
+export function showResult(result: RunResult, patchable = true): RunResult {
+  const { view, selected, dropped } = viewFor(result, getState());
+  setState((s) => ({
+    run: { id: result.id, status: 'done', error: null, version: s.run.version + 1 },
+    view,
+    selected,
+    ...(dropped.length ? { notice: { kind: 'info' as const, text: `${dropped.join('; ')}: not in this result, so it is not shown.` } } : {}),
+  }));
+  if (selected && patchable) void patchCell(selected.family, selected.index);
+  return result;
 }
 
 /**
