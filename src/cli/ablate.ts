@@ -4,7 +4,7 @@
 // by default from every prompt of the experiment, clean and corrupted; resample draws with `--seed`.
 import { encode } from '../engine/model/tokenizer';
 import {
-  ablatedExperiment, ablationSweepPairs, familyHooks, meanActivations,
+  ablatedExperiment, ablationSweepPairs, checkMeanAblation, familyHooks, meanActivations, referenceLength,
   type AblatedRun, type AblationMode, type Experiment, type Family, type PatchingEngine,
 } from '../engine/patching';
 import type { Feed } from '../engine/runtime/types';
@@ -40,7 +40,9 @@ export class References {
       if (bad >= 0) throw new ReferenceError(`${o.reference} line ${records[bad].line}, field "clean": the prompt has tokens this model cannot embed or is longer than ${engine.cfg.nCtx} tokens.`);
       this.source = o.reference;
     } else {
-      prompts = exps.flatMap((e) => [...e.clean, ...e.corrupted]);
+      // Multi-token answers: each pair's two rows are its prompt followed by a continuation; the prompts are the references.
+      const prompts_ = (rows: number[][], e: Experiment) => (e.forced ? rows.filter((_, r) => r % 2 === 0).map((row) => row.slice(0, e.forced!.promptLength)) : rows);
+      prompts = exps.flatMap((e) => [...prompts_(e.clean, e), ...prompts_(e.corrupted, e)]);
       this.source = 'the prompts (clean and corrupted)';
     }
     for (const p of prompts) {
@@ -73,8 +75,9 @@ export function ablationRun(engine: PatchingEngine, refs: References, mode: Abla
   return async (exp: Experiment, pairIndices: number[]) => {
     const values: Record<string, unknown> = {};
     let run: ArrayLike<number> = [];
+    if (mode === 'mean') checkMeanAblation(exp);
     const means = mode === 'mean' ? await refs.meansOf(exp.nPos, families) : undefined;
-    const reference = mode === 'resample' ? refs.ofLength(exp.nPos) : undefined;
+    const reference = mode === 'resample' ? refs.ofLength(referenceLength(exp)) : undefined;
     for (const f of families) {
       const r = await ablationSweepPairs((e, fam, opts) => engine.sweepPairs(e, fam, opts), exp, f, { mode, ablated: o.ablate, means, reference, seed: o.seed, pairIndices });
       values[f] = r.values;
@@ -90,6 +93,7 @@ export function ablationRun(engine: PatchingEngine, refs: References, mode: Abla
 /** Per-batch attribution of an ablation of the ablated run, for runBatches. */
 export function ablationAttributionRun(engine: PatchingEngine, refs: References, mode: 'zero' | 'mean', o: AblateOpts, families: Family[]) {
   return async (exp: Experiment) => {
+    if (mode === 'mean') checkMeanAblation(exp);
     const reference = mode === 'mean' ? await refs.meansOf(exp.nPos, families) : undefined;
     const r = await engine.attribute(ablatedExperiment(exp, o.ablate), { families, mode, reference, perPair: true });
     return { metric: r.pairs!.metric, values: r.pairs!.values };

@@ -85,3 +85,34 @@ export function refForcedPatch(cfg: GPT2Config, weights: Weights, pair: ForcedPa
   }
   return total;
 }
+
+/**
+ * Exact ablation of a cell in a pair's CLEAN run, multi-token answers: for each continuation, the clean prompt's fed
+ * sequence with the cell's entries set to zero (`resample` null) or to their values in the fed sequence of the
+ * reference prompt `resample` followed by the same continuation tokens; metric(ablated) - metric(clean), summed with
+ * the continuations' signs.
+ */
+export function refForcedAblation(cfg: GPT2Config, weights: Weights, pair: ForcedPair, cell: RefCellAt, resample: number[] | null): number {
+  const w = toFloat64Weights(cfg, weights);
+  const P = pair.clean.length;
+  let total = 0;
+  for (const [cont, sign] of [[pair.answer, 1], [pair.wrong, -1]] as const) {
+    if (!cont.length) continue;
+    const run = fedSequence(pair.clean, cont);
+    const c = cell(run.length);
+    if (!c) continue;
+    const metric = (logits: Float64Array) => sign * sum(tokenLogprobs(logits, cfg.dVocab, P, cont));
+    const source = resample ? referenceForwardF64(cfg, w, fedSequence(resample, cont)).cache.get(c.hook)!.data : null;
+    const { logits } = referenceForwardF64(cfg, w, run, {
+      hooks: {
+        [c.hook]: (v) => {
+          const out = v.slice();
+          for (const e of c.entries) out[e] = source ? source[e] : 0;
+          return out;
+        },
+      },
+    });
+    total += metric(logits) - metric(referenceForwardF64(cfg, w, run).logits);
+  }
+  return total;
+}

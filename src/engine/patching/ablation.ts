@@ -93,8 +93,13 @@ export function resampleExperiment(exp: Experiment, ablated: AblatedRun, referen
   // mean_logprob reads its targets from the clean prompt, which must stay the pair's own.
   if (ablated === 'corrupted' && (exp.spec.metric.name === 'mean_logprob' || exp.spec.metric.name === 'kl'))
     throw new Error(`Resample ablation of the corrupted run is not available with ${exp.spec.metric.name} (it reads the clean prompt).`);
-  const drawn = indices.map((i) => reference[i]);
-  if (drawn.some((t) => t.length !== exp.nPos)) throw new Error(`Resample ablation needs reference prompts of ${exp.nPos} tokens.`);
+  const length = referenceLength(exp);
+  if (indices.some((i) => reference[i].length !== length)) throw new Error(`Resample ablation needs reference prompts of ${length} tokens.`);
+  // Multi-token answers (teacher forcing): two rows per pair, each the prompt followed by one continuation; the
+  // source row is the pair's drawn reference prompt followed by the same continuation tokens.
+  const drawn = exp.forced
+    ? exp.clean.map((row, r) => [...reference[indices[Math.floor(r / 2)]], ...row.slice(length)])
+    : indices.map((i) => reference[i]);
   const e = ablatedExperiment(exp, ablated);
   return ablated === 'clean' ? { ...e, corrupted: drawn } : { ...e, clean: drawn };
 }
@@ -116,14 +121,34 @@ type SweepPairs = (exp: Experiment, family: Family, opts?: SweepOptions) => Prom
  * Exact ablation of every cell of a family, per pair: metric(ablated run) - metric(run). `metric` gives the run's
  * own metric per pair as `run`.
  */
+/**
+ * The token length of the prompts an ablation's reference set must have: the prompt's own, which for multi-token
+ * answers (teacher forcing) is shorter than the fed rows by the continuation.
+ */
+export function referenceLength(exp: Experiment): number {
+  return exp.forced ? exp.forced.promptLength : exp.nPos;
+}
+
+/**
+ * Mean ablation takes a per-position mean over reference prompts of the pairs' length. With multi-token answers the
+ * fed rows run past the prompt into the answer's tokens, where no reference prompt has a value, so it is refused
+ * (zero and resample ablation work: resample continues the drawn prompt with the same answer tokens).
+ */
+export function checkMeanAblation(exp: Experiment): void {
+  if (exp.forced)
+    throw new Error('Mean ablation is not available with multi-token answers: the per-position mean comes from reference prompts, and teacher forcing feeds the answer\'s tokens past the prompt, where those prompts have no value. Use --mode zero or resample, or a one-token answer.');
+}
+
 export async function ablationSweepPairs(sweepPairs: SweepPairs, exp: Experiment, family: Family, ab: Ablation): Promise<{ values: PairLabelled; run: ArrayLike<number> }> {
   if (ab.mode === 'resample') {
     const ref = ab.reference ?? [];
     if (!ref.length) throw new Error('Resample ablation needs reference prompts.');
-    const idx = (ab.pairIndices ?? exp.clean.map((_, i) => i)).map((p) => resampleIndex(ab.seed ?? 0, p, ref.length));
+    const nPairs = exp.forced ? exp.nPairs / 2 : exp.nPairs;
+    const idx = (ab.pairIndices ?? Array.from({ length: nPairs }, (_, i) => i)).map((p) => resampleIndex(ab.seed ?? 0, p, ref.length));
     const r = await sweepPairs(resampleExperiment(exp, ab.ablated, ref, idx), family);
     return { values: r.values, run: r.metric.base };
   }
+  if (ab.mode === 'mean') checkMeanAblation(exp);
   if (ab.mode === 'mean' && !ab.means) throw new Error('Mean ablation needs the reference means.');
   const replacement = (hook: string, shape: number[]) => replacementFeed(ab.mode as 'zero' | 'mean', shape, ab.means?.get(hook));
   const r = await sweepPairs(ablatedExperiment(exp, ab.ablated), family, { replacement });

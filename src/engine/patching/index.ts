@@ -196,7 +196,7 @@ export {
 export type { AttributionResult, AttributionMode } from './attribution';
 export type { SweepOptions } from './activation';
 export {
-  ablatedExperiment, ablationSweepPairs, familyHooks, meanActivations, type Ablation, type AblatedRun, type AblationMode,
+  ablatedExperiment, ablationSweepPairs, checkMeanAblation, familyHooks, meanActivations, referenceLength, type Ablation, type AblatedRun, type AblationMode,
 } from './ablation';
 export {
   DatasetError, batches, datasetFormat, joinExperiments, meanAndSem, parsePairs, resolvePairs, runBatches,
