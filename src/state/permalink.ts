@@ -61,9 +61,13 @@ export const experimentSchema = z.strictObject({
     wrong: tokenText,
   })).min(1).max(MAX_PAIRS),
   metric: z.strictObject({
-    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl']),
+    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl', 'attn', 'prefix', 'neuron', 'dla']),
     basket: z.array(tokenText).max(64).optional(),
     positions: z.array(int(8192)).max(2048).optional(),
+    site: z.strictObject({
+      layer: int(1024), head: int(1024).optional(), query: int(8192).optional(), key: int(8192).optional(),
+      pos: int(8192).optional(), neuron: int(1 << 20).optional(),
+    }).optional(),
   }),
   direction: z.enum(['denoising', 'noising']),
   options: z.strictObject({ freezeLayerNorm: z.boolean(), freezeAttention: z.boolean() }),

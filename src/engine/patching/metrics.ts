@@ -101,6 +101,8 @@ function perPosition(name: MetricName, logits: Tensor, picked: Tensor, inputs: M
     case 'kl':
       // KL(p || softmax(logits)) = sum p log p - sum p * logits + logsumexp(logits), with p (coef) held fixed.
       return Add(Sub(lse(), picked), inputs.negEntropy!);
+    default:
+      throw new Error(`The ${name} metric reads an internal activation, not the logits.`);
   }
 }
 

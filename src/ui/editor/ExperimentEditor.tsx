@@ -23,6 +23,10 @@ const METRIC_TEXT: Record<MetricName, string> = {
   basket: 'answer vs a basket: logit(answer) − logsumexp(basket)',
   mean_logprob: 'mean log probability of the clean continuation at chosen positions',
   kl: 'KL divergence of the next-token distribution from the clean run’s',
+  attn: 'attention probability of a head from query q to key k',
+  prefix: 'a head’s prefix-matching score',
+  neuron: 'activation of an MLP neuron at a position',
+  dla: 'direct logit attribution of a head (answer − wrong)',
 };
 
 type Field = 'clean' | 'corrupted' | 'answer' | 'wrong';
