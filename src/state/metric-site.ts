@@ -10,11 +10,6 @@ import type { MetricName, MetricSite, MetricSpec } from '../engine/patching/type
 /** The metric's hook for a cell that is not upstream of it, else null; null (no function) for metrics on the logits. */
 export type NotUpstreamOf = (family: Family, index: readonly number[]) => string | null;
 
-/** Why a cell cannot change the metric, in the words of the tooltip and the details panel. */
-export function notUpstreamMessage(hook: string): string {
-  return `not upstream of the metric (${hook})`;
-}
-
 /** A safe metricHook: null for metrics on the logits and for an internal metric whose location is missing. */
 export function safeMetricHook(metric: MetricSpec): string | null {
   try {
