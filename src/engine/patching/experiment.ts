@@ -43,6 +43,8 @@ export interface Experiment {
    * [pair, K, d_vocab] at the metric positions and sum p log p [pair, K].
    */
   klSource?: { probs: Float32Array; negEntropy: Float32Array };
+  /** The dla metric's fixed direction [pair, d_model] (internal-metric.ts prepareInternalMetric). */
+  dlaDirection?: Float32Array;
   /**
    * Gaussian-noise corruption (ROME): [pair, pos, d_model] added to the corrupted run's token embeddings
    * (hook_embed); the corrupted tokens are then the clean ones. `key` names it in graph caches.
@@ -204,8 +206,18 @@ function siteIssues(spec: ExperimentSpec, cfg: GPT2Config, nPos: number, clean: 
           message: `${clean.length > 1 ? `Pair ${i + 1}: the` : 'The'} clean prompt repeats no token, so ${text} has no query to average over (a query i needs a key j <= i whose previous token equals token i, as in repeated random tokens).`,
         });
     });
-  const positions = name === 'attn' ? [site.query!] : name === 'neuron' ? [site.pos!] : name === 'dla' ? [nPos - 1] : Array.from({ length: nPos }, (_, p) => p);
-  return { issues, positions };
+  return { issues, positions: internalPositions(spec.metric, nPos) };
+}
+
+/** The rows an internal metric reads: attn the query, neuron its position, dla the last, prefix every position. */
+export function internalPositions(metric: ExperimentSpec['metric'], nPos: number): number[] {
+  const site = metric.site!;
+  switch (metric.name) {
+    case 'attn': return [site.query!];
+    case 'neuron': return [site.pos!];
+    case 'prefix': return Array.from({ length: nPos }, (_, p) => p);
+    default: return [nPos - 1];
+  }
 }
 
 /**
@@ -288,7 +300,7 @@ export function experimentFromTokens(t: {
     answers: t.answers,
     wrongs: t.wrongs ?? t.answers.map(() => -1),
     basket: t.basket ?? [],
-    positions: t.positions ?? [nPos - 1],
+    positions: t.positions ?? (isInternalMetric(spec.metric.name) ? internalPositions(spec.metric, nPos) : [nPos - 1]),
     nPairs: t.clean.length,
     nPos,
     cleanDisplay: t.clean.map((ids) => ids.map(String)),
