@@ -8,7 +8,8 @@ import { deflateSync, inflateSync } from 'fflate';
 import { z } from 'zod';
 import { ESTIMATORS, METHODS, type Method } from '../engine/patching/estimators';
 import { FAMILIES as ALL_FAMILIES, type Family } from '../engine/patching/families';
-import type { ExperimentSpec } from '../engine/patching/types';
+import { isInternalMetric, siteFields } from '../engine/patching/metric-spec';
+import type { ExperimentSpec, MetricName, MetricSite } from '../engine/patching/types';
 
 export const PERMALINK_VERSION = 1;
 /** Longest fragment accepted (characters after '#'). Real experiments are far below: 8 IOI pairs are ~600. */
@@ -53,6 +54,27 @@ const modelSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/**
+ * An internal metric's location in a link (issue 13): exactly the fields the metric reads (metric-spec.ts siteFields),
+ * none for a metric on the logits. Whether they fit the model and prompt is checked when the link's run starts,
+ * with the engine's messages beside the metric picker.
+ */
+function checkMetricSite(m: { name: MetricName; site?: Partial<Record<keyof MetricSite, number>> }, ctx: z.RefinementCtx): void {
+  if (!isInternalMetric(m.name)) {
+    if (m.site) ctx.addIssue({ code: 'custom', path: ['site'], message: `the ${m.name} metric reads the logits and takes no location` });
+    return;
+  }
+  const fields = siteFields(m.name);
+  if (!m.site) {
+    ctx.addIssue({ code: 'custom', path: ['site'], message: `the ${m.name} metric needs its location (${fields.join(', ')})` });
+    return;
+  }
+  const missing = fields.filter((f) => m.site![f] === undefined);
+  const extra = (Object.keys(m.site) as (keyof MetricSite)[]).filter((f) => !fields.includes(f));
+  if (missing.length) ctx.addIssue({ code: 'custom', path: ['site'], message: `the ${m.name} metric needs ${missing.join(', ')} (it reads ${fields.join(', ')})` });
+  if (extra.length) ctx.addIssue({ code: 'custom', path: ['site'], message: `the ${m.name} metric does not read ${extra.join(', ')} (only ${fields.join(', ')})` });
+}
+
 export const experimentSchema = z.strictObject({
   pairs: z.array(z.strictObject({
     clean: z.string().max(MAX_PROMPT_CHARS),
@@ -61,10 +83,14 @@ export const experimentSchema = z.strictObject({
     wrong: tokenText,
   })).min(1).max(MAX_PAIRS),
   metric: z.strictObject({
-    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl']),
+    name: z.enum(['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl', 'attn', 'prefix', 'neuron', 'dla']),
     basket: z.array(tokenText).max(64).optional(),
     positions: z.array(int(8192)).max(2048).optional(),
-  }),
+    site: z.strictObject({
+      layer: int(1024), head: int(1024).optional(), query: int(8192).optional(), key: int(8192).optional(),
+      pos: int(8192).optional(), neuron: int(1 << 20).optional(),
+    }).optional(),
+  }).superRefine(checkMetricSite),
   direction: z.enum(['denoising', 'noising']),
   options: z.strictObject({ freezeLayerNorm: z.boolean(), freezeAttention: z.boolean() }),
   prependBos: z.boolean(),

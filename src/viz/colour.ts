@@ -11,6 +11,8 @@ import { maxAbs as finiteMaxAbs } from './labelled';
 
 /** NaN (not computed / undefined) cells. Mid grey, clearly apart from RdBu's warm near-white centre (#f2efee). */
 export const NOT_COMPUTED_COLOUR = '#b4b4b4';
+/** Cells not upstream of an internal-activation metric (issue 13): a flat darker grey, apart from any scale colour and from the hatched "not computed". */
+export const NOT_UPSTREAM_COLOUR = '#8e8e94';
 
 export interface DivergingScale {
   (v: number): string;

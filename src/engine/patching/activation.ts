@@ -18,6 +18,8 @@ import { familyHookShape } from './hook-shapes';
 import type { PairLabelled } from './dataset';
 import { cells, size, type Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows, positionsFeed } from './metrics';
+import { metricCapture } from './internal-metric';
+import { notUpstream } from './metric-spec';
 
 export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
@@ -94,15 +96,23 @@ export class ActivationPatcher {
     // Group cells by (layer, first computed position): each group starts from that layer's cached residual stream
     // and computes only the positions from its start on.
     const groups = new Map<string, { layer: number; start: number; members: number[] }>();
+    let skipped = 0;
     indices.forEach((idx, i) => {
       const l = idx[0];
       if (!Number.isInteger(l) || l < 0 || l >= cfg.nLayers) throw new Error(`Layer ${l} is outside 0..${cfg.nLayers - 1}.`);
+      // Not upstream of an internal metric (metric-spec.ts): never computed, NaN rather than 0.
+      if (notUpstream(exp.spec.metric, hookFor(family, l))) {
+        skipped++;
+        out[i] = NaN;
+        for (let b = 0; b < N; b++) perPair[b * indices.length + i] = NaN;
+        return;
+      }
       const start = Math.min(Math.floor(firstPosition(family, idx) / bucket) * bucket, minMetricPos);
       const key = `${l}:${start}`;
       if (!groups.has(key)) groups.set(key, { layer: l, start, members: [] });
       groups.get(key)!.members.push(i);
     });
-    let done = 0;
+    let done = skipped;
     for (const { layer, start, members } of groups.values()) {
       const hook = hookFor(family, layer);
       const hShape = familyHookShape(cfg, family, layer, P, start);
@@ -224,7 +234,7 @@ function prefix(t: Fetched, n: number): Feed {
 }
 
 function cacheKey(exp: Experiment): string {
-  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, exp.noise?.key, exp.forced]);
+  return JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric, exp.spec.direction, exp.noise?.key, exp.forced]);
 }
 
 /** Base run: residual stream at every layer. Source run: the family's hook at every layer. Both metrics. */
@@ -239,13 +249,14 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
   const noise = exp.noise ? g.input('noise', [N, P, cfg.dModel]) : undefined;
   const run = (role: 'base' | 'source') => {
     const tokens = g.input(`tokens.${role}`, [N, P], 'int64');
-    const x = gpt2Forward(cfg, w, tokens, (name, t0) => {
+    const cap = metricCapture(cfg, exp);
+    const x = gpt2Forward(cfg, w, tokens, cap.wrap((name, t0) => {
       const t = noise && role === corruptedRole && name === 'hook_embed' ? Add(t0, noise) : t0;
       if (role === 'base' && /hook_resid_pre$|attn\.hook_[kv]$/.test(name)) g.output(t, `base.${name}`);
       if (role === 'source' && wanted.has(name)) g.output(t, `source.${name}`);
       return t;
-    });
-    const rows = metricRows(cfg, w, x, exp, mIn);
+    }));
+    const rows = metricRows(cfg, w, x, exp, mIn, cap);
     g.output(meanOf(rows), `metric.${role}`);
     g.output(rows, `metric_rows.${role}`);
   };
@@ -287,9 +298,10 @@ function patchGraph(cfg: GPT2Config, exp: Experiment, family: Family, layer: num
   // Below the last layer, the last layer needs only the metric positions (unless the patch is in it): its rows are
   // the metric positions in order, so the metric reads them as they are.
   const trim = layer < cfg.nLayers - 1;
-  const x = gpt2Forward(cfg, w, null, (name, t) => (name === hook ? patched(t) : t), {
+  const cap = metricCapture(cfg, exp, trim); // internal metrics: the hook's value after the patch
+  const x = gpt2Forward(cfg, w, null, cap.wrap((name, t) => (name === hook ? patched(t) : t)), {
     startLayer: layer, residPre: resid, past, finalRows: trim ? g.input('rows.index', [exp.positions.length], 'int64') : undefined,
   });
-  g.output(metricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn), 'metric_rows');
+  g.output(metricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn, cap), 'metric_rows');
   return g;
 }

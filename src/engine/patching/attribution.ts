@@ -20,6 +20,8 @@ import { runSymbolic, sizesWithin } from '../runtime/symbolic';
 import { FAMILIES, cellAxes, familyAxes, familyShape, hookFor, type Family } from './families';
 import type { Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import { maskNotUpstream, metricCapture } from './internal-metric';
+import { formatMetric, isInternalMetric, metricHook, notUpstream } from './metric-spec';
 import type { PairLabelled } from './dataset';
 import type { CellPatch } from './node-sets';
 
@@ -84,12 +86,12 @@ export function noiseFeed(cfg: GPT2Config, exp: Experiment): Record<string, Feed
  * noise; not the prompt's length nor the metric positions, which are inputs.
  */
 export function shapeKey(exp: Experiment): string {
-  return `${exp.nPairs}:${exp.spec.metric.name}:K${exp.positions.length}${exp.noise ? `:noise-${exp.spec.direction}` : ''}`;
+  return `${exp.nPairs}:${formatMetric(exp.spec.metric)}:K${exp.positions.length}${exp.noise ? `:noise-${exp.spec.direction}` : ''}`;
 }
 
 export function experimentKey(exp: Experiment): string {
   const m = exp.spec.metric;
-  return `${exp.nPairs}x${exp.nPos}:${m.name}:${exp.positions.join('.')}${exp.noise ? `:noise-${exp.spec.direction}` : ''}${exp.forced ? ':forced' : ''}`; // noise goes into the corrupted run, base or source
+  return `${exp.nPairs}x${exp.nPos}:${formatMetric(m)}:${exp.positions.join('.')}${exp.noise ? `:noise-${exp.spec.direction}` : ''}${exp.forced ? ':forced' : ''}`; // noise goes into the corrupted run, base or source
 }
 
 export function attributionGraph(
@@ -110,6 +112,13 @@ export function attributionGraph(
   const frozen = (name: string) => (freezeLayerNorm && name.endsWith('hook_scale')) || (freezeAttention && name.endsWith('hook_pattern'));
 
   const dropping = method === 'graddrop' || method === 'atp-star';
+  if (dropping && isInternalMetric(exp.spec.metric.name))
+    throw new Error(`The ${method} estimator is not available for the ${exp.spec.metric.name} metric yet (its dropped layers assume a metric on the logits); use atp, qk-fix or ig.`);
+  // Internal metrics read their hook's value (internal-metric.ts); the base run's is taken before any freeze, so
+  // the metric itself keeps its gradient when attention patterns are frozen.
+  const ownHook = metricHook(exp.spec.metric);
+  const srcCap = metricCapture(cfg, exp);
+  const baseCap = metricCapture(cfg, exp);
   if (dropping && L < 2) throw new Error(`${method} needs a model of at least 2 layers (it averages over L - 1).`);
   const qkFixed = (f: Family) => (method === 'qk-fix' || method === 'atp-star') && (QK_FAMILIES as readonly string[]).includes(f);
   // Forward copies of the base run (IG on the inputs: one per step) and gradients per pair (GradDrop: one per
@@ -137,13 +146,13 @@ export function attributionGraph(
   const noise = exp.noise ? g.input('noise', [N, exp.nPos, cfg.dModel]) : undefined;
   if (noise && (method !== 'atp' || patched)) throw new Error(`Gaussian-noise corruption works with plain attribution (atp), not ${patched ? '--patched' : method}.`);
   const noised = (role: string, name: string, t: Tensor) => (noise && role === 'corrupted' && name === 'hook_embed' ? Add(t, noise) : t);
-  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], (name, t0) => {
+  const srcOut = gpt2Forward(cfg, w, tokens[sourceRole], srcCap.wrap((name, t0) => {
     const t = noised(sourceRole, name, t0);
     if (needed.has(name)) src.set(name, t);
     if (patchHooks.has(name)) patchSrc.set(name, t);
     return t;
-  });
-  const srcRows = metricRows(cfg, w, srcOut, exp, mIn);
+  }));
+  const srcRows = metricRows(cfg, w, srcOut, exp, mIn, srcCap);
   g.output(meanOf(srcRows), `metric.${sourceRole}`);
 
   // The base run, Rf copies (copy 0 is the plain base run), and the gradient of the mean metric over all rows.
@@ -158,13 +167,14 @@ export function attributionGraph(
     if (alphaInputs && name === 'blocks.0.hook_resid_pre') v = Add(t, Mul(alphaInputs, Sub(tileR(src.get(name)!, Rf), t)));
     const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
     if (drop) dropAt[+drop[1]].push((v = Identity(v)));
+    if (name === ownHook) baseCap.value = v;
     if (frozen(name)) v = stopGradient(v);
     if (needed.has(name)) base.set(name, v);
     const post = /^blocks\.(\d+)\.hook_resid_post$/.exec(name);
     if (post) residPost[+post[1]] = v;
     return v;
   });
-  const baseRows = metricRows(cfg, w, baseOut, exp, mIn); // [Rf * N]
+  const baseRows = metricRows(cfg, w, baseOut, exp, mIn, baseCap); // [Rf * N]
   g.output(meanOf(Rf === 1 ? baseRows : Slice(baseRows, 0, 0, N)), `metric.${baseRole}`);
   if (perPair) {
     g.output(srcRows, `metric_rows.${sourceRole}`);
@@ -295,19 +305,24 @@ function integratedLayers(
   const g = base.values().next().value!.graph;
   const tile = (t: Tensor) => (m === 1 ? t : Reshape(Expand(Reshape(t, [1, ...t.shape]), [m, ...t.shape]), [m * N, ...t.shape.slice(1)]));
   const alpha = g.constant(Array.from({ length: m * N }, (_, i) => Math.floor(i / N) / m), [m * N]);
-  const hooks = [...new Set(families.flatMap((f) => Array.from({ length: cfg.nLayers }, (_, l) => hookFor(f, l))))];
+  // Hooks not upstream of an internal metric are not run (their cells are masked as not upstream).
+  const hooks = [...new Set(families.flatMap((f) => Array.from({ length: cfg.nLayers }, (_, l) => hookFor(f, l))))]
+    .filter((h) => !notUpstream(exp.spec.metric, h));
+  const ownHook = metricHook(exp.spec.metric);
   const interpolated = new Map<string, Tensor>();
   const losses: Tensor[] = [];
   for (const hook of hooks) {
     const l = Number(/^blocks\.(\d+)\./.exec(hook)![1]);
+    const cap = metricCapture(cfg, exp);
     const out = gpt2Forward(cfg, w, null, (name, t) => {
       let v = t;
       if (name === hook) v = Add(t, Mul(Reshape(alpha, [m * N, ...t.shape.slice(1).map(() => 1)]), Sub(tile(stopGradient(src.get(hook)!)), t)));
+      if (name === ownHook) cap.value = v;
       if (frozen(name)) v = stopGradient(v);
       if (name === hook) interpolated.set(hook, v);
       return v;
     }, { startLayer: l, residPre: tile(stopGradient(base.get(`blocks.${l}.hook_resid_pre`)!)) });
-    losses.push(meanOf(metricRows(cfg, w, out, exp, mIn)));
+    losses.push(meanOf(metricRows(cfg, w, out, exp, mIn, cap)));
   }
   const total = losses.reduce((a, b) => Add(a, b));
   const grads = grad(total, hooks.map((h) => interpolated.get(h)!));
@@ -315,7 +330,7 @@ function integratedLayers(
   return (f, l) => {
     const hook = hookFor(f, l);
     const b = base.get(hook)!;
-    return reduceToLayout(f, Mul(tile(Sub(src.get(hook)!, b)), gradOf.get(hook) ?? g.scalar(0)), true);
+    return reduceToLayout(f, Mul(tile(Sub(src.get(hook)!, b)), gradOf.get(hook) ?? Expand(g.scalar(0), b.shape)), true);
   };
 }
 
@@ -346,13 +361,23 @@ export async function runAttribution(rt: Runtime, cfg: GPT2Config, exp: Experime
     ...metricFeeds(cfg, exp),
   });
   const values: Partial<Record<Family, Labelled>> = {};
-  for (const f of families)
+  for (const f of families) {
     values[f] = { axes: familyAxes(f), shape: familyShape(f, cfg, exp.nPos), data: Float64Array.from(out[`attr.${f}`].data) };
+    maskNotUpstream(cfg, exp, f, values[f]); // internal metrics: NaN = not upstream
+  }
   const metric = { clean: out['metric.clean'].data[0], corrupted: out['metric.corrupted'].data[0] };
   if (!req.perPair) return { metric, values, method, steps };
   const pairValues: Partial<Record<Family, PairLabelled>> = {};
-  for (const f of families)
+  for (const f of families) {
     pairValues[f] = { axes: ['pair', ...familyAxes(f)], shape: [exp.nPairs, ...familyShape(f, cfg, exp.nPos)], data: Float64Array.from(out[`pairs.${f}`].data) };
+    maskPairs(maskNotUpstream(cfg, exp, f, undefined), pairValues[f]!.data);
+  }
   const rows = (role: string) => Float64Array.from(out[`metric_rows.${role}`].data);
   return { metric, values, method, steps, pairs: { metric: { clean: rows('clean'), corrupted: rows('corrupted') }, values: pairValues } };
+}
+
+/** [pair, ...layout] values: NaN where `mask` (one pair's layout) says not upstream. */
+export function maskPairs(mask: Uint8Array | undefined, data: Float64Array): void {
+  if (!mask) return;
+  for (let i = 0; i < data.length; i++) if (mask[i % mask.length]) data[i] = NaN;
 }

@@ -2,8 +2,9 @@
 import { BOS_TOKEN, displayToken, encode, singleToken } from '../model/tokenizer';
 import type { GPT2Config } from '../model/types';
 import type { ExperimentSpec, MetricName } from './types';
+import { INTERNAL_METRICS, LOGIT_METRICS, isInternalMetric, siteFields, formatMetric } from './metric-spec';
 
-export const METRICS: readonly MetricName[] = ['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl'];
+export const METRICS: readonly MetricName[] = [...LOGIT_METRICS, ...INTERNAL_METRICS];
 
 export interface InputIssue {
   /** Which input the message is about (the UI shows it next to that field). */
@@ -42,6 +43,8 @@ export interface Experiment {
    * [pair, K, d_vocab] at the metric positions and sum p log p [pair, K].
    */
   klSource?: { probs: Float32Array; negEntropy: Float32Array };
+  /** The dla metric's fixed direction [pair, d_model] (internal-metric.ts prepareInternalMetric). */
+  dlaDirection?: Float32Array;
   /**
    * Gaussian-noise corruption (ROME): [pair, pos, d_model] added to the corrupted run's token embeddings
    * (hook_embed); the corrupted tokens are then the clean ones. `key` names it in graph caches.
@@ -86,9 +89,12 @@ export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experi
           `  clean:     ${tokenLine(c)}\n  corrupted: ${tokenLine(k)}`,
       });
     const needsWrong = spec.metric.name === 'logit_diff';
-    // KL compares whole distributions: no answer token (one given is ignored).
-    const fields = spec.metric.name === 'kl' ? ([] as const) : needsWrong ? (['answer', 'wrong'] as const) : (['answer'] as const);
-    if (spec.metric.name === 'kl') answers.push(-1);
+    // KL compares whole distributions, attn/prefix/neuron read an activation: no answer token (one given is ignored).
+    // dla projects on W_U[:, answer] - W_U[:, wrong], the wrong answer optional.
+    const noAnswer = spec.metric.name === 'kl' || spec.metric.name === 'attn' || spec.metric.name === 'prefix' || spec.metric.name === 'neuron';
+    const optionalWrong = spec.metric.name === 'dla' && pair.wrong !== '';
+    const fields = noAnswer ? ([] as const) : needsWrong || optionalWrong ? (['answer', 'wrong'] as const) : (['answer'] as const);
+    if (noAnswer) answers.push(-1);
     for (const field of fields) {
       const what = field === 'wrong' ? 'wrong answer' : 'answer';
       // An empty field is a missing input, not a "0 tokens" answer (issue 14, item 9).
@@ -101,7 +107,7 @@ export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experi
       if (r.ok) (field === 'answer' ? answers : wrongs).push(r.id);
       else issues.push({ field, pair: i, message: `${label(i)} ${what} ${r.message}.`.replace(/\.\.$/, '.') });
     }
-    if (!needsWrong) wrongs.push(-1);
+    if (!needsWrong && !optionalWrong) wrongs.push(-1);
     // The same token twice makes logit_diff 0 in every run, so every patch would be a silent 0 (issue 16).
     if (needsWrong && answers.length === i + 1 && wrongs.length === i + 1 && answers[i] === wrongs[i])
       issues.push({
@@ -137,6 +143,11 @@ export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experi
     const bad = positions.filter((p) => !Number.isInteger(p) || p < 0 || p >= nPos);
     if (bad.length) issues.push({ field: 'positions', message: `Positions ${bad.join(', ')} are outside the prompt (0..${nPos - 1}).` });
   }
+  if (isInternalMetric(spec.metric.name) && METRICS.includes(spec.metric.name)) {
+    const site = siteIssues(spec, cfg, nPos, clean);
+    issues.push(...site.issues);
+    if (site.positions) positions = site.positions;
+  }
   if (issues.length === 0) issues.push(...vocabularyIssues(cfg, spec.pairs.length, { clean, corrupted, answers, wrongs, basket }));
   if (issues.length) throw new ExperimentError(issues);
   return {
@@ -146,6 +157,77 @@ export function resolveExperiment(spec: ExperimentSpec, cfg: GPT2Config): Experi
     cleanDisplay: clean.map((ids) => ids.map(displayToken)),
     corruptedDisplay: corrupted.map((ids) => ids.map(displayToken)),
   };
+}
+
+/**
+ * The internal metrics' site against the model and prompt (field 'metric'), and the positions whose final rows the
+ * metric reads (the graphs keep only those rows of the last layer): attn the query, neuron its position, dla the
+ * last, prefix every position.
+ */
+function siteIssues(spec: ExperimentSpec, cfg: GPT2Config, nPos: number, clean: number[][]): { issues: InputIssue[]; positions?: number[] } {
+  const name = spec.metric.name as (typeof INTERNAL_METRICS)[number];
+  const site = spec.metric.site;
+  const issues: InputIssue[] = [];
+  const say = (message: string) => issues.push({ field: 'metric', message });
+  if (!site) {
+    say(`The ${name} metric needs its location (${siteFields(name).join(', ')}).`);
+    return { issues };
+  }
+  const text = (() => {
+    try {
+      return formatMetric(spec.metric);
+    } catch {
+      return name;
+    }
+  })();
+  const limits: Record<string, [number, string]> = {
+    layer: [cfg.nLayers, `${cfg.name} has ${cfg.nLayers} layers (0..${cfg.nLayers - 1})`],
+    head: [cfg.nHeads, `${cfg.name} has ${cfg.nHeads} heads per layer (0..${cfg.nHeads - 1})`],
+    neuron: [cfg.dMlp, `${cfg.name} has ${cfg.dMlp} MLP neurons per layer (0..${cfg.dMlp - 1})`],
+    pos: [nPos, `the prompt has ${nPos} tokens (positions 0..${nPos - 1})`],
+    query: [nPos, `the prompt has ${nPos} tokens (positions 0..${nPos - 1})`],
+    key: [nPos, `the prompt has ${nPos} tokens (positions 0..${nPos - 1})`],
+  };
+  const words: Record<string, string> = { layer: 'layer', head: 'head', neuron: 'neuron', pos: 'position', query: 'query position', key: 'key position' };
+  for (const f of siteFields(name)) {
+    const v = site[f];
+    if (v === undefined || !Number.isInteger(v) || v < 0) say(`Metric ${text}: the ${words[f]} must be a whole number >= 0.`);
+    else if (nPos > 0 && v >= limits[f][0]) say(`Metric ${text}: ${words[f]} ${v} is out of range; ${limits[f][1]}.`);
+  }
+  if (issues.length) return { issues };
+  if (name === 'attn' && site.key! > site.query!)
+    say(`Metric ${text}: the key position ${site.key} is after the query position ${site.query}; a query attends only to keys at or before it (key <= query).`);
+  if (name === 'prefix')
+    clean.forEach((c, i) => {
+      if (prefixKeys(c).length === 0)
+        issues.push({
+          field: 'metric',
+          pair: clean.length > 1 ? i : undefined,
+          message: `${clean.length > 1 ? `Pair ${i + 1}: the` : 'The'} clean prompt repeats no token, so ${text} has no query to average over (a query i needs a key j <= i whose previous token equals token i, as in repeated random tokens).`,
+        });
+    });
+  return { issues, positions: internalPositions(spec.metric, nPos) };
+}
+
+/** The rows an internal metric reads: attn the query, neuron its position, dla the last, prefix every position. */
+export function internalPositions(metric: ExperimentSpec['metric'], nPos: number): number[] {
+  const site = metric.site!;
+  switch (metric.name) {
+    case 'attn': return [site.query!];
+    case 'neuron': return [site.pos!];
+    case 'prefix': return Array.from({ length: nPos }, (_, p) => p);
+    default: return [nPos - 1];
+  }
+}
+
+/**
+ * The prefix-matching score's key sets from a clean prompt: [query i, key j] with 1 <= j <= i and
+ * tokens[j - 1] == tokens[i] (the token after an earlier copy of the current one).
+ */
+export function prefixKeys(tokens: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 1; i < tokens.length; i++) for (let j = 1; j <= i; j++) if (tokens[j - 1] === tokens[i]) out.push([i, j]);
+  return out;
 }
 
 /**
@@ -218,7 +300,7 @@ export function experimentFromTokens(t: {
     answers: t.answers,
     wrongs: t.wrongs ?? t.answers.map(() => -1),
     basket: t.basket ?? [],
-    positions: t.positions ?? [nPos - 1],
+    positions: t.positions ?? (isInternalMetric(spec.metric.name) ? internalPositions(spec.metric, nPos) : [nPos - 1]),
     nPairs: t.clean.length,
     nPos,
     cleanDisplay: t.clean.map((ids) => ids.map(String)),

@@ -10,6 +10,8 @@ import { metricTargets, type Experiment } from './experiment';
 import type { MetricName } from './types';
 import { forcedFeeds } from './continuations';
 import { forcedRows } from './continuation-metric';
+import { isInternalMetric } from './metric-spec';
+import { internalFeeds, internalInputs, internalRows, prepareInternalMetric, type MetricCapture } from './internal-metric';
 
 export interface MetricInputs {
   /** [nPairs, K, d_vocab]: +1 at the answer (target) token, -1 at the wrong token for logit_diff. */
@@ -29,6 +31,8 @@ export interface MetricInputs {
 /** `positionsInput`: the metric positions come from the input `metric.positions` (fed by metricFeeds). */
 export function metricInputs(g: Graph, cfg: GPT2Config, exp: Experiment, positionsInput = false): MetricInputs {
   const K = exp.positions.length;
+  if (isInternalMetric(exp.spec.metric.name))
+    return { positions: positionsInput ? g.input('metric.positions', [K], 'int64') : undefined, ...internalInputs(g, cfg, exp) };
   return {
     positions: positionsInput ? g.input('metric.positions', [K], 'int64') : undefined,
     coef: g.input('metric.coef', [exp.nPairs, K, cfg.dVocab]),
@@ -41,6 +45,7 @@ export function metricFeeds(cfg: GPT2Config, exp: Experiment): Record<string, Fe
   const K = exp.positions.length;
   const V = cfg.dVocab;
   if (exp.forced) return { ...forcedFeeds(cfg, exp), ...positionsFeed(exp) }; // multi-token answers (continuations.ts)
+  if (isInternalMetric(exp.spec.metric.name)) return { ...internalFeeds(cfg, exp), ...positionsFeed(exp) };
   if (exp.spec.metric.name === 'kl') {
     if (!exp.klSource) throw new Error('The kl metric needs its source distribution first: await prepareMetric(rt, cfg, exp).');
     return {
@@ -71,8 +76,15 @@ export function positionsFeed(exp: Experiment, offset = 0): Record<string, Feed>
   return { 'metric.positions': int64Feed(exp.positions.map((p) => p - offset), [exp.positions.length]) };
 }
 
-/** The metric for every row: lnOut [rows, pos, d_model] -> [rows]. */
-export function metricRows(cfg: GPT2Config, w: WeightInputs, lnOut: Tensor, exp: Experiment, inputs: MetricInputs): Tensor {
+/**
+ * The metric for every row: lnOut [rows, pos, d_model] -> [rows]. Internal metrics (internal-metric.ts) read the
+ * value `capture` recorded in the same forward pass instead; every forward that feeds a metric wraps its hook with it.
+ */
+export function metricRows(cfg: GPT2Config, w: WeightInputs, lnOut: Tensor, exp: Experiment, inputs: MetricInputs, capture?: MetricCapture): Tensor {
+  if (isInternalMetric(exp.spec.metric.name)) {
+    if (!capture) throw new Error(`The ${exp.spec.metric.name} metric needs its hook captured in this graph (metricCapture).`);
+    return internalRows(cfg, w, capture, exp, inputs.coef, inputs.positions);
+  }
   const at = inputs.selected ? lnOut : inputs.positions ? atRows(lnOut, inputs.positions) : atPositions(lnOut, exp.positions);
   if (exp.forced) return forcedRows(cfg, w, at, exp, inputs.coef); // multi-token answers (continuations.ts)
   const rows = lnOut.shape[0];
@@ -101,6 +113,8 @@ function perPosition(name: MetricName, logits: Tensor, picked: Tensor, inputs: M
     case 'kl':
       // KL(p || softmax(logits)) = sum p log p - sum p * logits + logsumexp(logits), with p (coef) held fixed.
       return Add(Sub(lse(), picked), inputs.negEntropy!);
+    default:
+      throw new Error(`The ${name} metric reads an internal activation, not the logits.`);
   }
 }
 
@@ -115,6 +129,7 @@ export function meanOf(rows: Tensor): Tensor {
  * constant, so no gradient flows into it. Sets exp.klSource; other metrics need nothing.
  */
 export async function prepareMetric(rt: Runtime, cfg: GPT2Config, exp: Experiment): Promise<Experiment> {
+  if (exp.spec.metric.name === 'dla') return prepareInternalMetric(rt, cfg, exp);
   if (exp.spec.metric.name !== 'kl' || exp.klSource) return exp;
   const [N, P, K, V] = [exp.nPairs, exp.nPos, exp.positions.length, cfg.dVocab];
   // One session per (pairs, positions count), whatever the prompt's length (symbolic sizes).

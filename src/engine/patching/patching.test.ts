@@ -46,6 +46,8 @@ function refMetric(name: MetricName, pair: number, exp: Experiment): Metric {
       const targets = exp.positions.map((p) => (p + 1 < P ? exp.clean[pair][p + 1] : a));
       return (l) => M.meanLogProb(l, P, cfg.dVocab, exp.positions, targets);
     }
+    default:
+      throw new Error(`no logit reference for ${name} (internal metrics: internal-metrics.test.ts)`);
   }
 }
 

@@ -5,7 +5,23 @@ export type { Family } from './families';
 
 export type Direction = 'denoising' | 'noising';
 
-export type MetricName = 'logit_diff' | 'logprob' | 'prob' | 'logit' | 'basket' | 'mean_logprob' | 'kl';
+export type MetricName =
+  | 'logit_diff' | 'logprob' | 'prob' | 'logit' | 'basket' | 'mean_logprob' | 'kl'
+  // Metrics on internal activations (metric-spec.ts): they read a hook inside the model, not the logits.
+  | 'attn' | 'prefix' | 'neuron' | 'dla';
+
+/**
+ * Where an internal metric reads (metric-spec.ts): attn uses layer, head, query, key; prefix and dla layer, head;
+ * neuron layer, pos, neuron.
+ */
+export interface MetricSite {
+  layer: number;
+  head?: number;
+  query?: number;
+  key?: number;
+  pos?: number;
+  neuron?: number;
+}
 
 /** One (clean, corrupted) prompt pair with its answer tokens, as the user typed them (text, not ids). */
 export interface PromptPair {
@@ -23,6 +39,8 @@ export interface MetricSpec {
   basket?: string[];
   /** Positions for `mean_logprob` (indices into the prompt; the target at p is the token at p + 1). */
   positions?: number[];
+  /** The internal metrics' location (attn, prefix, neuron, dla). */
+  site?: MetricSite;
 }
 
 export interface AttributionOptions {

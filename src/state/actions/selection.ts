@@ -4,6 +4,7 @@ import { describeError } from '../../worker/protocol';
 import { flatIndex, patchedFor, writePatched } from '../results';
 import { getState, setState } from '../store';
 import { bumpRun, cannotPatch, currentRun, engine } from './shared';
+import { notUpstreamOf } from '../metric-site';
 
 /** Select a cell and run its exact activation patch (unless already computed). */
 export async function selectCell(family: Family, index: number[]): Promise<void> {
@@ -20,6 +21,9 @@ export async function patchCell(family: Family, index: number[]): Promise<number
   if (!r) return null;
   const p = patchedFor(r, family);
   if (!p) return null;
+  // Not upstream of an internal metric (issue 13): patching it cannot change the metric; nothing runs (the details
+  // panel says why).
+  if (notUpstreamOf(r.spec.metric)?.(family, index)) return null;
   const flat = flatIndex(p.shape, index);
   if (!Number.isNaN(p.data[flat])) return p.data[flat];
   const refused = cannotPatch(r);

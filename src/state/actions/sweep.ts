@@ -5,6 +5,7 @@ import { describeError, isAbort } from '../../worker/protocol';
 import { flatIndex, patchedFor, writePatched } from '../results';
 import { getState, setState } from '../store';
 import { bumpRun, cannotPatch, currentRun, engine } from './shared';
+import { notUpstreamOf } from '../metric-site';
 
 export interface SweepTarget {
   family: Family;
@@ -26,10 +27,12 @@ export async function sweep(targets: SweepTarget[], label: string): Promise<void
   }
   const controller = new AbortController();
   sweepController = controller;
+  const blocked = notUpstreamOf(r.spec.metric);
   const jobs = targets.flatMap(({ family, indices }) => {
     const p = patchedFor(r, family);
     if (!p) return [];
-    const todo = (indices ?? [...cells(p.shape)]).filter((idx) => Number.isNaN(p.data[flatIndex(p.shape, idx)]));
+    // Cells not upstream of an internal metric (issue 13) are never patched: they cannot change it.
+    const todo = (indices ?? [...cells(p.shape)]).filter((idx) => Number.isNaN(p.data[flatIndex(p.shape, idx)]) && !blocked?.(family, idx));
     const chunk = Math.max(16, Math.ceil(todo.length / Math.max(1, r.attribution[family]!.shape[0])));
     const out: { family: Family; cells: number[][] }[] = [];
     for (let i = 0; i < todo.length; i += chunk) out.push({ family, cells: todo.slice(i, i + chunk) });

@@ -2,7 +2,7 @@
 // chips, metric, direction, options and Run. Validation runs as you type, with the engine's own messages.
 import { useId, useMemo, useState } from 'react';
 import type { InputIssue } from '../../engine/patching/experiment';
-import type { ExperimentSpec, MetricName } from '../../engine/patching/types';
+import type { ExperimentSpec, MetricName, MetricSite } from '../../engine/patching/types';
 import { cancelRun, run, setSpec, validate } from '../../state/actions';
 import { getRun } from '../../state/results';
 import { presetKind } from '../../state/models';
@@ -14,6 +14,11 @@ import { pairWarnings } from './pair-warnings';
 import { applyPreset, switchToPresetModel } from './preset-switch';
 import { TokenChips } from './TokenChips';
 import { DatasetImport } from './DatasetImport';
+import { MetricSitePicker } from './MetricSitePicker';
+import { isInternalMetric } from '../../engine/patching/metric-spec';
+import { tokenize } from '../../engine/model/tokenizer';
+import type { GPT2Config } from '../../engine/model/types';
+import { defaultSite } from '../../state/metric-site';
 
 const METRIC_TEXT: Record<MetricName, string> = {
   logit_diff: 'logit difference: logit(answer) − logit(wrong)',
@@ -23,9 +28,16 @@ const METRIC_TEXT: Record<MetricName, string> = {
   basket: 'answer vs a basket: logit(answer) − logsumexp(basket)',
   mean_logprob: 'mean log probability of the clean continuation at chosen positions',
   kl: 'KL divergence of the next-token distribution from the clean run’s',
+  attn: 'attention probability of a head from query q to key k',
+  prefix: 'a head’s prefix-matching score',
+  neuron: 'activation of an MLP neuron at a position',
+  dla: 'direct logit attribution of a head (answer − wrong)',
 };
 
 type Field = 'clean' | 'corrupted' | 'answer' | 'wrong';
+
+/** Metrics on an activation other than the logits: no answer token. */
+const READS_NO_ANSWER: ReadonlySet<MetricName> = new Set<MetricName>(['attn', 'prefix', 'neuron']);
 
 export function ExperimentEditor() {
   const spec = useStore((s) => s.spec);
@@ -51,6 +63,8 @@ export function ExperimentEditor() {
     [pair.answer, pair.wrong, spec.metric.name],
   );
   const checked = useMemo(() => (config ? validate(spec) : null), [spec, config]);
+  // The prompt's tokens, for the internal metrics' position lists (issue 13).
+  const cleanTokens = useMemo(() => tokenize(pair.clean, { prependBos: spec.prependBos }).display, [pair.clean, spec.prependBos]);
   const live = checked?.issues ?? [];
   // Until Run is pressed, an empty field is not an error yet: the user is still typing.
   const blank = (i: InputIssue) => {
@@ -82,8 +96,9 @@ export function ExperimentEditor() {
   const fieldIssues = (field: Field) => issuesFor(field, pi);
   const shownInline = (i: InputIssue) =>
     ((i.field === 'clean' || i.field === 'corrupted' || i.field === 'answer' || i.field === 'wrong') && (i.pair === pi || i.pair === undefined)
-      && !(i.field === 'wrong' && spec.metric.name !== 'logit_diff'))
-    || i.field === 'basket' || i.field === 'positions';
+      && !(i.field === 'wrong' && spec.metric.name !== 'logit_diff' && spec.metric.name !== 'dla')
+      && !((i.field === 'answer' || i.field === 'wrong') && READS_NO_ANSWER.has(spec.metric.name)))
+    || i.field === 'basket' || i.field === 'positions' || i.field === 'metric';
   const describedBy = (field: Field) => (fieldIssues(field).length ? `${ids[field]}-issues` : undefined);
   // Props shared by the prompt textareas and the answer inputs.
   const shared = (field: Field) => ({
@@ -209,15 +224,19 @@ export function ExperimentEditor() {
             {warnings.map((w, k) => <li key={k}>{w.message}</li>)}
           </ul>
         ) : null}
-        <div className="pw-answers">
-          {fieldInput('answer', 'Answer', false)}
-          {spec.metric.name === 'logit_diff' ? fieldInput('wrong', 'Wrong answer', false) : null}
-        </div>
+        {/* attn, prefix and neuron read an activation, not a logit: no answer (a typed one stays, unused). */}
+        {!READS_NO_ANSWER.has(spec.metric.name) ? (
+          <div className="pw-answers">
+            {fieldInput('answer', 'Answer', false)}
+            {spec.metric.name === 'logit_diff' ? fieldInput('wrong', 'Wrong answer', false) : null}
+            {spec.metric.name === 'dla' ? fieldInput('wrong', 'Wrong answer (optional)', false) : null}
+          </div>
+        ) : null}
       </div>
 
       <DatasetImport />
 
-      <MetricOptions spec={spec} update={update} metricId={ids.metric} issuesFor={issuesFor} />
+      <MetricOptions spec={spec} update={update} metricId={ids.metric} issuesFor={issuesFor} cfg={config} tokens={cleanTokens} />
 
       {issues.length ? (
         <div className="pw-issues-all" role="alert" data-testid="experiment.issues">
@@ -281,14 +300,25 @@ function RunSummaryInner({ id }: { id: number }) {
   );
 }
 
-function MetricOptions({ spec, update, metricId, issuesFor }: {
+function MetricOptions({ spec, update, metricId, issuesFor, cfg, tokens }: {
   spec: ExperimentSpec;
   update: (f: (s: ExperimentSpec) => ExperimentSpec) => void;
   metricId: string;
   issuesFor: (field: string) => InputIssue[];
+  cfg: GPT2Config | null;
+  tokens: readonly string[];
 }) {
   const basketId = useId();
   const posId = useId();
+  // The location of the last internal metric, so that going to a logit metric and back loses nothing chosen.
+  const [lastSite, setLastSite] = useState<MetricSite | undefined>(undefined);
+  const pickMetric = (name: MetricName) => update((s) => {
+    const { site, ...rest } = s.metric;
+    if (site) setLastSite(site);
+    const next = defaultSite(name, cfg ?? { nLayers: 1 }, tokens.length, site ?? lastSite);
+    return { ...s, metric: next ? { ...rest, name, site: next } : { ...rest, name } };
+  });
+  const metricIssues = issuesFor('metric');
   return (
     <fieldset className="pw-options">
       <legend className="pw-sr-only">Metric, direction and options</legend>
@@ -297,13 +327,26 @@ function MetricOptions({ spec, update, metricId, issuesFor }: {
         <select
           id={metricId}
           value={spec.metric.name}
-          onChange={(e) => update((s) => ({ ...s, metric: { ...s.metric, name: e.target.value as MetricName } }))}
+          onChange={(e) => pickMetric(e.target.value as MetricName)}
+          aria-invalid={metricIssues.length > 0}
           data-testid="experiment.metric"
         >
           {(Object.keys(METRIC_TEXT) as MetricName[]).map((m) => <option key={m} value={m}>{m}</option>)}
         </select>
         <span className="pw-muted">{METRIC_TEXT[spec.metric.name]}</span>
       </div>
+      {isInternalMetric(spec.metric.name) ? (
+        <MetricSitePicker
+          name={spec.metric.name}
+          site={spec.metric.site ?? defaultSite(spec.metric.name, cfg ?? { nLayers: 1 }, tokens.length)!}
+          onChange={(site) => update((s) => ({ ...s, metric: { ...s.metric, site } }))}
+          cfg={cfg}
+          tokens={tokens}
+          issues={metricIssues}
+        />
+      ) : metricIssues.length ? (
+        <ul className="pw-issues" data-testid="experiment.issue.metric">{metricIssues.map((i, k) => <li key={k}>{i.message}</li>)}</ul>
+      ) : null}
       {spec.metric.name === 'basket' ? (
         <div className="pw-field">
           <label htmlFor={basketId}>Basket tokens (separated by |)</label>

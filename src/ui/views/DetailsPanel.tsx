@@ -10,6 +10,8 @@ import { useStore } from '../../state/store';
 import { familyTitle, type Scale } from './common';
 import { runEstimatorView } from './estimators/estimator-text';
 import { PairSem } from './PairSem';
+import { notUpstreamOf } from '../../state/metric-site';
+import { notUpstreamText } from '../../viz/heatmap/heatmap-model';
 
 /** Widths at which the panel becomes a drawer, and stacks under the views. */
 export const DRAWER_BELOW = 1440;
@@ -92,6 +94,21 @@ function DetailsBody({ run, scale }: { run: RunResult; scale: Scale }): ReactNod
   const act = p.data[flat] * scale.k;
   const isPending = pending === `${family}:${index.join(',')}`;
   const computed = !Number.isNaN(act);
+  const blocked = notUpstreamOf(run.spec.metric)?.(family, index) ?? null;
+  if (blocked !== null) {
+    return (
+      <>
+        <h3>Selected cell</h3>
+        <p className="pw-muted">{familyTitle(family)}</p>
+        <p className="pw-target" data-testid="details.target">{describeTarget(a.axes, index, { family, tokens: run.tokens })}</p>
+        <p data-testid="details.notUpstream">
+          This cell is {notUpstreamText(blocked)}: it is the metric&apos;s own activation or computed after it, so
+          patching it cannot change the metric. It has no estimate and no activation patch (not a 0), and clicking it
+          runs nothing.
+        </p>
+      </>
+    );
+  }
   return (
     <>
       <h3>Selected cell</h3>

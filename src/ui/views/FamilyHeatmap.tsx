@@ -11,6 +11,7 @@ import { cellValues, cellValuesName, type CellValues } from '../../viz/heatmap/c
 import type { Labelled } from '../../engine/patching/types';
 import { familyTitle, Figure, useSvgRef, type Scale } from './common';
 import { runEstimatorView } from './estimators/estimator-text';
+import { metricCell, notUpstreamOf } from '../../state/metric-site';
 
 export interface FamilyHeatmapProps {
   run: RunResult;
@@ -30,7 +31,11 @@ export interface FamilyHeatmapProps {
   values?: CellValues;
 }
 
-/** The numbers a family's heatmap draws in this mode, scaled: the cells' values and the exact patches (NaN = not computed). */
+/**
+ * The numbers a family's heatmap draws in this mode, scaled: the cells' values and the exact patches (NaN = not
+ * computed). Cells not upstream of an internal metric are NaN whatever the arrays hold (issue 13), so colour domains,
+ * shared scales and exports never count them.
+ */
 export function shownValues(run: RunResult, family: Family, k: number, mode: CellValues): { data: Labelled; patched: Labelled } | undefined {
   const a = run.attribution[family];
   if (!a) return undefined;
@@ -38,7 +43,17 @@ export function shownValues(run: RunResult, family: Family, k: number, mode: Cel
   const estimate = scaled(a, k);
   // Always a patched layer (all NaN until computed) so the legend and tooltips say what is not computed yet.
   const patched = p ? scaled(p, k) : { axes: a.axes, shape: a.shape, data: new Float64Array(a.data.length).fill(NaN) };
-  return { data: cellValues(estimate, patched, mode), patched };
+  const data = cellValues(estimate, patched, mode);
+  const blocked = notUpstreamOf(run.spec.metric);
+  if (!blocked) return { data, patched };
+  // The layer is the first axis of every family: one test per layer, the whole block of the layer blanked.
+  const per = a.data.length / a.shape[0];
+  const blank = (l: Labelled) => {
+    const out = new Float64Array(l.data);
+    for (let layer = 0; layer < a.shape[0]; layer++) if (blocked(family, [layer])) out.fill(NaN, layer * per, (layer + 1) * per);
+    return { axes: l.axes, shape: l.shape, data: out };
+  };
+  return { data: blank(data), patched: blank(patched) };
 }
 
 export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, title, subtitle, maxAbs, cell, testid, legend = true, values = 'estimate' }: FamilyHeatmapProps) {
@@ -51,9 +66,17 @@ export function FamilyHeatmap({ run, family, scale, rowAxis, colAxis, fixed, tit
   const patched = shown?.patched;
   const semRaw = run.sem?.[family];
   const sem = useMemo(() => (semRaw ? scaled(semRaw, Math.abs(scale.k)) : undefined), [semRaw, scale.k]);
+  // A metric on an internal activation (issue 13): cells at or after its hook (one function per run and family, so
+  // the heatmap's model is not rebuilt on every render).
+  const notUpstream = useMemo(() => {
+    const blocked = notUpstreamOf(run.spec.metric);
+    return blocked ? (index: readonly number[]) => blocked(family, index) : undefined;
+  }, [run.spec.metric, family]);
   if (!data) return null;
   const estimator = runEstimatorView(run);
   const options: Partial<HeatmapOptions> = {
+    notUpstream,
+    metricCell: metricCell(run.spec.metric, family),
     // Which estimator the values are (issue 12); magnitudes (GradDrop, AtP*) on a sequential scale.
     valueName: cellValuesName(values, estimator.valueName),
     // Exact patches and differences are signed whatever the estimator: a diverging scale for them.

@@ -21,6 +21,7 @@ import { panelMaxAbs } from '../../viz/heatmap/shared-scale';
 import { EstimatorComparison } from './estimators/EstimatorScatter';
 import { runEstimatorView } from './estimators/estimator-text';
 import { RawPatternPanel } from './inspect/RawPattern';
+import { metricCell, notUpstreamOf } from '../../state/metric-site';
 
 /** The run's estimator for the attention grid: its name, and a sequential scale for magnitudes. */
 const estimatorOptions = (run: RunResult) => {
@@ -250,6 +251,11 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
   const semRaw = run.sem?.pattern_by_pos;
   const sem = useMemo(() => (semRaw && mode === 'pair' ? scaled(semRaw, Math.abs(k)) : undefined), [semRaw, k, mode]);
   const ranked = useMemo(() => (data ? rankHeads(data) : []), [data]);
+  // A metric on an internal activation (issue 13): the entries at or after its hook, and its own entry.
+  const upstream = useMemo(() => {
+    const blocked = notUpstreamOf(run.spec.metric);
+    return { notUpstream: blocked ? (index: readonly number[]) => blocked('pattern_by_pos', index) : undefined, metricCell: metricCell(run.spec.metric, 'pattern_by_pos') };
+  }, [run.spec.metric]);
   // A head this result does not have (a link for a bigger model) is never drawn; run() also drops it with a notice.
   const shown = head && hasHead(run, head) ? head : ranked[0] ? { layer: ranked[0].layer, head: ranked[0].head } : null;
   const unit = mode === 'clean' ? `${scale.unit === 'normalised' ? 'metric' : scale.unit}, clean only` : scale.unit;
@@ -281,7 +287,7 @@ export function AttentionView({ run, scale }: { run: RunResult; scale: Scale }) 
             data={data}
             patched={patched}
             sem={sem}
-            options={{ tokens: run.tokens, unit, ...(mode === 'pair' ? estimatorOptions(run) : {}) }}
+            options={{ tokens: run.tokens, unit, ...(mode === 'pair' ? { ...estimatorOptions(run), ...upstream } : {}) }}
             head={shown}
             onSelectHead={selectHead}
             selected={mode === 'pair' ? selected : null}

@@ -28,6 +28,10 @@ export const METRIC_UNIT: Record<string, string> = {
   basket: 'basket logit diff',
   mean_logprob: 'mean log prob',
   kl: 'KL (nats)',
+  attn: 'attention prob',
+  prefix: 'prefix score',
+  neuron: 'neuron activation',
+  dla: 'DLA logit',
 };
 
 /** The run on screen; re-renders when its patched values change. */

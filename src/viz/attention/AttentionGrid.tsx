@@ -5,6 +5,7 @@ import { divergingScale, sequentialScale } from '../colour';
 import { formatValue } from '../format';
 import { maxAbs as finiteMaxAbs } from '../labelled';
 import { Heatmap } from '../heatmap/Heatmap';
+import type { HeatmapModelOptions } from '../heatmap/heatmap-model';
 import { causalMask, headName, rankHeads, type HeadRank } from './attention-model';
 import '../viz.css';
 
@@ -20,6 +21,9 @@ export interface AttentionGridOptions {
   /** What the values are ("attribution", "AtP* estimate, magnitude"); magnitudes take a sequential scale. */
   valueName?: string;
   sequential?: boolean;
+  /** Issue 13: entries not upstream of an internal metric (by full index), and the metric's own entry. */
+  notUpstream?: HeatmapModelOptions['notUpstream'];
+  metricCell?: readonly number[] | null;
 }
 
 export const defaults: AttentionGridOptions = {
@@ -83,6 +87,8 @@ export function AttentionGrid({ data, patched, sem, options, head, onSelectHead,
           maxAbs: o.colourDomain === 'all' ? globalMax : undefined,
           valueName: o.valueName,
           sequential: o.sequential,
+          notUpstream: o.notUpstream,
+          metricCell: o.metricCell,
           cellWidth: o.cellSize,
           cellHeight: o.cellSize,
           title: `${headName(shown)} attention pattern attribution`,

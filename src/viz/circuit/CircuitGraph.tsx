@@ -3,7 +3,7 @@
 // dash (and in the legend). Edges and nodes are buttons in the tab order with accessible names; hover names an edge
 // and its value; a selected node's edges stand out and the others fade; nodes without a shown edge are drawn small.
 import { useMemo, useState, type KeyboardEvent, type Ref } from 'react';
-import { divergingScale } from '../colour';
+import { divergingScale, NOT_UPSTREAM_COLOUR } from '../colour';
 import { formatValue } from '../format';
 import {
   CHANNEL_DASH, edgeLabel, edgePath, layoutNodes, layoutSize, widthScale, type CircuitData, type GraphEdge,
@@ -24,6 +24,10 @@ export interface CircuitGraphOptions {
   /** A title line drawn in the SVG (kept in exports): model, prompts, metric. */
   title?: string;
   unit?: string;
+  /** Issue 13: the metric's hook for a node that is not upstream of it (drawn grey, named so), else null. */
+  notUpstream?: (node: string) => string | null;
+  /** The node the metric reads (a head for attn, prefix and dla), outlined. */
+  metricNode?: string | null;
 }
 
 export const defaults: CircuitGraphOptions = {
@@ -101,8 +105,8 @@ export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode
       <svg
         ref={svgRef}
         width={o.width}
-        height={height + titleHeight + 52}
-        viewBox={`0 0 ${o.width} ${height + titleHeight + 52}`}
+        height={height + titleHeight + 52 + (o.notUpstream ? 16 : 0)}
+        viewBox={`0 0 ${o.width} ${height + titleHeight + 52 + (o.notUpstream ? 16 : 0)}`}
         role="group"
         aria-label={`Circuit graph: top ${shown.length} edges by |attribution|`}
         fontFamily={FONT}
@@ -152,7 +156,9 @@ export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode
               const on = touched.has(n.id);
               const r = on ? o.radius : o.smallRadius;
               const sel = n.id === selectedNode;
-              const label = `node ${n.id}${on ? '' : ' (no edge shown)'}`;
+              const blocked = o.notUpstream?.(n.id) ?? null;
+              const mark = n.id === o.metricNode;
+              const label = `node ${n.id}${blocked !== null ? `: not upstream of the metric (${blocked})` : on ? '' : ' (no edge shown)'}${mark ? ' (the metric is read here)' : ''}`;
               const shape = n.kind === 'mlp' || n.kind === 'input' || n.kind === 'logits'
                 ? <rect x={n.x - r * 1.2} y={n.y - r} width={r * 2.4} height={r * 2} rx={2} />
                 : <circle cx={n.x} cy={n.y} r={r} />;
@@ -165,10 +171,13 @@ export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode
                   aria-pressed={sel}
                   data-testid="circuit.node"
                   data-node={n.id}
+                  data-not-upstream={blocked !== null ? 'true' : undefined}
+                  data-metric-node={mark ? 'true' : undefined}
                   className={`pw-circuit-node${sel ? ' pw-selected' : ''}`}
-                  fill={sel ? '#222' : on ? '#f7f7f7' : '#ccc'}
-                  stroke={sel ? '#000' : '#555'}
-                  strokeWidth={sel ? 2 : 1}
+                  fill={sel ? '#222' : blocked !== null ? NOT_UPSTREAM_COLOUR : on ? '#f7f7f7' : '#ccc'}
+                  stroke={sel ? '#000' : mark ? '#d97706' : '#555'}
+                  strokeWidth={sel || mark ? 2 : 1}
+                  strokeDasharray={mark && !sel ? '3 2' : undefined}
                   onClick={() => onSelectNode?.(sel ? null : n.id)}
                   onKeyDown={activate(() => onSelectNode?.(sel ? null : n.id))}
                 >
@@ -191,6 +200,11 @@ export function CircuitGraph({ data, ranked, options, selectedEdge, selectedNode
               </g>
             ))}
             <text x={0} y={30} fill="#555">blue = raises the metric, red = lowers it; width = |attribution|; small grey nodes have no edge shown</text>
+            {o.notUpstream ? (
+              <text x={0} y={46} fill="#555" data-testid="circuit.legend.notUpstream">
+                dark grey nodes are not upstream of the metric (they cannot change it; their edges are left out){o.metricNode ? '; dashed orange: the metric is read here' : ''}
+              </text>
+            ) : null}
           </g>
         </g>
       </svg>

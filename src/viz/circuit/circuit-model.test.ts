@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { edgeLayout } from '../../engine/patching/edges';
 import type { GPT2Config } from '../../engine/model/types';
 import {
-  curveSteps, edgeLabel, edgePath, incident, layoutNodes, layoutSize, nodeCircuit, nodeOf, rankedEdges, rankedNodes, widthScale,
-  type CircuitData,
+  curveSteps, edgeLabel, edgeNodeHook, edgePath, incident, layoutNodes, layoutSize, nodeCircuit, nodeOf, rankedEdges, rankedNodes,
+  widthScale, withoutNotUpstream, type CircuitData,
 } from './circuit-model';
 
 // A hand-written layout of a 1-layer, 1-head model: senders input, a0.h0, m0; receivers a0.h0<q|k|v>, m0, logits.
@@ -87,5 +87,32 @@ describe('circuit model', () => {
     const { incoming, outgoing } = incident(edges, 'a0.h0');
     expect(incoming.map((e) => e.name)).toEqual(['input->a0.h0<k>', 'input->a0.h0<v>', 'input->a0.h0<q>']);
     expect(outgoing.map((e) => e.name)).toEqual(['a0.h0->m0', 'a0.h0->logits']);
+  });
+});
+
+describe('circuit model: edges not upstream of an internal-activation metric (issue 13)', () => {
+  it('names the hook each receiver reads and each node sends from', () => {
+    expect(edgeNodeHook('a1.h0<k>', 'receiver')).toBe('blocks.1.hook_k_input');
+    expect(edgeNodeHook('a1.h0', 'sender')).toBe('blocks.1.attn.hook_result');
+    expect(edgeNodeHook('m2', 'receiver')).toBe('blocks.2.hook_mlp_in');
+    expect(edgeNodeHook('m2', 'sender')).toBe('blocks.2.hook_mlp_out');
+    expect(edgeNodeHook('logits', 'receiver')).toBe('ln_final.hook_scale');
+    expect(edgeNodeHook('input', 'sender')).toBe('hook_embed');
+    expect(() => edgeNodeHook('a1', 'sender')).toThrow(/not a node name/);
+  });
+
+  it('drops the edges into blocked receivers from the ranking and from node sums', () => {
+    // A metric on blocks.0.attn.hook_pattern: m0's input and the logits are after it; q, k, v of head 0 are before.
+    const d = tiny([[0.1, -0.5, 0.2, 0.05, 0.3], [0, 0, 0, -0.7, 0.01], [0, 0, 0, 0, 0.4]]);
+    const blocked = (hook: string) => hook === 'blocks.0.hook_mlp_in' || hook.startsWith('ln_final');
+    const { data, dropped } = withoutNotUpstream(d, blocked);
+    expect(dropped).toBe(2 + 3);
+    const r = rankedEdges(data);
+    expect(r.map((e) => e.name)).toEqual(['input->a0.h0<k>', 'input->a0.h0<v>', 'input->a0.h0<q>']);
+    // a0.h0 and m0 send only into blocked receivers: no node score at all (not a score of 0).
+    expect(rankedNodes(data)).toEqual([]);
+    // The input is untouched.
+    expect(d.scores[3]).toBe(0.05);
+    expect(withoutNotUpstream(d, () => false).data).toBe(d);
   });
 });

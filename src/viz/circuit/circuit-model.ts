@@ -57,7 +57,39 @@ export interface GraphEdge {
   value: number;
 }
 
-/** Every edge of the layout, largest |score| first (ties keep layout order). */
+/**
+ * The TransformerLens hook an edge's receiver reads (`a1.h0<k>` -> blocks.1.hook_k_input, `m1` -> blocks.1.hook_mlp_in,
+ * `logits` -> ln_final.hook_scale) or a node sends from (`a1.h0` -> blocks.1.attn.hook_result, `m1` ->
+ * blocks.1.hook_mlp_out, `input` -> hook_embed): where a metric on an internal activation asks "upstream of me?".
+ */
+export function edgeNodeHook(name: string, as: 'receiver' | 'sender'): string {
+  if (name === 'input') return 'hook_embed';
+  if (name === 'logits') return 'ln_final.hook_scale';
+  let m = name.match(/^a(\d+)\.h\d+(?:<([qkv])>)?$/);
+  if (m) return as === 'receiver' && m[2] ? `blocks.${m[1]}.hook_${m[2]}_input` : `blocks.${m[1]}.attn.hook_result`;
+  m = name.match(/^m(\d+)$/);
+  if (m) return as === 'receiver' ? `blocks.${m[1]}.hook_mlp_in` : `blocks.${m[1]}.hook_mlp_out`;
+  throw new CircuitNameError(`"${name}" is not a node name (input, a{layer}.h{head}, m{layer}, logits).`);
+}
+
+/**
+ * Issue 13: the edges into receivers that are not upstream of the metric (`blocked(hook)` true) cannot change it; their
+ * scores become NaN, which rankedEdges and rankedNodes leave out. The count says how many edges that drops.
+ */
+export function withoutNotUpstream(data: CircuitData, blocked: (hook: string) => boolean): { data: CircuitData; dropped: number } {
+  const R = data.receivers.length;
+  const cols = data.receivers.map((r, i) => (blocked(edgeNodeHook(r, 'receiver')) ? i : -1)).filter((i) => i >= 0);
+  if (!cols.length) return { data, dropped: 0 };
+  const scores = Float64Array.from(data.scores as ArrayLike<number>);
+  let dropped = 0;
+  for (const c of cols) {
+    for (let s = 0; s < data.upstream[c]; s++) scores[s * R + c] = NaN;
+    dropped += data.upstream[c];
+  }
+  return { data: { ...data, scores }, dropped };
+}
+
+/** Every edge of the layout with a score, largest |score| first (ties keep layout order); NaN (not upstream) left out. */
 export function rankedEdges(data: CircuitData): GraphEdge[] {
   const { nLayers } = layoutSize(data);
   const R = data.receivers.length;
@@ -66,6 +98,7 @@ export function rankedEdges(data: CircuitData): GraphEdge[] {
   data.upstream.forEach((n, receiver) => {
     for (let sender = 0; sender < n; sender++) {
       const to = recv[receiver];
+      if (Number.isNaN(data.scores[sender * R + receiver])) continue;
       out.push({
         name: `${data.senders[sender]}->${data.receivers[receiver]}`,
         sender,
@@ -92,17 +125,25 @@ export interface NodeScore {
   value: number;
 }
 
-/** Heads and MLPs ranked by node attribution (sum of their outgoing edges), largest |value| first. */
+/**
+ * Heads and MLPs ranked by node attribution (sum of their outgoing edges), largest |value| first. NaN edges (not
+ * upstream of the metric) are left out of the sums, and a node with no other edge is left out.
+ */
 export function rankedNodes(data: CircuitData): NodeScore[] {
   const R = data.receivers.length;
   const out: NodeScore[] = [];
   data.senders.forEach((id, sender) => {
     if (id === 'input') return;
     let v = 0;
+    let any = false;
     data.upstream.forEach((n, receiver) => {
-      if (sender < n) v += data.scores[sender * R + receiver];
+      const x = data.scores[sender * R + receiver];
+      if (sender < n && !Number.isNaN(x)) {
+        v += x;
+        any = true;
+      }
     });
-    out.push({ id, sender, value: v });
+    if (any) out.push({ id, sender, value: v });
   });
   return out.sort((a, b) => Math.abs(b.value) - Math.abs(a.value) || a.sender - b.sender);
 }

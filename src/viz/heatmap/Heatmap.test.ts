@@ -57,3 +57,25 @@ describe('<Heatmap>', () => {
     expect(count(html, /data-testid="heatmap.cell"/g)).toBe(6);
   });
 });
+
+describe('<Heatmap> with cells not upstream of the metric (issue 13)', () => {
+  const notUpstream = (index: readonly number[]) => (index[0] >= 1 ? 'blocks.1.hook_resid_pre' : null);
+
+  it('draws them flat grey (not hatched), says why in their names, and adds the key to the legend', () => {
+    const html = render({ data: attr, patched, options: { tokens, family: 'resid_pre', notUpstream } });
+    expect(count(html, /data-not-upstream="true"/g)).toBe(3);
+    expect(html).toContain('aria-label="blocks.1.hook_resid_pre pos 0 (&lt;|endoftext|&gt;): not upstream of the metric (blocks.1.hook_resid_pre)"');
+    expect(html).toContain('data-testid="legend.notUpstream"');
+    expect(html).toContain('not upstream of the metric</text>');
+    // Row 1's cells (NaN from the engine) are flat grey, not hatched: the "not computed" key is not needed for them.
+    expect(count(html, /data-not-upstream="true"[^>]*fill="#8e8e94"/g)).toBe(3);
+    expect(html).not.toContain('not computed</text>');
+  });
+
+  it('has no not-upstream key without such cells, and outlines the metric\'s own cell', () => {
+    const html = render({ data: attr, patched, options: { metricCell: [0, 1] } });
+    expect(html).not.toContain('legend.notUpstream');
+    expect(count(html, /data-metric-cell="true"/g)).toBe(1);
+    expect(html).toContain('class="pw-metric-ring"');
+  });
+});

@@ -6,9 +6,9 @@ import {
 import type { Labelled } from '../../engine/patching/types';
 import { contrastInk } from '../colour';
 import { formatValue } from '../format';
-import { ColourLegend, HatchPattern, LEGEND_HEIGHT, NOT_COMPUTED_WIDTH, svgSafeId } from '../legend/ColourLegend';
+import { ColourLegend, HatchPattern, LEGEND_HEIGHT, NOT_COMPUTED_WIDTH, NOT_UPSTREAM_WIDTH, svgSafeId } from '../legend/ColourLegend';
 import {
-  heatmapLayout, heatmapModel, moveFocus, truncateLabel, type HeatmapCell, type HeatmapModelOptions,
+  heatmapLayout, heatmapModel, moveFocus, notUpstreamText, truncateLabel, type HeatmapCell, type HeatmapModelOptions,
 } from './heatmap-model';
 import '../viz.css';
 
@@ -57,15 +57,15 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
     () => heatmapModel(data, patched, o),
     // Only the option fields that change numbers or labels, so an inline `options` object does not rebuild the model.
     [data, patched, o.rowAxis, o.colAxis, JSON.stringify(o.fixed), o.family, o.tokens, o.rowLabels, o.colLabels,
-      o.unit, o.valueName, o.patchedName, o.maxAbs, o.mask, o.sequential, o.targetName],
+      o.unit, o.valueName, o.patchedName, o.maxAbs, o.mask, o.sequential, o.targetName, o.notUpstream, o.metricCell?.join(',')],
   );
   const titleHeight = (o.title ? 20 : 0) + (o.subtitle ? 16 : 0);
   // ~0.56 em per character of the sans-serif title fonts; generous so nothing clips.
   const titleWidth = Math.max(Array.from(o.title ?? '').length * 7.6, Array.from(o.subtitle ?? '').length * 6.4);
-  const hasNaN = model.cells.some((c) => c !== null && Number.isNaN(c.value));
+  const hasNaN = model.cells.some((c) => c !== null && c.notUpstream === null && Number.isNaN(c.value));
   // The "computed" key only once something is computed (issue 14): before that it explains a mark nobody sees.
   const anyComputed = model.cells.some((c) => c !== null && c.computed);
-  const legendWidth = 180 + 16 + (hasNaN ? NOT_COMPUTED_WIDTH : 0) + (anyComputed ? 150 : 0);
+  const legendWidth = 180 + 16 + (hasNaN ? NOT_COMPUTED_WIDTH : 0) + (model.anyNotUpstream ? NOT_UPSTREAM_WIDTH : 0) + (anyComputed ? 150 : 0);
   const hatchId = svgSafeId(useId()) + '-hatch';
   const layout = heatmapLayout(model, {
     cellWidth: o.cellWidth, cellHeight: o.cellHeight, maxLabelChars: o.maxLabelChars,
@@ -227,11 +227,13 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
                       data-col={c}
                       data-computed={cell.computed ? 'true' : 'false'}
                       data-value={cell.value}
+                      data-not-upstream={cell.notUpstream !== null ? 'true' : undefined}
+                      data-metric-cell={model.metricCell === cell ? 'true' : undefined}
                       x={c * cw}
                       y={r * ch}
                       width={cw}
                       height={ch}
-                      fill={Number.isNaN(cell.value) ? `url(#${hatchId})` : cell.colour}
+                      fill={cell.notUpstream !== null ? cell.colour : Number.isNaN(cell.value) ? `url(#${hatchId})` : cell.colour}
                       stroke="#fff"
                       strokeWidth={0.5}
                     />
@@ -248,6 +250,13 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
                 fill={contrastInk(cell.colour)}
               />
             ) : null))}
+            {model.metricCell ? (
+              <rect
+                className="pw-metric-ring"
+                x={model.metricCell.col * cw + 1} y={model.metricCell.row * ch + 1} width={cw - 2} height={ch - 2}
+                fill="none" stroke="#d97706" strokeWidth={2} strokeDasharray="3 2"
+              />
+            ) : null}
             {hover ? ring(hover, 'pw-hover-ring', 0.5) : null}
             {focused && activeCell ? ring(activeCell, 'pw-focus-ring', 1) : null}
             {selectedCell ? ring(selectedCell, 'pw-selected-ring', 1, '#111') : null}
@@ -261,6 +270,7 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
               showNotComputed={hasNaN}
               hatchId={hatchId}
               showComputedDot={anyComputed}
+              showNotUpstream={model.anyNotUpstream}
             />
           ) : null}
         </g>
@@ -274,23 +284,32 @@ export function Heatmap({ data, patched, sem, options, selected, onSelect, onAdd
           style={{ position: 'fixed', left: 0, top: 0 }}
         >
           <div className="pw-tooltip-target">{tooltipCell.target}</div>
-          <div>
-            {o.valueName ?? 'attribution'} <strong>{formatValue(tooltipCell.value)}</strong>
-            {o.unit ? <span className="pw-unit"> {o.unit}</span> : null}
-          </div>
-          {sem ? (
-            <div data-testid="heatmap.tooltip.sem">
-              ± <strong>{formatValue(sem.data[tooltipCell.index.reduce((acc, v, i) => acc * sem.shape[i] + v, 0)])}</strong> sem over pairs
+          {model.metricCell === tooltipCell ? <div data-testid="heatmap.tooltip.metric">the metric is read here</div> : null}
+          {tooltipCell.notUpstream !== null ? (
+            <div data-testid="heatmap.tooltip.notUpstream">
+              {notUpstreamText(tooltipCell.notUpstream)}: it cannot change the metric, so it has no value and does not patch
             </div>
-          ) : null}
-          {patched ? (
-            <div>
-              {o.patchedName ?? 'activation patch'}{' '}
-              {tooltipCell.computed
-                ? <strong>{formatValue(tooltipCell.patched)}</strong>
-                : <span className="pw-muted">not computed{onSelect ? ' (click to run)' : ''}</span>}
-            </div>
-          ) : null}
+          ) : (
+            <>
+              <div>
+                {o.valueName ?? 'attribution'} <strong>{formatValue(tooltipCell.value)}</strong>
+                {o.unit ? <span className="pw-unit"> {o.unit}</span> : null}
+              </div>
+              {sem ? (
+                <div data-testid="heatmap.tooltip.sem">
+                  ± <strong>{formatValue(sem.data[tooltipCell.index.reduce((acc, v, i) => acc * sem.shape[i] + v, 0)])}</strong> sem over pairs
+                </div>
+              ) : null}
+              {patched ? (
+                <div>
+                  {o.patchedName ?? 'activation patch'}{' '}
+                  {tooltipCell.computed
+                    ? <strong>{formatValue(tooltipCell.patched)}</strong>
+                    : <span className="pw-muted">not computed{onSelect ? ' (click to run)' : ''}</span>}
+                </div>
+              ) : null}
+            </>
+          )}
         </div>
       ) : null}
     </div>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AxisName, Labelled } from '../../engine/patching/types';
-import { divergingScale, NOT_COMPUTED_COLOUR } from '../colour';
+import { divergingScale, NOT_COMPUTED_COLOUR, NOT_UPSTREAM_COLOUR } from '../colour';
 import { axisLabels, heatmapLayout, heatmapModel, moveFocus, slice2d, truncateLabel } from './heatmap-model';
 
 function labelled(axes: AxisName[], shape: number[], f: (flat: number) => number): Labelled {
@@ -145,5 +145,41 @@ describe('labels and layout', () => {
     expect(toks.top).toBeGreaterThan(heads.top);
     const dense = heatmapLayout({ nRows: 100, nCols: 3, rowLabels: ['1'], colLabels: ['a'] }, { ...base, cellHeight: 4 });
     expect(dense.rowLabelStride).toBe(3);
+  });
+});
+
+describe('heatmapModel: cells not upstream of an internal-activation metric (issue 13)', () => {
+  // head_out_all_pos [layer=3, head=2]; the metric reads blocks.1.attn.hook_pattern: layers 1 and 2 are not upstream.
+  const attr = labelled(['layer', 'head'], [3, 2], (i) => [0.1, -0.4, 9, -9, NaN, 7][i]);
+  const notUpstream = (index: readonly number[]) => (index[0] >= 1 ? 'blocks.1.attn.hook_pattern' : null);
+
+  it('labels them by the metric hook, gives them no value and no patch, and a colour of their own', () => {
+    const patched = labelled(['layer', 'head'], [3, 2], (i) => (i === 2 ? 5 : NaN));
+    const m = heatmapModel(attr, patched, { family: 'head_out_all_pos', notUpstream });
+    const c = m.cellAt(1, 0)!;
+    expect(c.notUpstream).toBe('blocks.1.attn.hook_pattern');
+    expect(c.label).toBe('blocks.1.attn.hook_z head 0 (all pos): not upstream of the metric (blocks.1.attn.hook_pattern)');
+    expect(Number.isNaN(c.value)).toBe(true);
+    expect(c.computed).toBe(false);
+    expect(c.colour).toBe(NOT_UPSTREAM_COLOUR);
+    expect(c.colour).not.toBe(NOT_COMPUTED_COLOUR);
+    expect(c.colour).not.toBe(m.scale(0));
+    expect(m.cellAt(0, 1)!.notUpstream).toBeNull();
+    expect(m.cellAt(0, 1)!.label).toMatch(/attribution -0\.4, activation patch not computed$/);
+    expect(m.anyNotUpstream).toBe(true);
+  });
+
+  it('keeps them out of the colour domain even when the arrays hold numbers there', () => {
+    const m = heatmapModel(attr, undefined, { notUpstream });
+    expect(m.scale.maxAbs).toBeCloseTo(0.4);
+    expect(heatmapModel(attr, undefined, {}).scale.maxAbs).toBe(9);
+    expect(heatmapModel(attr, undefined, {}).anyNotUpstream).toBe(false);
+  });
+
+  it('finds the metric\'s own cell when it is in the slice, and none otherwise', () => {
+    const m = heatmapModel(attr, undefined, { notUpstream, metricCell: [1, 1] });
+    expect(m.metricCell?.index).toEqual([1, 1]);
+    expect(heatmapModel(attr, undefined, { metricCell: [5, 1] }).metricCell).toBeNull();
+    expect(heatmapModel(attr, undefined, {}).metricCell).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 // Pure model behind <Heatmap>: which numbers go in which cell, their colours, labels and keyboard moves.
 import type { AxisName, Family, Labelled } from '../../engine/patching/types';
-import { divergingScale, sequentialScale, type DivergingScale } from '../colour';
+import { divergingScale, NOT_UPSTREAM_COLOUR, sequentialScale, type DivergingScale } from '../colour';
 import { formatValue } from '../format';
 import { axisIndex, defaultAxisLabels, maxAbs, ravel, sameLayout } from '../labelled';
 import { describeTarget } from '../target';
@@ -70,6 +70,14 @@ export interface HeatmapModelOptions {
   mask?: (row: number, col: number) => boolean;
   /** Names a cell by its full index instead of the axes (e.g. an edge name for the circuit matrices). */
   targetName?: (index: number[]) => string;
+  /**
+   * Issue 13: for a metric on an internal activation, the hook of the metric (e.g. "blocks.1.attn.hook_pattern")
+   * for a cell at or after it, null for a cell upstream of it. Such cells have no value (drawn apart from zero and
+   * from "not computed"), stay out of the colour domain, and do not patch.
+   */
+  notUpstream?: (index: readonly number[]) => string | null;
+  /** Full index of the cell that is the metric's own location (outlined), e.g. its head in a layer x head view. */
+  metricCell?: readonly number[] | null;
 }
 
 export interface HeatmapCell {
@@ -80,6 +88,8 @@ export interface HeatmapCell {
   /** Activation-patch value; NaN when not computed. */
   patched: number;
   computed: boolean;
+  /** The metric's hook when this cell is not upstream of it (it has no value and does not patch), else null. */
+  notUpstream: string | null;
   colour: string;
   /** Full accessible name: "blocks.3.attn.hook_z head 5 pos 7 (·Mary): attribution 0.412, activation patch 0.398". */
   label: string;
@@ -99,6 +109,15 @@ export interface HeatmapModel {
   cellAt(r: number, c: number): HeatmapCell | null;
   /** The cell whose full index equals `index`, if it is in this slice. */
   find(index: readonly number[] | null | undefined): HeatmapCell | null;
+  /** The metric's own cell (options.metricCell) when it is in this slice. */
+  metricCell: HeatmapCell | null;
+  /** Some cell of the slice is not upstream of the metric. */
+  anyNotUpstream: boolean;
+}
+
+/** "not upstream of the metric (blocks.1.attn.hook_pattern)": the words of the tooltip, label and details panel. */
+export function notUpstreamText(metricHook: string): string {
+  return `not upstream of the metric (${metricHook})`;
 }
 
 const POS_LIKE: ReadonlySet<AxisName> = new Set<AxisName>(['pos', 'query_pos', 'key_pos']);
@@ -117,7 +136,12 @@ export function heatmapModel(data: Labelled, patched: Labelled | undefined, o: H
   const colAxis = o.colAxis ?? data.axes[1];
   const s = slice2d(data, rowAxis, colAxis, o.fixed);
   const p = patched ? slice2d(patched, rowAxis, colAxis, o.fixed) : undefined;
-  const scale = (o.sequential ? sequentialScale : divergingScale)(o.maxAbs ?? maxAbs(s.values));
+  const blocked = (r: number, c: number) => (o.notUpstream ? o.notUpstream(s.indexOf(r, c)) : null);
+  // The colour domain leaves out the not-upstream cells, whatever the arrays hold there.
+  const inDomain = o.maxAbs === undefined && o.notUpstream
+    ? s.values.filter((_, k) => blocked(Math.floor(k / s.nCols), k % s.nCols) === null)
+    : s.values;
+  const scale = (o.sequential ? sequentialScale : divergingScale)(o.maxAbs ?? maxAbs(inDomain));
   const valueName = o.valueName ?? 'attribution';
   const patchedName = o.patchedName ?? 'activation patch';
   const unit = o.unit ? ` (${o.unit})` : '';
@@ -132,13 +156,22 @@ export function heatmapModel(data: Labelled, patched: Labelled | undefined, o: H
         continue;
       }
       const index = s.indexOf(r, c);
+      const target = o.targetName ? o.targetName(index) : describeTarget(data.axes, index, ctx);
+      const notUpstream = blocked(r, c);
+      if (notUpstream !== null) {
+        // Whatever the arrays hold there (NaN from the engine), the cell has no value: it is not a cause of the metric.
+        cells[k] = {
+          row: r, col: c, index, value: NaN, patched: NaN, computed: false, notUpstream, colour: NOT_UPSTREAM_COLOUR,
+          label: `${target}: ${notUpstreamText(notUpstream)}`, target,
+        };
+        continue;
+      }
       const value = s.values[k];
       const pv = p ? p.values[k] : NaN;
       const computed = !Number.isNaN(pv);
-      const target = o.targetName ? o.targetName(index) : describeTarget(data.axes, index, ctx);
       const label = `${target}: ${valueName} ${formatValue(value)}, `
         + `${patchedName} ${computed ? formatValue(pv) : 'not computed'}${unit}`;
-      cells[k] = { row: r, col: c, index, value, patched: pv, computed, colour: scale(value), label, target };
+      cells[k] = { row: r, col: c, index, value, patched: pv, computed, notUpstream: null, colour: scale(value), label, target };
     }
   }
   const cellAt = (r: number, c: number) =>
@@ -153,6 +186,8 @@ export function heatmapModel(data: Labelled, patched: Labelled | undefined, o: H
   return {
     nRows: s.nRows,
     nCols: s.nCols,
+    metricCell: find(o.metricCell),
+    anyNotUpstream: cells.some((c) => c !== null && c.notUpstream !== null),
     rowAxis,
     colAxis,
     rowLabels: axisLabels(rowAxis, s.nRows, o.tokens, o.rowLabels),

@@ -1,7 +1,7 @@
 // A colour bar for the symmetric diverging scale, drawn as an SVG <g> so it lives inside the chart's own <svg>
 // and comes along when the chart is exported.
 import { useId } from 'react';
-import { NOT_COMPUTED_COLOUR, legendModel, type DivergingScale } from '../colour';
+import { NOT_COMPUTED_COLOUR, NOT_UPSTREAM_COLOUR, legendModel, type DivergingScale } from '../colour';
 
 export interface ColourLegendProps {
   scale: DivergingScale;
@@ -15,11 +15,15 @@ export interface ColourLegendProps {
   showComputedDot?: boolean;
   /** The id of a <HatchPattern> in the same SVG: the "not computed" swatch is drawn with it, like the cells. */
   hatchId?: string;
+  /** Add the "not upstream of the metric" swatch (issue 13: a metric on an internal activation). */
+  showNotUpstream?: boolean;
 }
 
 export const LEGEND_HEIGHT = 42;
 /** Width the "not computed" key takes after the bar. */
 export const NOT_COMPUTED_WIDTH = 84;
+/** Width the "not upstream" key takes. */
+export const NOT_UPSTREAM_WIDTH = 150;
 
 /** Diagonal grey hatching for cells with no value (not computed), distinct from any colour of the scales. */
 export function HatchPattern({ id }: { id: string }) {
@@ -36,12 +40,13 @@ export function svgSafeId(id: string): string {
   return 'pw' + id.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
-export function ColourLegend({ scale, x, y, width = 180, caption, showNotComputed, showComputedDot, hatchId }: ColourLegendProps) {
+export function ColourLegend({ scale, x, y, width = 180, caption, showNotComputed, showComputedDot, hatchId, showNotUpstream }: ColourLegendProps) {
   const gid = svgSafeId(useId());
   const { stops, ticks } = legendModel(scale, { width });
   const barH = 10;
   const naX = width + 16;
-  const dotX = naX + (showNotComputed ? NOT_COMPUTED_WIDTH : 0);
+  const upX = naX + (showNotComputed ? NOT_COMPUTED_WIDTH : 0);
+  const dotX = upX + (showNotUpstream ? NOT_UPSTREAM_WIDTH : 0);
   return (
     <g className="pw-legend" transform={`translate(${x},${y})`} fontSize={10} fill="currentColor">
       <defs>
@@ -61,6 +66,12 @@ export function ColourLegend({ scale, x, y, width = 180, caption, showNotCompute
         <g transform={`translate(${naX},0)`}>
           <rect width={barH} height={barH} fill={hatchId ? `url(#${hatchId})` : NOT_COMPUTED_COLOUR} stroke="#999" strokeWidth={0.5} />
           <text x={barH + 4} y={barH - 1}>not computed</text>
+        </g>
+      ) : null}
+      {showNotUpstream ? (
+        <g transform={`translate(${upX},0)`} data-testid="legend.notUpstream">
+          <rect width={barH} height={barH} fill={NOT_UPSTREAM_COLOUR} stroke="#999" strokeWidth={0.5} />
+          <text x={barH + 4} y={barH - 1}>not upstream of the metric</text>
         </g>
       ) : null}
       {showComputedDot ? (

@@ -10,8 +10,10 @@ import { modelLabel } from '../../../state/models';
 import type { RunResult } from '../../../state/results';
 import { CircuitGraph } from '../../../viz/circuit/CircuitGraph';
 import {
-  curveSteps, incident, nodeCircuit, rankedEdges, rankedNodes, type CircuitData, type GraphEdge,
+  curveSteps, edgeNodeHook, incident, nodeCircuit, rankedEdges, rankedNodes, withoutNotUpstream, type CircuitData, type GraphEdge,
 } from '../../../viz/circuit/circuit-model';
+import { notUpstream } from '../../../engine/patching/metric-spec';
+import { metricNode, safeMetricHook } from '../../../state/metric-site';
 import { FaithfulnessCurve } from '../../../viz/circuit/FaithfulnessCurve';
 import { ExportButtons } from '../../../viz/export/ExportButtons';
 import { formatValue } from '../../../viz/format';
@@ -35,9 +37,22 @@ export function CircuitView({ run }: { run: RunResult }) {
   }, [st.n, st.selectedEdge, st.selectedNode]);
   // Re-read the cache when the circuit store's version changes.
   const circuit = useMemo(() => (st.runId === run.id ? currentCircuit() : undefined), [run.id, st.runId, st.version, st.status]);
-  const data: CircuitData | null = useMemo(
-    () => (circuit ? { ...circuit.scores, scores: scale.k === 1 ? circuit.scores.edges : circuit.scores.edges.map((v) => v * scale.k) } : null),
-    [circuit, scale.k],
+  // A metric on an internal activation (issue 13): edges into receivers at or after its hook cannot change it and are
+  // left out (never ranked, drawn or patched); the nodes after it are drawn apart.
+  const own = safeMetricHook(run.spec.metric);
+  const masked = useMemo(() => {
+    if (!circuit) return null;
+    const raw: CircuitData = { ...circuit.scores, scores: scale.k === 1 ? circuit.scores.edges : circuit.scores.edges.map((v) => v * scale.k) };
+    return own === null ? { data: raw, dropped: 0 } : withoutNotUpstream(raw, (hook) => notUpstream(run.spec.metric, hook));
+  }, [circuit, scale.k, own, run.spec.metric]);
+  const data = masked?.data ?? null;
+  const receiverBlocked = useMemo(
+    () => (own === null ? undefined : (receiver: string) => (notUpstream(run.spec.metric, edgeNodeHook(receiver, 'receiver')) ? own : null)),
+    [own, run.spec.metric],
+  );
+  const nodeBlocked = useMemo(
+    () => (own === null ? undefined : (node: string) => (notUpstream(run.spec.metric, edgeNodeHook(node, 'sender')) ? own : null)),
+    [own, run.spec.metric],
   );
   // Exact path patches in the same unit; the cache keeps raw values (its size tells that one was added).
   const exact = useMemo(
@@ -79,6 +94,12 @@ export function CircuitView({ run }: { run: RunResult }) {
         </label>
         <output data-testid="circuit.count">{n} of {total} edges</output>
       </div>
+      {own !== null && masked?.dropped ? (
+        <p className="pw-muted" data-testid="circuit.notUpstream">
+          {masked.dropped} edges end at or after the metric&apos;s own activation ({own}): they are not upstream of it, cannot
+          change it, and are left out of the graph, the matrices and the curves.
+        </p>
+      ) : null}
       <div className="pw-circuit-main">
       <figure className="pw-figure" data-testid="figure.circuit">
         <figcaption>
@@ -88,7 +109,7 @@ export function CircuitView({ run }: { run: RunResult }) {
         <CircuitGraph
           data={data}
           ranked={ranked}
-          options={{ n, title, unit }}
+          options={{ n, title, unit, notUpstream: nodeBlocked, metricNode: metricNode(run.spec.metric) }}
           selectedEdge={st.selectedEdge}
           selectedNode={st.selectedNode}
           onSelectEdge={onEdge}
@@ -103,7 +124,7 @@ export function CircuitView({ run }: { run: RunResult }) {
         {!selEdge && !st.selectedNode ? <p className="pw-muted">Click an edge for its exact path patch, or a node for its edges.</p> : null}
       </aside>
       </div>
-      <HeadMatrices data={data} exact={exact} selectedEdge={st.selectedEdge} unit={unit} />
+      <HeadMatrices data={data} exact={exact} selectedEdge={st.selectedEdge} unit={unit} blocked={receiverBlocked} />
       <CurvePanel data={data} ranked={ranked} n={n} curve={circuit.curve} nodeCurve={circuit.nodeCurve} metric={circuit.scores.metric} scale={scale} />
     </div>
   );

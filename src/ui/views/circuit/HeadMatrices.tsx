@@ -6,9 +6,15 @@ import { Heatmap } from '../../../viz/heatmap/Heatmap';
 import type { CircuitData } from '../../../viz/circuit/circuit-model';
 import { headMatrix, headOutMatrix, type EdgeMatrix } from '../../../viz/circuit/head-matrix';
 
-function MatrixFigure({ m, title, subtitle, exact, selectedEdge, testid, unit }: {
+function MatrixFigure({ m, title, subtitle, exact, selectedEdge, testid, unit, blocked }: {
   m: EdgeMatrix; title: string; subtitle: string; exact: Map<string, number>; selectedEdge: string | null; testid: string; unit: string;
+  blocked?: (receiver: string) => string | null;
 }) {
+  // Edges into a receiver not upstream of an internal metric (issue 13): named so, not "not computed".
+  const notUpstream = useMemo(() => (blocked ? ([r, c]: readonly number[]) => {
+    const name = m.edgeAt(r, c);
+    return name ? blocked(name.slice(name.indexOf('->') + 2)) : null;
+  } : undefined), [blocked, m]);
   const [nRows, nCols] = m.data.shape;
   const patched = useMemo(() => {
     const data = new Float64Array(nRows * nCols).fill(NaN);
@@ -29,10 +35,11 @@ function MatrixFigure({ m, title, subtitle, exact, selectedEdge, testid, unit }:
         patched={patched}
         options={{
           title, subtitle, unit, rowLabels: m.rowLabels, colLabels: m.colLabels, valueName: 'attribution', patchedName: 'exact path patch',
-          mask: (r, c) => m.edgeAt(r, c) === null, targetName: ([r, c]) => `edge ${m.edgeAt(r, c)}`, cellWidth: 18, cellHeight: 16,
+          notUpstream, mask: (r, c) => m.edgeAt(r, c) === null, targetName: ([r, c]) => `edge ${m.edgeAt(r, c)}`, cellWidth: 18, cellHeight: 16,
         }}
         selected={selected}
         onSelect={([r, c]) => {
+          if (notUpstream?.([r, c])) return;
           const name = m.edgeAt(r, c);
           const ref = m.refAt(r, c);
           if (name && ref) void patchEdge(name, ref);
@@ -42,7 +49,11 @@ function MatrixFigure({ m, title, subtitle, exact, selectedEdge, testid, unit }:
   );
 }
 
-export function HeadMatrices({ data, exact, selectedEdge, unit }: { data: CircuitData; exact: Map<string, number>; selectedEdge: string | null; unit: string }) {
+export function HeadMatrices({ data, exact, selectedEdge, unit, blocked }: {
+  data: CircuitData; exact: Map<string, number>; selectedEdge: string | null; unit: string;
+  /** The metric's hook for a receiver not upstream of an internal metric, else null. */
+  blocked?: (receiver: string) => string | null;
+}) {
   const ms = useMemo(() => ({ q: headMatrix(data, 'q'), k: headMatrix(data, 'k'), v: headMatrix(data, 'v'), out: headOutMatrix(data) }), [data]);
   return (
     <section data-testid="circuit.matrices" aria-label="Head-to-head matrices">
@@ -58,6 +69,7 @@ export function HeadMatrices({ data, exact, selectedEdge, unit }: { data: Circui
             selectedEdge={selectedEdge}
             testid={`figure.circuit.${x}`}
             unit={unit}
+            blocked={blocked}
           />
         ))}
         <MatrixFigure
@@ -68,6 +80,7 @@ export function HeadMatrices({ data, exact, selectedEdge, unit }: { data: Circui
           selectedEdge={selectedEdge}
           testid="figure.circuit.out"
           unit={unit}
+          blocked={blocked}
         />
       </div>
     </section>
