@@ -6,14 +6,14 @@
 // at position p leaves every earlier position unchanged (causal attention), so only positions >= p are computed,
 // with the earlier keys and values taken from the cache; many patches share one run (rows = patch x pair); and
 // only the metric positions are unembedded.
-import { Add, Expand, Graph, Reshape, Slice, Where, type Tensor } from '../graph';
+import { Add, Arange, Expand, Graph, Less, MatMul, Pad, Reshape, Slice, Where, geluNew, layerNorm, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import { int64Feed, type Feed, type Fetched, type Runtime } from '../runtime/types';
 import { noiseFeed, shapeKey, tokenFeed } from './attribution';
 import { atLength, type Experiment } from './experiment';
 import { runSymbolic, sizesWithin } from '../runtime/symbolic';
-import { cellSelector, familyAxes, familyShape, firstPosition, hookFor, hookPosAxis, type Family } from './families';
+import { cellSelector, familyAxes, familyEntry, familyShape, firstPosition, hookFor, hookPosAxis, type Family } from './families';
 import { familyHookShape } from './hook-shapes';
 import type { PairLabelled } from './dataset';
 import { cells, size, type Labelled } from './labelled';
@@ -137,7 +137,9 @@ export class ActivationPatcher {
             }
           }
         });
-        const feeds: Record<string, Feed> = {
+        const zRun = familyEntry(family).act === 'z' && layer < cfg.nLayers - 1
+          ? zLocalRun(cfg, exp, cache, family, layer, start, S, mask, hShape, opts.replacement) : undefined;
+        const feeds: Record<string, Feed> = zRun ? zRun.feeds : {
           resid: f32(cache.base.get(`blocks.${layer}.hook_resid_pre`)!),
           'patch.values': opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!),
           'patch.mask': { dtype: 'bool', shape: [S, 1, ...hShape], data: mask },
@@ -146,7 +148,7 @@ export class ActivationPatcher {
           ...positionsFeed(exp, start),
           'rows.index': int64Feed(exp.positions.map((p) => p - start), [exp.positions.length]),
         };
-        if (start > 0)
+        if (start > 0 && !zRun)
           for (let l = layer; l < cfg.nLayers; l++) {
             feeds[`past.k.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_k`)!, start);
             feeds[`past.v.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_v`)!, start);
@@ -163,7 +165,7 @@ export class ActivationPatcher {
           const [past, runs] = start > 0 ? rest : [0, rest[0]];
           return patchGraph(cfg, atLength(exp, past + pos), family, layer, past, runs);
         };
-        const res = await runSymbolic(this.rt, key, sizes, build, feeds);
+        const res = zRun ? await runSymbolic(this.rt, zRun.key, zRun.sizes, zRun.build, feeds) : await runSymbolic(this.rt, key, sizes, build, feeds);
         const rows = res.metric_rows.data;
         chunk.forEach((cellI, s) => {
           let m = 0;
@@ -244,6 +246,7 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
   const [N, P] = [exp.nPairs, exp.nPos];
   const mIn = metricInputs(g, cfg, exp, true);
   const wanted = new Set(Array.from({ length: cfg.nLayers }, (_, l) => hookFor(family, l)));
+  const baseZ = familyEntry(family).act === 'z'; // hook_z patches start from the base run's z (zLocalRun)
   // Gaussian-noise corruption: the corrupted run's token embeddings plus a fed constant.
   const corruptedRole = exp.spec.direction === 'denoising' ? 'base' : 'source';
   const noise = exp.noise ? g.input('noise', [N, P, cfg.dModel]) : undefined;
@@ -252,7 +255,7 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
     const cap = metricCapture(cfg, exp);
     const x = gpt2Forward(cfg, w, tokens, cap.wrap((name, t0) => {
       const t = noise && role === corruptedRole && name === 'hook_embed' ? Add(t0, noise) : t0;
-      if (role === 'base' && /hook_resid_pre$|attn\.hook_[kv]$/.test(name)) g.output(t, `base.${name}`);
+      if (role === 'base' && (/hook_resid_pre$|attn\.hook_[kv]$/.test(name) || (baseZ && name.endsWith('attn.hook_z')))) g.output(t, `base.${name}`);
       if (role === 'source' && wanted.has(name)) g.output(t, `source.${name}`);
       return t;
     }));
@@ -303,5 +306,115 @@ function patchGraph(cfg: GPT2Config, exp: Experiment, family: Family, layer: num
     startLayer: layer, residPre: resid, past, finalRows: trim ? g.input('rows.index', [exp.positions.length], 'int64') : undefined,
   });
   g.output(metricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn, cap), 'metric_rows');
+  return g;
+}
+
+/** Positions from..to-1 of a [batch, pos, ...] activation (or feed): [batch, to - from, ...]. */
+function positions(t: { shape: readonly number[]; data: Float32Array }, from: number, to: number): Feed {
+  const [batch, P, ...rest] = t.shape;
+  const row = rest.reduce((a, b) => a * b, 1);
+  const n = to - from;
+  const data = new Float32Array(batch * n * row);
+  for (let b = 0; b < batch; b++) data.set(t.data.subarray((b * P + from) * row, (b * P + to) * row), b * n * row);
+  return { dtype: 'float32', shape: [batch, n, ...rest], data };
+}
+
+/**
+ * A run of S hook_z patches at one layer below the last (issue 15: the sweep's speed). Patching z at positions
+ * start..start+n-1 of layer L changes that layer only there and only after its attention (z is attention's output),
+ * so the run takes the base run's cached z, patches it, and computes layer L's output projection and MLP at those n
+ * positions only; layers L+1.. start from that and from the cached resid_pre of layer L+1 at the later positions
+ * (unchanged in layer L), with keys and values before `start` from the cache as in patchGraph. The general path
+ * recomputes layer L's attention at every computed position instead. `mask` is patchRows's [S, suffix hook] mask.
+ */
+function zLocalRun(
+  cfg: GPT2Config, exp: Experiment, cache: RunCache, family: Family, layer: number, start: number, S: number, mask: Uint8Array,
+  hShape: number[], replacement: SweepOptions['replacement'],
+): { key: string; sizes: ReturnType<typeof sizesWithin>; build: (sizes: number[]) => Graph; feeds: Record<string, Feed> } {
+  const [N, P] = [exp.nPairs, exp.nPos];
+  const perPos = cfg.nHeads * cfg.dHead;
+  const hSize = size(hShape);
+  if (hookPosAxis(family) !== 0 || hSize !== (P - start) * perPos) throw new Error(`zLocalRun: unexpected hook shape [${hShape}]`);
+  // n: the positions layer L recomputes, up to the last one any patch of the run touches.
+  let n = 1;
+  for (let s = 0; s < S; s++)
+    for (let e = hSize - 1; e >= n * perPos; e--)
+      if (mask[s * hSize + e]) {
+        n = Math.floor(e / perPos) + 1;
+        break;
+      }
+  const local = new Uint8Array(S * n * perPos);
+  for (let s = 0; s < S; s++) local.set(mask.subarray(s * hSize, s * hSize + n * perPos), s * n * perPos);
+  const hook = hookFor(family, layer);
+  const source = replacement ? replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!);
+  if (source.dtype !== 'float32') throw new Error(`zLocalRun: the values patched into ${hook} must be float32`);
+  const rest = P - start - n; // positions after the recomputed ones, taken from the cache at layer L + 1
+  const feeds: Record<string, Feed> = {
+    'resid.local': positions(cache.base.get(`blocks.${layer}.hook_resid_pre`)!, start, start + n),
+    // From the last recomputed position on (rest + 1 >= 1 positions: no empty tensor when rest = 0).
+    'resid.next': positions(cache.base.get(`blocks.${layer + 1}.hook_resid_pre`)!, start + n - 1, P),
+    'z.base': positions(cache.base.get(hook)!, start, start + n),
+    'patch.values': positions(source, start, start + n),
+    'patch.mask': { dtype: 'bool', shape: [S, 1, n, cfg.nHeads, cfg.dHead], data: local },
+    ...metricFeeds(cfg, exp),
+    ...positionsFeed(exp, start),
+    'rows.index': int64Feed(exp.positions.map((p) => p - start), [exp.positions.length]),
+  };
+  if (start > 0)
+    for (let l = layer + 1; l < cfg.nLayers; l++) {
+      feeds[`past.k.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_k`)!, start);
+      feeds[`past.v.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_v`)!, start);
+    }
+  // One graph per (layer, with or without a cached prefix): SYM_LOCAL (n), SYM_REST, SYM_PAST (start), SYM_RUNS (S).
+  const key = `patch-z:${cfg.name}:${shapeKey(exp)}:${hook}:${start > 0 ? 'past' : 'full'}`;
+  const sizes = sizesWithin(cfg.nCtx, P, [
+    { name: 'SYM_LOCAL', value: n },
+    { name: 'SYM_REST', value: rest },
+    ...(start > 0 ? [{ name: 'SYM_PAST', value: start }] : []),
+    { name: 'SYM_RUNS', value: S },
+  ]);
+  const build = ([nl, nr, ...more]: number[]) => {
+    const [past, runs] = start > 0 ? more : [0, more[0]];
+    return zPatchGraph(cfg, atLength(exp, past + nl + nr), layer, past, nl, runs);
+  };
+  return { key, sizes, build, feeds };
+}
+
+/** zLocalRun's graph: S patches x nPairs rows, layer L's output projection and MLP at n positions, then L+1... */
+function zPatchGraph(cfg: GPT2Config, exp: Experiment, layer: number, start: number, n: number, S: number): Graph {
+  const g = new Graph('patch-z');
+  const w = weightInputs(g, cfg);
+  const W = (name: string) => w.get(name)!;
+  const { nHeads: H, dHead: dh, dModel: D } = cfg;
+  const [N, P] = [exp.nPairs, exp.nPos];
+  const tile = (t: Tensor) => Reshape(Expand(Reshape(t, [1, ...t.shape]), [S, ...t.shape]), [S * N, ...t.shape.slice(1)]);
+  const p = `h.${layer}.`;
+  const zBase = Reshape(g.input('z.base', [N, n, H, dh]), [1, N, n, H, dh]);
+  const values = Reshape(g.input('patch.values', [N, n, H, dh]), [1, N, n, H, dh]);
+  const mask = g.input('patch.mask', [S, 1, n, H, dh], 'bool');
+  const z = Reshape(Where(mask, values, zBase), [S * N, n, H * dh]); // blocks.L.attn.hook_z, patched
+  const attnOut = Add(MatMul(z, W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias'));
+  const residMid = Add(tile(g.input('resid.local', [N, n, D])), attnOut);
+  const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps).out;
+  const post = geluNew(Add(MatMul(ln2, W(p + 'mlp.c_fc.weight')), W(p + 'mlp.c_fc.bias')));
+  const residPost = Add(residMid, Add(MatMul(post, W(p + 'mlp.c_proj.weight')), W(p + 'mlp.c_proj.bias'))); // [rows, n, d_model]
+  // blocks.L+1.hook_resid_pre at positions start..: the n recomputed ones, then the cached ones. Where and zero
+  // padding instead of a Concat, so that no tensor is empty when nothing follows the recomputed positions.
+  const rest = P - start - n;
+  const next = Reshape(Pad(g.input('resid.next', [N, rest + 1, D]), [0, n - 1, 0, 0, 0, 0]), [1, N, n + rest, D]);
+  const isLocal = Less(Reshape(Arange(g, 0, n + rest), [1, 1, n + rest, 1]), g.constant([n], [], 'int64'));
+  const resid = Reshape(Where(isLocal, Reshape(Pad(residPost, [0, 0, 0, 0, rest, 0]), [S, N, n + rest, D]), next), [S * N, n + rest, D]);
+  const mIn = metricInputs(g, cfg, exp, true);
+  const past = {
+    start,
+    kv: (l: number) => {
+      const pre = (kind: 'k' | 'v') => tile(g.input(`past.${kind}.${l}`, [N, start, H, dh]));
+      return { k: pre('k'), v: pre('v') };
+    },
+  };
+  const x = gpt2Forward(cfg, w, null, undefined, {
+    startLayer: layer + 1, residPre: resid, past, finalRows: g.input('rows.index', [exp.positions.length], 'int64'),
+  });
+  g.output(metricRows(cfg, w, x, exp, { ...mIn, selected: true }), 'metric_rows');
   return g;
 }

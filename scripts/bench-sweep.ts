@@ -1,0 +1,88 @@
+// `npx tsx scripts/bench-sweep.ts`: only the exact head x position sweep and its naive baseline, measured exactly as
+// `npm run bench` does (same checkpoint, prompt, 48 spread naive patches, median of 3 sweeps), for quick before/after
+// comparisons on a shared machine. Prints the load average with the figures. --reps N changes the sweep repetitions.
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Graph, Reshape, Where } from '../src/engine/graph';
+import { GPT2_SMALL_CONFIG } from '../src/engine/model/checkpoint';
+import { gpt2Forward, unembed, weightInputs } from '../src/engine/model/gpt2';
+import { loadModelFromDir, writeRandomCheckpoint } from '../src/engine/model/weights-node';
+import type { GPT2Config } from '../src/engine/model/types';
+import { createNodeRuntime } from '../src/engine/runtime/node';
+import type { Feed } from '../src/engine/runtime/types';
+import { PatchingEngine, cellSelector, familyShape } from '../src/engine/patching';
+import { tokenFeed } from '../src/engine/patching/attribution';
+import { numel } from '../src/engine/graph/shape';
+
+const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '48' }, threads: { type: 'string' }, bucket: { type: 'string' }, reps: { type: 'string', default: '3' }, 'skip-naive': { type: 'boolean' } } });
+const log = (m: string) => process.stderr.write(m + '\n');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+if (!existsSync(join(args.dir!, 'model.safetensors'))) {
+  log(`writing a GPT-2-Small-shaped random checkpoint to ${args.dir} ...`);
+  await writeRandomCheckpoint(args.dir!, { ...GPT2_SMALL_CONFIG, name: 'gpt2-small-random' }, 1234);
+}
+const { config: cfg, weights } = await loadModelFromDir(args.dir!);
+const rt = createNodeRuntime({ threads: args.threads ? Number(args.threads) : undefined });
+const engine = await PatchingEngine.create(rt, cfg, weights);
+const exp = engine.resolve({
+  pairs: [{ clean: 'When John and Mary went to the big store, John gave a drink to', corrupted: 'When John and Mary went to the big store, Mary gave a drink to', answer: ' Mary', wrong: ' John' }],
+  metric: { name: 'logit_diff' }, direction: 'denoising', options: { freezeLayerNorm: false, freezeAttention: false }, prependBos: true,
+});
+const P = exp.nPos;
+log(`load average before: ${load()}`);
+
+function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
+  const g = new Graph('naive');
+  const w = weightInputs(g, c);
+  const values = g.input('values', [1, ...hShape]);
+  const mask = g.input('mask', [1, ...hShape], 'bool');
+  const x = gpt2Forward(c, w, g.input('tokens', [1, P], 'int64'), (n, t) => (n === hook ? Reshape(Where(mask, values, t), t.shape) : t));
+  g.output(unembed(c, w, x), 'logits');
+  return g;
+}
+const shape = familyShape('head_out', cfg, P);
+const nPatches = numel(shape);
+let naivePerPatch = NaN;
+if (!args['skip-naive']) {
+  const samples = Number(args.samples);
+  const hShape = [P, cfg.nHeads, cfg.dHead];
+  const naiveTimes: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const idx = [s % cfg.nLayers, (s * 5) % cfg.nHeads, s % P];
+    const { hook, select } = cellSelector('head_out', idx);
+    const mask = new Uint8Array(P * cfg.nHeads * cfg.dHead);
+    let e = 0;
+    for (let p = 0; p < P; p++) for (let h = 0; h < cfg.nHeads; h++) for (let d = 0; d < cfg.dHead; d++) mask[e++] = select([p, h, d]) ? 1 : 0;
+    const feeds: Record<string, Feed> = {
+      tokens: tokenFeed([exp.corrupted[0]]),
+      values: { dtype: 'float32', shape: [1, ...hShape], data: new Float32Array(mask.length).fill(0.5) },
+      mask: { dtype: 'bool', shape: [1, ...hShape], data: mask },
+    };
+    const key = `naive-${hook}`;
+    await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds);
+    const t = performance.now();
+    await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds);
+    naiveTimes.push(performance.now() - t);
+  }
+  naivePerPatch = naiveTimes.reduce((a, b) => a + b, 0) / naiveTimes.length;
+  log(`naive: ${naivePerPatch.toFixed(1)} ms per patch (sample of ${samples}) -> ${(naivePerPatch * nPatches / 1000).toFixed(1)} s for ${nPatches} patches`);
+}
+const sweepTimes: number[] = [];
+for (let rep = 0; rep < Number(args.reps); rep++) {
+  const t0 = performance.now();
+  await engine.sweep(exp, 'head_out', { positionBucket: args.bucket ? Number(args.bucket) : undefined });
+  sweepTimes.push(performance.now() - t0);
+  log(`  sweep ${rep + 1}: ${(sweepTimes[rep] / 1000).toFixed(2)} s`);
+}
+const sweepMs = median(sweepTimes);
+const result = {
+  sweep_head_pos_ms: Math.round(sweepMs), sweep_head_pos_first_ms: Math.round(sweepTimes[0]),
+  naive_ms_per_patch: +naivePerPatch.toFixed(1), naive_sweep_head_pos_ms: Math.round(naivePerPatch * nPatches),
+  sweep_speedup: +(naivePerPatch * nPatches / sweepMs).toFixed(2), sessions_created: rt.sessionsCreated, load_average: load(),
+};
+console.log(JSON.stringify(result));
+await engine.dispose();
