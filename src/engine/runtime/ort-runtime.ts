@@ -3,6 +3,7 @@
 import type * as Ort from 'onnxruntime-common';
 import { toOnnx, type Graph } from '../graph';
 import type { Weights } from '../model/types';
+import { float16Overflow, float16WeightInputs, toFloat16, type WeightPrecision } from './f16';
 import type { BackendName, Feed, Fetched, Runtime } from './types';
 
 export type OrtModule = typeof Ort;
@@ -10,8 +11,13 @@ export type OrtModule = typeof Ort;
 export interface OrtRuntimeOptions {
   backend: BackendName;
   sessionOptions: Ort.InferenceSession.SessionOptions;
-  /** Wraps host weights as device tensors once (WebGPU: GPU buffers; CPU: the Float32Array itself). */
-  wrapWeights?: (weights: Weights) => Promise<Map<string, Ort.Tensor>>;
+  /**
+   * Wraps host weights as device tensors once (WebGPU: GPU buffers; CPU: the Float32Array itself), as float16
+   * bits (toFloat16) when `precision` is float16.
+   */
+  wrapWeights?: (weights: Weights, precision: WeightPrecision) => Promise<Map<string, Ort.Tensor>>;
+  /** How the weights are held (default float32); float16: see f16.ts. */
+  weightPrecision?: WeightPrecision;
   /**
    * Sessions kept alive, least recently used released first (default 48: a sweep uses two patch graphs per layer, 24 on GPT-2 Small, plus the attribution and cache graphs; fewer would evict in a cycle). Each session keeps its own activation
    * memory; a sweep touches one graph per (layer, start position) group, and creating a session costs ~40 ms.
@@ -38,12 +44,21 @@ export class OrtRuntime implements Runtime {
     return this.created;
   }
 
+  get weightPrecision(): WeightPrecision {
+    return this.opts.weightPrecision ?? 'float32';
+  }
+
   async setWeights(weights: Weights): Promise<void> {
     await this.enqueue(async () => {
       for (const t of this.weights.values()) t.dispose?.();
+      this.weights.clear();
+      const precision = this.weightPrecision;
+      if (precision === 'float16') checkFloat16(weights);
       this.weights = this.opts.wrapWeights
-        ? await this.opts.wrapWeights(weights)
-        : new Map([...weights].map(([name, w]) => [name, new this.ort.Tensor('float32', w.data, w.shape)]));
+        ? await this.opts.wrapWeights(weights, precision)
+        : new Map([...weights].map(([name, w]) => [name, precision === 'float16'
+          ? new this.ort.Tensor('float16', toFloat16(w.data), w.shape)
+          : new this.ort.Tensor('float32', w.data, w.shape)]));
     });
   }
 
@@ -83,11 +98,17 @@ export class OrtRuntime implements Runtime {
       this.sessions.delete(oldKey);
       await (await old.catch(() => null))?.release();
     }
-    s = this.ort.InferenceSession.create(toOnnx(build()), this.opts.sessionOptions);
+    s = this.ort.InferenceSession.create(this.model(build()), this.opts.sessionOptions);
     this.created++;
     this.sessions.set(key, s);
     s.catch(() => this.sessions.delete(key));
     return s;
+  }
+
+  /** The graph as ONNX; with float16 weights, those inputs declared float16 and cast inside (f16.ts). */
+  private model(graph: Graph): Uint8Array {
+    const bytes = toOnnx(graph);
+    return this.weightPrecision === 'float16' ? float16WeightInputs(bytes, this.weights.keys()) : bytes;
   }
 
   async clearSessions(): Promise<void> {
@@ -108,5 +129,13 @@ export class OrtRuntime implements Runtime {
     const next = this.queue.then(task, task);
     this.queue = next.catch(() => undefined);
     return next;
+  }
+}
+
+/** float16 tops out at 65504: a weight beyond it would become Infinity, and every result NaN. */
+function checkFloat16(weights: Weights): void {
+  for (const [name, w] of weights) {
+    const n = float16Overflow(w.data);
+    if (n > 0) throw new Error(`${name} has ${n} values beyond float16's range (65504): load this model with float32 weights.`);
   }
 }

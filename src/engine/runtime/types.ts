@@ -23,6 +23,8 @@ export interface Runtime {
   readonly backend: BackendName;
   /** onnxruntime sessions created so far (each costs tens to hundreds of ms): tests and benchmarks count them. */
   readonly sessionsCreated: number;
+  /** How the held weights are stored: float32, or float16 cast to float32 inside each graph (runtime/f16.ts). */
+  readonly weightPrecision?: 'float32' | 'float16';
   /**
    * Holds the weights once on the device; every later run feeds them to each graph input named after a weight.
    * Calling it again with another Weights object replaces (and frees) the previous ones.
