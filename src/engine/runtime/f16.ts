@@ -9,8 +9,9 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-/** How the runtime holds the weights. */
-export type WeightPrecision = 'float32' | 'float16';
+import type { WeightPrecision } from '../model/memory';
+
+export type { WeightPrecision };
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
