@@ -3,6 +3,9 @@
 //
 // Pins: gpt2 from the project brief; distilgpt2 and gpt2-medium from several public manifests that record
 // the hub's LFS sha256 of those exact revisions (see the report of issue #4).
+import { knownHubConfig } from '../engine/model/config';
+import { modelMemory } from '../engine/model/memory';
+import type { GPT2Config } from '../engine/model/types';
 import type { BuiltinModelId } from './permalink';
 import type { ModelSource } from '../worker/protocol';
 
@@ -14,8 +17,11 @@ export interface BuiltinModel {
   label: string;
   /** One line for the picker. */
   note: string;
-  /** Hub revision; absent for the bundled offline model. */
-  hub?: { repo: string; commit: string; sha256: string; size: number };
+  /**
+   * Hub revision; absent for the bundled offline model. sha256 and size absent: not pinned (the revision is a
+   * branch and the hash seen at the first download is recorded: trust on first use).
+   */
+  hub?: { repo: string; commit: string; sha256?: string; size?: number };
   /** Which preset family suits the model. */
   presets: PresetKind;
 }
@@ -69,7 +75,38 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = [
     },
     presets: 'gpt2',
   },
+  // Not pinned: the hub is unreachable from the machines this was built on, so no commit or sha256 could be
+  // checked; a user's browser downloads `main` and records the hash it saw (tofu). Loadable on WebGPU, in float16
+  // where the GPU has shader-f16 (runtime/f16.ts); refused before the download where memory is short.
+  {
+    id: 'gpt2-large',
+    label: 'GPT-2 Large',
+    note: 'openai-community/gpt2-large, 36 layers x 20 heads, 774M parameters (3.1 GB float32, 1.5 GB float16); WebGPU only',
+    hub: { repo: 'openai-community/gpt2-large', commit: 'main' },
+    presets: 'gpt2',
+  },
+  {
+    id: 'gpt2-xl',
+    label: 'GPT-2 XL',
+    note: 'openai-community/gpt2-xl, 48 layers x 25 heads, 1.56B parameters (6.2 GB float32, 3.1 GB float16); WebGPU only',
+    hub: { repo: 'openai-community/gpt2-xl', commit: 'main' },
+    presets: 'gpt2',
+  },
 ];
+
+/** A hub model's config, known before its download (engine/model/config.ts), or null. */
+export function builtinConfig(id: BuiltinModelId): GPT2Config | null {
+  const hub = builtin(id).hub;
+  return hub ? knownHubConfig(hub.repo, id) ?? null : null;
+}
+
+/** The weights' sizes for the picker, float32 and float16, e.g. "3.1 GB f32 · 1.5 GB f16"; null if unknown. */
+export function weightSizes(id: BuiltinModelId): string | null {
+  const cfg = builtinConfig(id);
+  if (!cfg) return null;
+  const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+  return `${gb(modelMemory(cfg).weightBytes)} f32 · ${gb(modelMemory(cfg, 'float16').weightBytes)} f16`;
+}
 
 export const DEFAULT_MODEL: BuiltinModelId = 'toy-induction';
 

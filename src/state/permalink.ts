@@ -17,7 +17,7 @@ export const MAX_FRAGMENT_CHARS = 16 * 1024;
 /** Largest decompressed JSON accepted; above any schema-valid state (16 pairs x 2 x 2000 chars, escaped). */
 export const MAX_JSON_BYTES = 1024 * 1024;
 
-export const BUILTIN_MODEL_IDS = ['toy-induction', 'toy-ioi', 'gpt2', 'distilgpt2', 'gpt2-medium'] as const;
+export const BUILTIN_MODEL_IDS = ['toy-induction', 'toy-ioi', 'gpt2', 'distilgpt2', 'gpt2-medium', 'gpt2-large', 'gpt2-xl'] as const;
 export const VIEW_TABS = ['residual', 'heads', 'scatter', 'attention', 'circuit', 'inspect', 'neurons'] as const;
 /** 'pair': pattern attribution, (clean - corrupted pattern) x grad; 'clean': pattern x grad on the clean prompt only. */
 export const ATTENTION_MODES = ['pair', 'clean'] as const;

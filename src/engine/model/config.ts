@@ -72,3 +72,23 @@ function positiveInteger(c: Record<string, unknown>, field: string, name: string
   }
   return v;
 }
+
+/** The GPT-2 sizes on the hub by repo (their config.json's n_layer, n_head, n_embd; all: vocab 50257, context 1024). */
+const HUB_SIZES: Record<string, [nLayers: number, nHeads: number, dModel: number]> = {
+  'openai-community/gpt2': [12, 12, 768],
+  'distilbert/distilgpt2': [6, 12, 768],
+  'openai-community/gpt2-medium': [24, 16, 1024],
+  'openai-community/gpt2-large': [36, 20, 1280],
+  'openai-community/gpt2-xl': [48, 25, 1600],
+};
+
+/**
+ * The config of a known hub model, before anything is downloaded: the memory check (memory.ts) and the picker's
+ * sizes use it, so that a model too big for this machine is refused without downloading gigabytes first.
+ */
+export function knownHubConfig(repo: string, name: string): GPT2Config | undefined {
+  const size = HUB_SIZES[repo];
+  if (!size) return undefined;
+  const [nLayers, nHeads, dModel] = size;
+  return { name, nLayers, nHeads, dModel, dHead: dModel / nHeads, dMlp: 4 * dModel, nCtx: 1024, dVocab: 50257, layerNormEps: 1e-5, activation: 'gelu_new' };
+}

@@ -50,3 +50,25 @@ describe('memoryShortfall', () => {
     expect(memoryShortfall(XL, 'webgpu', { deviceMemoryGiB: 4 })).toMatch(/this device reports 4 GB/);
   });
 });
+
+describe('float16 weights (runtime/f16.ts)', () => {
+  it('count 2 bytes a parameter on the device and for the largest buffer; the host keeps 4', () => {
+    const m = modelMemory(XL, 'float16');
+    expect(m.weightBytes).toBe(1_557_611_200 * 2);
+    expect(m.hostBytes).toBe(1_557_611_200 * 4);
+    expect(m.largestTensorBytes).toBe(50257 * 1600 * 2);
+    // The float32 casts alive during a run: the token embedding and one layer's weights.
+    const layer = 12 * 1600 * 1600 + 13 * 1600; // c_attn 3d^2, c_proj d^2, c_fc and mlp c_proj 4d^2 each, biases and norms
+    expect(m.workingBytes - modelMemory(XL).workingBytes).toBe(4 * (50257 * 1600 + layer));
+  });
+  it('let a token embedding through that fits one GPU buffer only in float16, and say so in the message', () => {
+    const limits = { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 28 }; // 256 MiB; XL's wte is 307 MiB in float32
+    expect(memoryShortfall(XL, 'webgpu', limits)).toMatch(/^gpt2-xl \(1558M parameters, 5,942 MB of float32 weights\) does not fit this GPU/);
+    expect(memoryShortfall(XL, 'webgpu', limits, 'float16')).toBeNull();
+  });
+  it('still refuse where the device reports too little memory, counting the host copy at float32', () => {
+    // float16: host 5,942 + device 2,971 MB + working: more than 8 GB would need, but 4 GB is reported.
+    expect(memoryShortfall(LARGE, 'webgpu', { deviceMemoryGiB: 4 }, 'float16')).toMatch(/^gpt2-large \(774M parameters, 1,476 MB of float16 weights\) needs about [\d,]+ MB of memory and this device reports 4 GB\. Try a smaller model\.$/);
+    expect(memoryShortfall(MEDIUM, 'webgpu', { deviceMemoryGiB: 4 }, 'float16')).toBeNull();
+  });
+});

@@ -9,10 +9,10 @@
 import { Add, Arange, Expand, Graph, Less, MatMul, Pad, Reshape, Slice, Where, geluNew, layerNorm, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
-import { int64Feed, type Feed, type Fetched, type Runtime } from '../runtime/types';
+import { int64Feed, type DeviceTensor, type Feed, type Fetched, type Runtime } from '../runtime/types';
 import { noiseFeed, shapeKey, tokenFeed } from './attribution';
 import { atLength, type Experiment } from './experiment';
-import { runSymbolic, sizesWithin } from '../runtime/symbolic';
+import { runSymbolic, runSymbolicKeeping, sizesWithin } from '../runtime/symbolic';
 import { cellSelector, familyAxes, familyEntry, familyShape, firstPosition, hookFor, hookPosAxis, type Family } from './families';
 import { familyHookShape } from './hook-shapes';
 import type { PairLabelled } from './dataset';
@@ -41,6 +41,12 @@ export interface SweepOptions {
 interface RunCache {
   base: Map<string, Fetched>;
   source: Map<string, Fetched>;
+  /**
+   * Outputs that later runs only feed back (each layer's base resid_pre and the source run's hooks), left on the
+   * device (WebGPU: GPU buffers; Runtime.runKeeping) by output name, e.g. `base.blocks.3.hook_resid_pre`; disposed
+   * when the cache is dropped. Absent from base/source then.
+   */
+  held: Record<string, DeviceTensor>;
   metric: { base: number; source: number };
   /** Each pair's metric of the base and source runs. */
   rows: { base: ArrayLike<number>; source: ArrayLike<number> };
@@ -137,11 +143,19 @@ export class ActivationPatcher {
             }
           }
         });
-        const zRun = familyEntry(family).act === 'z' && layer < cfg.nLayers - 1
+        // hook_z below the last layer: start from the cached z (zLocalRun), which slices the caches on the host;
+        // where they are held on the device (WebGPU, runtime.runKeeping), the plain patch graph reads them there.
+        const onHost = cache.base.has(`blocks.${layer}.hook_resid_pre`) && cache.base.has(`blocks.${layer + 1}.hook_resid_pre`) && (!!opts.replacement || cache.source.has(hook));
+        const zRun = familyEntry(family).act === 'z' && layer < cfg.nLayers - 1 && onHost
           ? zLocalRun(cfg, exp, cache, family, layer, start, S, mask, hShape, opts.replacement) : undefined;
+        const held: Record<string, DeviceTensor> = {};
+        const residHeld = zRun ? undefined : cache.held[`base.blocks.${layer}.hook_resid_pre`];
+        const sourceHeld = zRun || opts.replacement ? undefined : cache.held[`source.${hook}`];
+        if (residHeld) held.resid = residHeld;
+        if (sourceHeld) held['patch.values'] = sourceHeld;
         const feeds: Record<string, Feed> = zRun ? zRun.feeds : {
-          resid: f32(cache.base.get(`blocks.${layer}.hook_resid_pre`)!),
-          'patch.values': opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!),
+          ...(residHeld ? {} : { resid: f32(cache.base.get(`blocks.${layer}.hook_resid_pre`)!) }),
+          ...(sourceHeld ? {} : { 'patch.values': opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!) }),
           'patch.mask': { dtype: 'bool', shape: [S, 1, ...hShape], data: mask },
           ...metricFeeds(cfg, exp),
           // Metric positions in the computed suffix; with the last layer trimmed, the rows it computes.
@@ -165,7 +179,8 @@ export class ActivationPatcher {
           const [past, runs] = start > 0 ? rest : [0, rest[0]];
           return patchGraph(cfg, atLength(exp, past + pos), family, layer, past, runs);
         };
-        const res = zRun ? await runSymbolic(this.rt, zRun.key, zRun.sizes, zRun.build, feeds) : await runSymbolic(this.rt, key, sizes, build, feeds);
+        const res = zRun ? await runSymbolic(this.rt, zRun.key, zRun.sizes, zRun.build, feeds)
+          : (await runSymbolicKeeping(this.rt, key, sizes, build, feeds, held, () => false)).fetched;
         const rows = res.metric_rows.data;
         chunk.forEach((cellI, s) => {
           let m = 0;
@@ -190,7 +205,11 @@ export class ActivationPatcher {
       this.caches.set(key, c);
       c.catch(() => this.caches.delete(key));
       // Keep a few experiments at most: caches hold full activations.
-      if (this.caches.size > 8) this.caches.delete(this.caches.keys().next().value!);
+      if (this.caches.size > 8) {
+        const oldest = this.caches.keys().next().value!;
+        void this.caches.get(oldest)!.then(disposeHeld, () => undefined);
+        this.caches.delete(oldest);
+      }
     }
     return c;
   }
@@ -200,12 +219,12 @@ export class ActivationPatcher {
     const denoising = exp.spec.direction === 'denoising';
     const key = `cache:${cfg.name}:${shapeKey(exp)}:${family}`;
     const sizes = sizesWithin(cfg.nCtx, exp.nPos, [{ name: 'SYM_POS', value: exp.nPos }]);
-    const out = await runSymbolic(this.rt, key, sizes, ([pos]) => cacheGraph(cfg, atLength(exp, pos), family), {
+    const { fetched: out, kept: held } = await runSymbolicKeeping(this.rt, key, sizes, ([pos]) => cacheGraph(cfg, atLength(exp, pos), family), {
       'tokens.base': tokenFeed(denoising ? exp.corrupted : exp.clean),
       'tokens.source': tokenFeed(denoising ? exp.clean : exp.corrupted),
       ...metricFeeds(cfg, exp),
       ...noiseFeed(cfg, exp),
-    });
+    }, {}, (name) => /^base\..*hook_resid_pre$/.test(name) || name.startsWith('source.'));
     const base = new Map<string, Fetched>();
     const source = new Map<string, Fetched>();
     for (const [name, t] of Object.entries(out)) {
@@ -213,15 +232,20 @@ export class ActivationPatcher {
       if (name.startsWith('source.')) source.set(name.slice(7), t);
     }
     return {
-      base, source,
+      base, source, held,
       metric: { base: out['metric.base'].data[0], source: out['metric.source'].data[0] },
       rows: { base: out['metric_rows.base'].data, source: out['metric_rows.source'].data },
     };
   }
 
   clear(): void {
+    for (const c of this.caches.values()) void c.then(disposeHeld, () => undefined);
     this.caches.clear();
   }
+}
+
+function disposeHeld(c: RunCache): void {
+  for (const t of Object.values(c.held)) t.dispose();
 }
 
 const f32 = (t: Fetched): Feed => ({ dtype: 'float32', shape: t.shape, data: t.data });
@@ -412,9 +436,10 @@ function zPatchGraph(cfg: GPT2Config, exp: Experiment, layer: number, start: num
       return { k: pre('k'), v: pre('v') };
     },
   };
-  const x = gpt2Forward(cfg, w, null, undefined, {
+  const cap = metricCapture(cfg, exp, true); // internal metrics (all in layers > L here: z at L is upstream only of those)
+  const x = gpt2Forward(cfg, w, null, cap.wrap((_name, t) => t), {
     startLayer: layer + 1, residPre: resid, past, finalRows: g.input('rows.index', [exp.positions.length], 'int64'),
   });
-  g.output(metricRows(cfg, w, x, exp, { ...mIn, selected: true }), 'metric_rows');
+  g.output(metricRows(cfg, w, x, exp, { ...mIn, selected: true }, cap), 'metric_rows');
   return g;
 }

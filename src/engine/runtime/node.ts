@@ -1,6 +1,7 @@
 // Node: onnxruntime-node on the CPU with every core.
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
+import type { WeightPrecision } from './f16';
 import { OrtRuntime, type OrtModule } from './ort-runtime';
 import type { Runtime } from './types';
 
@@ -15,9 +16,11 @@ export function boundThreads(requested: number | undefined, cores = availablePar
   return { threads: cores, note: `${requested} threads requested, but this machine has ${cores} cores: using ${cores}` };
 }
 
-export function createNodeRuntime(opts: { threads?: number } = {}): Runtime {
+/** `weightPrecision` float16 holds the weights in half the memory, cast to float32 in each graph (f16.ts). */
+export function createNodeRuntime(opts: { threads?: number; weightPrecision?: WeightPrecision } = {}): Runtime {
   return new OrtRuntime(ort as unknown as OrtModule, {
     backend: 'node-cpu',
+    weightPrecision: opts.weightPrecision,
     sessionOptions: {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',

@@ -3,7 +3,7 @@
 // reuses it. A kind that cannot be symbolic (a constant that is not affine in the sizes, e.g. a [pos, pos] mask
 // built on the host) is remembered, and its sessions are keyed by the concrete sizes as before.
 import { traceSymbolic, type Graph, type SymbolicSize } from '../graph';
-import type { Feed, Fetched, Runtime } from './types';
+import type { DeviceTensor, Feed, Fetched, KeptRun, Runtime } from './types';
 
 const concreteOnly = new WeakMap<Runtime, Map<string, string>>();
 
@@ -16,6 +16,24 @@ class NotSymbolic extends Error {}
 export async function runSymbolic(
   rt: Runtime, key: string, sizes: SymbolicSize[], build: (sizes: number[]) => Graph, feeds: Record<string, Feed>,
 ): Promise<Record<string, Fetched>> {
+  return symbolicRun(rt, key, sizes, build, (k, b) => rt.run(k, b, feeds));
+}
+
+/**
+ * runSymbolic with Runtime.runKeeping: outputs where `keep(name)` stay on the device, `held` tensors are fed.
+ * A runtime without runKeeping fetches every output (kept is then empty).
+ */
+export async function runSymbolicKeeping(
+  rt: Runtime, key: string, sizes: SymbolicSize[], build: (sizes: number[]) => Graph, feeds: Record<string, Feed>,
+  held: Record<string, DeviceTensor>, keep: (output: string) => boolean,
+): Promise<KeptRun> {
+  if (!rt.runKeeping) return { fetched: await runSymbolic(rt, key, sizes, build, feeds), kept: {} };
+  return symbolicRun(rt, key, sizes, build, (k, b) => rt.runKeeping!(k, b, feeds, held, keep));
+}
+
+async function symbolicRun<T>(
+  rt: Runtime, key: string, sizes: SymbolicSize[], build: (sizes: number[]) => Graph, exec: (key: string, build: () => Graph) => Promise<T>,
+): Promise<T> {
   let known = concreteOnly.get(rt);
   if (!known) concreteOnly.set(rt, (known = new Map()));
   const values = sizes.map((s) => s.value);
@@ -23,19 +41,19 @@ export async function runSymbolic(
   if (!known.has(key)) {
     let plain: Graph | undefined;
     try {
-      return await rt.run(`${key}@symbolic`, () => {
+      return await exec(`${key}@symbolic`, () => {
         const t = traceSymbolic(build, sizes);
         if (t.symbolic) return t.graph;
         plain = t.graph;
         throw new NotSymbolic(t.reason);
-      }, feeds);
+      });
     } catch (e) {
       if (!(e instanceof NotSymbolic)) throw e;
       known.set(key, e.message);
-      return rt.run(concreteKey, () => plain ?? build(values), feeds);
+      return exec(concreteKey, () => plain ?? build(values));
     }
   }
-  return rt.run(concreteKey, () => build(values), feeds);
+  return exec(concreteKey, () => build(values));
 }
 
 /** Why the graph kind `key` has one session per size on this runtime (undefined: it is symbolic or not run yet). */

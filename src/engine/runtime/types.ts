@@ -19,10 +19,29 @@ export interface Fetched {
   data: Float32Array;
 }
 
+/**
+ * An output left where the runtime computed it (WebGPU: a GPU buffer) to feed later runs without a round trip
+ * through the host. Opaque; its owner disposes it when it is no longer fed (a dropped cache).
+ */
+export interface DeviceTensor {
+  readonly shape: readonly number[];
+  /** onnxruntime's location: 'gpu-buffer' on WebGPU, 'cpu' on CPU backends (where keeping only skips a copy). */
+  readonly location: string;
+  dispose(): void;
+}
+
+/** What a run fetched to the host and what it left on the device. */
+export interface KeptRun {
+  fetched: Record<string, Fetched>;
+  kept: Record<string, DeviceTensor>;
+}
+
 export interface Runtime {
   readonly backend: BackendName;
   /** onnxruntime sessions created so far (each costs tens to hundreds of ms): tests and benchmarks count them. */
   readonly sessionsCreated: number;
+  /** How the held weights are stored: float32, or float16 cast to float32 inside each graph (runtime/f16.ts). */
+  readonly weightPrecision?: 'float32' | 'float16';
   /**
    * Holds the weights once on the device; every later run feeds them to each graph input named after a weight.
    * Calling it again with another Weights object replaces (and frees) the previous ones.
@@ -33,6 +52,15 @@ export interface Runtime {
    * and returns the graph's float32 outputs by name. Runs are queued one at a time.
    */
   run(key: string, build: () => Graph, feeds: Record<string, Feed>): Promise<Record<string, Fetched>>;
+  /**
+   * Like run, but the outputs for which `keep(name)` is true stay on the device (DeviceTensors the caller disposes)
+   * and `held` DeviceTensors are fed as inputs by name. Optional: a runtime without it has every output fetched.
+   */
+  runKeeping?(
+    key: string, build: () => Graph, feeds: Record<string, Feed>, held: Record<string, DeviceTensor>, keep: (output: string) => boolean,
+  ): Promise<KeptRun>;
+  /** Counters for tests and benchmarks: bytes of outputs copied to the host, and outputs left on the device. */
+  readonly transfers?: { bytesReadBack: number; outputsKept: number };
   /** Drops cached sessions (e.g. after a model change). */
   clearSessions(): Promise<void>;
   dispose(): Promise<void>;

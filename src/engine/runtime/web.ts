@@ -7,6 +7,7 @@
 import type * as Ort from 'onnxruntime-common';
 import { Graph, Identity, toOnnx } from '../graph';
 import type { Weights } from '../model/types';
+import { toFloat16, type WeightPrecision } from './f16';
 import { OrtRuntime, type OrtModule } from './ort-runtime';
 import type { BackendName, Runtime } from './types';
 
@@ -16,6 +17,33 @@ export interface WebRuntimeOptions {
   backend?: WebBackendChoice;
   /** Called once if the GPU device is lost; the runtime is unusable afterwards and should be recreated. */
   onDeviceLost?: (message: string) => void;
+  /**
+   * How the weights are held: 'auto' (default) is float16 on WebGPU where the device has `shader-f16`, else
+   * float32; 'float16' asks for it (on WebGPU without shader-f16 the runtime refuses to start, see
+   * weightPrecisionFor); 'float32' never rounds. On wasm float16 is used only when asked.
+   */
+  weightPrecision?: WeightPrecision | 'auto';
+}
+
+export class Float16UnsupportedError extends Error {
+  override readonly name = 'Float16UnsupportedError';
+}
+
+/**
+ * The precision a runtime holds its weights in. WebGPU reads float16 buffers only with the `shader-f16` feature
+ * (without it onnxruntime would run the casts elsewhere and copy every weight off the GPU on every run).
+ */
+export function weightPrecisionFor(
+  choice: WeightPrecision | 'auto' | undefined, backend: 'webgpu' | 'wasm', shaderF16: boolean,
+): WeightPrecision {
+  if (choice === 'float32') return 'float32';
+  if (choice === 'float16') {
+    if (backend === 'webgpu' && !shaderF16) {
+      throw new Float16UnsupportedError("float16 weights need the GPU feature 'shader-f16', which this adapter does not offer. Use float32 weights (and a model that fits them), or the wasm backend.");
+    }
+    return 'float16';
+  }
+  return backend === 'webgpu' && shaderF16 ? 'float16' : 'float32';
 }
 
 export class OutOfMemoryError extends Error {
@@ -30,6 +58,7 @@ interface GpuLike {
   pushErrorScope(f: string): void;
   popErrorScope(): Promise<{ message: string } | null>;
   lost: Promise<{ message: string; reason?: string }>;
+  features?: { has(name: string): boolean };
 }
 
 /** Most wasm threads used by default: past 8, onnxruntime's per-op thread pool gains little on GPT-2-sized matmuls. */
@@ -80,18 +109,22 @@ export async function webgpuAvailable(): Promise<boolean> {
 /** Creates a runtime on WebGPU when asked or available ('auto'), else wasm. */
 export async function createWebRuntime(ort: OrtModule, opts: WebRuntimeOptions = {}): Promise<Runtime> {
   const choice = opts.backend ?? 'auto';
-  if (choice === 'wasm' || (choice === 'auto' && !(await webgpuAvailable()))) return wasmRuntime(ort);
+  if (choice === 'wasm' || (choice === 'auto' && !(await webgpuAvailable()))) return wasmRuntime(ort, opts);
   try {
     return await webgpuRuntime(ort, opts);
   } catch (e) {
-    if (choice === 'webgpu') throw e;
+    if (choice === 'webgpu' || e instanceof Float16UnsupportedError) throw e;
     console.warn(`WebGPU failed to start (${(e as Error).message}); falling back to wasm`);
-    return wasmRuntime(ort);
+    return wasmRuntime(ort, opts);
   }
 }
 
-function wasmRuntime(ort: OrtModule): Runtime {
-  return new OrtRuntime(ort, { backend: 'wasm', sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' } });
+function wasmRuntime(ort: OrtModule, opts: WebRuntimeOptions): Runtime {
+  return new OrtRuntime(ort, {
+    backend: 'wasm',
+    weightPrecision: weightPrecisionFor(opts.weightPrecision, 'wasm', false),
+    sessionOptions: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' },
+  });
 }
 
 async function webgpuRuntime(ort: OrtModule, opts: WebRuntimeOptions): Promise<Runtime> {
@@ -104,6 +137,7 @@ async function webgpuRuntime(ort: OrtModule, opts: WebRuntimeOptions): Promise<R
   const warm = await ort.InferenceSession.create(toOnnx(g), sessionOptions);
   await warm.run({ x: new ort.Tensor('float32', new Float32Array([1]), [1]) });
   const device = (await ort.env.webgpu.device) as unknown as GpuLike;
+  const weightPrecision = weightPrecisionFor(opts.weightPrecision, 'webgpu', device.features?.has('shader-f16') ?? false);
   let lost = false;
   device.lost.then((info) => {
     lost = true;
@@ -116,18 +150,20 @@ async function webgpuRuntime(ort: OrtModule, opts: WebRuntimeOptions): Promise<R
   return new OrtRuntime(ort, {
     backend,
     sessionOptions,
-    async wrapWeights(weights: Weights) {
+    weightPrecision,
+    async wrapWeights(weights: Weights, precision: WeightPrecision) {
       if (lost) throw new Error('The GPU device was lost; reload the model to continue.');
       const out = new Map<string, Ort.Tensor>();
       device.pushErrorScope('out-of-memory');
       let bytes = 0;
       for (const [name, w] of weights) {
-        const size = Math.ceil(w.data.byteLength / 16) * 16;
+        const data = precision === 'float16' ? toFloat16(w.data) : w.data;
+        const size = Math.ceil(data.byteLength / 16) * 16;
         bytes += size;
         const buf = device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST, mappedAtCreation: true });
-        new Float32Array(buf.getMappedRange(), 0, w.data.length).set(w.data);
+        new Uint8Array(buf.getMappedRange(), 0, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
         buf.unmap();
-        out.set(name, ort.Tensor.fromGpuBuffer(buf as never, { dataType: 'float32', dims: w.shape, dispose: () => buf.destroy() }));
+        out.set(name, ort.Tensor.fromGpuBuffer(buf as never, { dataType: precision, dims: w.shape, dispose: () => buf.destroy() }));
       }
       const err = await device.popErrorScope();
       if (err) {

@@ -2,7 +2,7 @@
 // and a custom URL. Shows download progress (bytes, percent, speed) with Cancel, and Retry after a failure.
 import { useId, useRef, useState, type DragEvent } from 'react';
 import { cancelLoad, loadModel } from '../../state/actions';
-import { BUILTIN_MODELS, builtin, modelKey, modelLabel, type ModelChoice } from '../../state/models';
+import { BUILTIN_MODELS, builtin, modelKey, modelLabel, weightSizes, type ModelChoice } from '../../state/models';
 import { isAllowedModelUrl, type BuiltinModelId } from '../../state/permalink';
 import { useStore } from '../../state/store';
 import { applyDefaultPresetIfNeeded } from '../editor/preset-switch';
@@ -82,7 +82,7 @@ export function ModelPanel() {
         >
           {BUILTIN_MODELS.map((m) => (
             <option key={m.id} value={m.id} title={m.note}>
-              {m.label}{m.hub ? (cached[m.id] ? ' · cached' : ` · ${formatBytes(m.hub.size)}`) : ''}
+              {m.label}{m.hub ? (cached[m.id] ? ' · cached' : m.hub.size !== undefined ? ` · ${formatBytes(m.hub.size)}` : ` · ${weightSizes(m.id) ?? 'size unknown'}`) : ''}
             </option>
           ))}
           {current.kind !== 'builtin' ? <option value={selectValue}>{modelLabel(current)}</option> : null}
@@ -190,12 +190,18 @@ function ModelNote({ choice, config, servedFrom }: {
   const shape = config ? `${config.nLayers} layers × ${config.nHeads} heads, d_model ${config.dModel}` : null;
   if (choice.kind === 'builtin') {
     const b = builtin(choice.id);
-    const title = b.hub
-      ? `${b.hub.repo} pinned at commit ${b.hub.commit}; model.safetensors is checked against its size (${b.hub.size} bytes) and sha256 ${b.hub.sha256} before it is cached or used.`
-      : 'Served with the app: works with no network at all.';
+    const pinned = b.hub?.sha256 !== undefined;
+    const sizes = weightSizes(choice.id);
+    const title = !b.hub
+      ? 'Served with the app: works with no network at all.'
+      : pinned
+        ? `${b.hub.repo} pinned at commit ${b.hub.commit}; model.safetensors is checked against its size (${b.hub.size} bytes) and sha256 ${b.hub.sha256} before it is cached or used.`
+        : `${b.hub.repo} at ${b.hub.commit}, not pinned: the sha256 of the first download is recorded and later visits are checked against it. Weights ${sizes ?? ''}: float16 is used on WebGPU where the GPU has shader-f16.`;
     return (
       <p className="pw-note" title={title} data-testid="model.note">
-        {b.hub ? <>{b.hub.repo} @ <code>{b.hub.commit.slice(0, 7)}</code> · verified sha256</> : 'Ships with the app; works offline.'}
+        {!b.hub ? 'Ships with the app; works offline.' : pinned
+          ? <>{b.hub.repo} @ <code>{b.hub.commit.slice(0, 7)}</code> · verified sha256</>
+          : <>{b.hub.repo} @ <code>{b.hub.commit}</code> · not pinned{sizes ? <> · <span data-testid="model.sizes">{sizes}</span></> : null}</>}
         {shape ? <> · {shape}</> : null}
       </p>
     );
