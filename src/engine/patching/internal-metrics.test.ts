@@ -133,4 +133,22 @@ describe('internal metrics against the float64 reference', () => {
     const m = await engine.metrics(s.exp);
     expectClose('full circuit', [c.metric], [m.clean], 1e-4);
   });
+
+  it('per pair: attribution and exact patches of each pair equal the reference (dla, neuron)', async () => {
+    for (const [text, site] of [SITES[5], SITES[3]]) {
+      const s = setup(text, site);
+      const f: Family = 'head_out';
+      const perPair = (how: 'patch' | 'atp') => clean.flatMap((_, b) => refIndices(f, cfg, P).map((idx) => {
+        const cell = refCell(f, cfg, P, idx);
+        if (!refUpstream(site, cell.hook)) return NaN;
+        return (how === 'patch' ? refPatch : refAtp)(cfg, w64, s.base[b], s.source[b], cell.hook, cell.entries, s.metrics[b]);
+      }));
+      const attr = (await engine.attribute(s.exp, { families: [f], perPair: true })).pairs!.values[f]!.data;
+      const exact = (await engine.sweepPairs(s.exp, f)).values.data;
+      for (const [label, got, want] of [['AtP', attr, perPair('atp')], ['patch', exact, perPair('patch')]] as const) {
+        expect(Array.from(got, Number.isNaN), `${text} ${label} not upstream`).toEqual(want.map(Number.isNaN));
+        expectClose(`${text} per-pair ${label}`, got.filter((x: number) => !Number.isNaN(x)), want.filter((x: number) => !Number.isNaN(x)), 1e-4);
+      }
+    }
+  });
 });
