@@ -191,7 +191,8 @@ export { normaliser } from './normalise';
 export * from './types';
 export { resolveExperiment, experimentFromTokens, ExperimentError, METRICS, type Experiment, type InputIssue } from './experiment';
 export {
-  INTERNAL_METRICS, LOGIT_METRICS, METRIC_SYNTAX, formatMetric, isInternalMetric, metricHook, notUpstream, parseMetric, type InternalMetricName,
+  INTERNAL_METRICS, LOGIT_METRICS, METRIC_SYNTAX, formatMetric, isInternalMetric, metricHook, notUpstream, notUpstreamLayers, parseMetric,
+  type InternalMetricName,
 } from './metric-spec';
 export {
   FAMILY_TABLE, FAMILIES, CONTRACT_FAMILIES, parseFamilies, familyAxes, familyEntry, familyShape, hookFor, cellSelector, isFamily,
