@@ -7,8 +7,10 @@ import { loadModelFromDir } from '../engine/model/weights-node';
 import { boundThreads, createNodeRuntime } from '../engine/runtime/node';
 import {
   CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, joinExperiments, PatchingEngine, named, parseFamilies, resolveWithContinuations, topK,
-  type AblatedRun, type AblationMode, type Experiment, type PairRecord, type ExperimentSpec, type Family, type Labelled, type MetricName,
+  METRIC_SYNTAX, formatMetric, parseMetric,
+  type AblatedRun, type AblationMode, type Experiment, type PairRecord, type ExperimentSpec, type Family, type Labelled,
 } from '../engine/patching';
+import { notUpstreamJson, upstreamOnly } from './upstream';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
 import { NonFiniteError, checkFinite } from '../engine/patching/finite';
 import { corruptCommand } from './corrupt';
@@ -30,7 +32,8 @@ export interface CommonOpts {
   batch?: number;
   wrong?: string;
   json?: string;
-  metric: MetricName;
+  /** As typed: a metric name or an internal metric's location, e.g. attn:1.4:10:9 (parseMetric). */
+  metric: string;
   direction: 'denoising' | 'noising';
   bos: boolean;
   freezeLn?: boolean;
@@ -50,7 +53,7 @@ const log = (msg: string) => process.stderr.write(`${msg}\n`);
 function spec(o: CommonOpts): ExperimentSpec {
   return {
     pairs: o.pairs ? [] : [{ clean: o.clean!, corrupted: o.corrupted!, answer: o.answer ?? '', wrong: o.wrong ?? '' }],
-    metric: { name: o.metric, basket: o.basket?.split('|'), positions: o.positions },
+    metric: { ...parseMetric(o.metric), basket: o.basket?.split('|'), positions: o.positions },
     direction: o.direction,
     options: { freezeLayerNorm: !!o.freezeLn, freezeAttention: !!o.freezeAttn },
     prependBos: o.bos,
@@ -66,7 +69,7 @@ function preflight(o: CommonOpts) {
     return;
   }
   for (const [k, v] of [['clean', 'text'], ['corrupted', 'text'], ['answer', 'text']] as const)
-    if (o[k] === undefined && !(k === 'answer' && o.metric === 'kl')) throw new UsageError(`required option '--${k} <${v}>' not specified (or give a dataset with --pairs FILE).`);
+    if (o[k] === undefined && !(k === 'answer' && ['kl', 'attn', 'prefix', 'neuron'].includes(parseMetric(o.metric).name))) throw new UsageError(`required option '--${k} <${v}>' not specified (or give a dataset with --pairs FILE).`);
   if (o.metric === 'logit_diff' && o.wrong === undefined)
     throw new UsageError('--wrong is required for the logit_diff metric (the default), which measures logit(answer) - logit(wrong answer): give e.g. --wrong " John", or choose another --metric.');
 }
@@ -114,7 +117,7 @@ export function header(exp: Experiment, metric: { clean: number; corrupted: numb
       answer: one ? (exp.answers[0] >= 0 ? exp.answers[0] : null) : exp.answers, // kl: no answer (null)
       wrong: one ? (exp.wrongs[0] >= 0 ? exp.wrongs[0] : null) : exp.wrongs,
     },
-    metric: { name: exp.spec.metric.name, clean: metric.clean, corrupted: metric.corrupted },
+    metric: { name: formatMetric(exp.spec.metric), clean: metric.clean, corrupted: metric.corrupted },
     direction: exp.spec.direction,
   };
 }
@@ -149,7 +152,7 @@ async function ablation(o: CommonOpts & AblateCli & { families?: Family[]; targe
     const run = kind === 'activation' ? ablationRun(engine, refs, mode, o, families) : ablationAttributionRun(engine, refs, mode as 'zero' | 'mean', o, families);
     const res = await runPairs(`${mode} ablation${kind === 'attribution' ? ' (attribution)' : ''}`, exps, families, run, o.batch);
     const ablated = { clean: res.metric.clean, corrupted: res.metric.corrupted };
-    checkFinite(kind === 'activation' ? 'ablation' : 'attribution', undefined, families.map((f) => [f, res.mean[f]!]));
+    checkFinite(kind === 'activation' ? 'ablation' : 'attribution', undefined, families.map((f) => [f, upstreamOnly(exp, f, res.mean[f]!)]));
     if (!Number.isFinite(ablated[o.ablate])) throw new NonFiniteError(`The ${o.ablate} metric is ${ablated[o.ablate]}: the model's activations overflow float32, or its weights are damaged.`);
     const about = {
       mode, ablated_run: o.ablate,
@@ -157,7 +160,7 @@ async function ablation(o: CommonOpts & AblateCli & { families?: Family[]; targe
     };
     const head = pairs ? await pairsHeader(pairs.exps, pairs.records, res, engine) : header(exp, ablated);
     const body = pairs ? { [kind]: res.mean, per_pair: res.perPair, sem: res.sem } : { [kind]: res.mean };
-    emit(o, { ...head, ...about, ...body });
+    emit(o, { ...head, ...about, ...body, not_upstream: notUpstreamJson(exp, res.mean) });
   } finally {
     await engine.dispose();
   }
@@ -182,19 +185,19 @@ async function attribute(o: CommonOpts & AblateCli & { families?: Family[]; mode
         const r = await engine.attribute(batch, { families, mode: o.mode, perPair: true });
         return { metric: r.pairs!.metric, values: r.pairs!.values };
       }, o.batch);
-      checkFinite('attribution', res.metric, families.map((f) => [f, res.mean[f]!]));
+      checkFinite('attribution', res.metric, families.map((f) => [f, upstreamOnly(exp, f, res.mean[f]!)]));
       const values: Record<string, unknown> = { ...res.mean };
       if (res.mean.mlp_post) values.mlp_post_top = topK(res.mean.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
-      return emit(o, { ...(await pairsHeader(pairs.exps, pairs.records, res, engine)), method: 'atp', steps: 1, attribution: values, per_pair: res.perPair, sem: res.sem });
+      return emit(o, { ...(await pairsHeader(pairs.exps, pairs.records, res, engine)), method: 'atp', steps: 1, attribution: values, per_pair: res.perPair, sem: res.sem, not_upstream: notUpstreamJson(exp, res.mean) });
     }
     const t0 = performance.now();
     const res = await engine.attribute(exp, { families, mode: o.mode, method: o.method, steps: o.steps, patched: patchedCells(engine, exp, o.patched) });
     log(`attribution (${families.length} families, ${ESTIMATORS[o.method].title}${o.steps > 1 ? `, ${o.steps} steps` : ''}) in ${(performance.now() - t0).toFixed(0)} ms`);
-    checkFinite('attribution', res.metric, families.map((f) => [f, res.values[f]!]));
+    checkFinite('attribution', res.metric, families.map((f) => [f, upstreamOnly(exp, f, res.values[f]!)]));
     const values: Record<string, unknown> = Object.fromEntries(families.map((f) => [f, res.values[f]!]));
     // MLP neurons are many: also list the strongest by |attribution|.
     if (res.values.mlp_post) values.mlp_post_top = topK(res.values.mlp_post, o.topK).map((e) => named(familyAxes('mlp_post'), e));
-    emit(o, { ...(await withPerToken(engine, exp, header(exp, res.metric))), method: res.method, steps: res.steps, attribution: values });
+    emit(o, { ...(await withPerToken(engine, exp, header(exp, res.metric))), method: res.method, steps: res.steps, attribution: values, not_upstream: notUpstreamJson(exp, res.values) });
   } finally {
     await engine.dispose();
   }
@@ -251,8 +254,8 @@ async function patch(o: CommonOpts & AblateCli & { families?: Family[]; targets?
     if (pairs) {
       const families = o.families ?? o.targets ?? CONTRACT_FAMILIES;
       const res = await runPairs('activation patching', pairs.exps, families, sweepRun(engine, families), o.batch);
-      checkFinite('activation patching', res.metric, families.map((f) => [f, res.mean[f]!]));
-      return emit(o, { ...(await pairsHeader(pairs.exps, pairs.records, res, engine)), activation: res.mean, per_pair: res.perPair, sem: res.sem });
+      checkFinite('activation patching', res.metric, families.map((f) => [f, upstreamOnly(exp, f, res.mean[f]!)]));
+      return emit(o, { ...(await pairsHeader(pairs.exps, pairs.records, res, engine)), activation: res.mean, per_pair: res.perPair, sem: res.sem, not_upstream: notUpstreamJson(exp, res.mean) });
     }
     const metric = await engine.metrics(exp);
     checkFinite('activation patching', metric, []);
@@ -264,12 +267,12 @@ async function patch(o: CommonOpts & AblateCli & { families?: Family[]; targets?
         const p = progress.start(f);
         values[f] = await engine.sweep(exp, f, { onProgress: p.update });
         p.end();
-        checkFinite('activation patching', undefined, [[f, values[f]]]);
+        checkFinite('activation patching', undefined, [[f, upstreamOnly(exp, f, values[f])]]);
       }
     } finally {
       progress.stop();
     }
-    emit(o, { ...(await withPerToken(engine, exp, header(exp, metric))), activation: values });
+    emit(o, { ...(await withPerToken(engine, exp, header(exp, metric))), activation: values, not_upstream: notUpstreamJson(exp, values) });
   } finally {
     await engine.dispose();
   }
@@ -312,6 +315,15 @@ const ablateOption = () =>
 
 const FAMILIES_HELP = `comma-separated families, from: ${FAMILIES.join(', ')}`;
 
+function metricArg(text: string): string {
+  try {
+    parseMetric(text);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return text;
+}
+
 export function common(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'Hugging Face layout folder: config.json + model.safetensors (or shards + model.safetensors.index.json)')
@@ -322,7 +334,8 @@ export function common(cmd: Command): Command {
     .option('--batch <n>', 'with --pairs: pairs per batch (default: about 512 tokens)', wholeNumber(1))
     .option('--wrong <text>', 'wrong answer, e.g. " John" (required for logit_diff; several tokens: teacher forcing)')
     .option('--json <file>', 'write the result here instead of stdout')
-    .addOption(new Option('--metric <name>', 'metric').choices(METRICS as string[]).default('logit_diff'))
+    .addOption(new Option('--metric <name>', `metric: ${METRIC_SYNTAX} (attn: a head's attention from query to key; prefix: its prefix-matching score; neuron: an MLP neuron's activation; dla: a head's direct logit attribution)`)
+      .argParser(metricArg).default('logit_diff'))
     .addOption(new Option('--direction <d>', 'denoising: clean into corrupted; noising: the reverse').choices(['denoising', 'noising']).default('denoising'))
     .option('--basket <tokens>', 'basket metric: tokens separated by |, e.g. " Mary| John"')
     .option('--positions <list>', 'mean_logprob: comma-separated positions, e.g. 3,7,12', positionList)

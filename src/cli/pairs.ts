@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { perTokenPairs } from './forced';
+import { formatMetric } from '../engine/patching/metric-spec';
 import {
   datasetFormat, parsePairs, resolvePairs, runBatches,
   type DatasetSummary, type Experiment, type ExperimentSpec, type Family, type PairLabelled, type PairRecord, type PatchingEngine,
@@ -107,7 +108,7 @@ export async function pairsHeader(exps: Experiment[], records: PairRecord[], res
     ...(res.alignment ? { position_alignment: 'end', count: res.alignment.count } : {}),
     n_pairs: exps.length,
     metric: {
-      name: spec.metric.name,
+      name: formatMetric(spec.metric),
       clean: res.metric.clean,
       corrupted: res.metric.corrupted,
       per_pair: { clean: res.metricPerPair.clean, corrupted: res.metricPerPair.corrupted },

@@ -132,3 +132,43 @@ export function refUpstream(site: RefSite, hook: string): boolean {
 export function refWeights(cfg: GPT2Config, weights: Weights): WeightsF64 {
   return toFloat64Weights(cfg, weights);
 }
+
+/** An EAP-IG sender's output [pos, d_model] from a run's cache: input (resid_pre 0), a{l}.h{h} (z @ W_O[h], no b_O), m{l}. */
+function senderOutput(cfg: GPT2Config, w: WeightsF64, cache: Cache, sender: string, T: number): Float64Array {
+  const { nHeads: H, dHead: dh, dModel: D } = cfg;
+  if (sender === 'input') return cache.get('blocks.0.hook_resid_pre')!.data.slice();
+  let m = /^m(\d+)$/.exec(sender);
+  if (m) return cache.get(`blocks.${m[1]}.hook_mlp_out`)!.data.slice();
+  m = /^a(\d+)\.h(\d+)$/.exec(sender);
+  if (!m) throw new Error(`reference: sender ${sender}`);
+  const [l, h] = [+m[1], +m[2]];
+  const z = cache.get(`blocks.${l}.attn.hook_z`)!.data;
+  const WO = w.get(`h.${l}.attn.c_proj.weight`)!;
+  const out = new Float64Array(T * D);
+  for (let p = 0; p < T; p++) for (let d = 0; d < dh; d++) for (let o = 0; o < D; o++) out[p * D + o] += z[(p * H + h) * dh + d] * WO[(h * dh + d) * D + o];
+  return out;
+}
+
+/**
+ * Direct path patch of the edge sender -> m{layer}: the base run in which only layer `layer`'s MLP reads
+ * resid_mid + (sender[source] - sender[base]); ln_2 recomputed here on that input. Returns metric - metric(base).
+ */
+export function refPathPatchMlp(cfg: GPT2Config, w: WeightsF64, base: number[], source: number[], sender: string, layer: number, metric: RefMetric): number {
+  const { dModel: D, layerNormEps: eps } = cfg;
+  const T = base.length;
+  const b = referenceForwardF64(cfg, w, base).cache;
+  const s = referenceForwardF64(cfg, w, source).cache;
+  const delta = senderOutput(cfg, w, s, sender, T).map((x, i) => x - senderOutput(cfg, w, b, sender, T)[i]);
+  const mid = b.get(`blocks.${layer}.hook_resid_mid`)!.data;
+  const g = w.get(`h.${layer}.ln_2.weight`)!;
+  const beta = w.get(`h.${layer}.ln_2.bias`)!;
+  const normalized = new Float64Array(T * D);
+  for (let p = 0; p < T; p++) {
+    const x = Array.from({ length: D }, (_, i) => mid[p * D + i] + delta[p * D + i]);
+    const mean = x.reduce((a, v) => a + v, 0) / D;
+    const scale = Math.sqrt(x.reduce((a, v) => a + (v - mean) ** 2, 0) / D + eps);
+    for (let i = 0; i < D; i++) normalized[p * D + i] = ((x[i] - mean) / scale) * g[i] + beta[i];
+  }
+  const patched = metric(referenceForwardF64(cfg, w, base, { hooks: { [`blocks.${layer}.ln2.hook_normalized`]: () => normalized } }).cache);
+  return patched - metric(b);
+}

@@ -14,9 +14,10 @@ import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import type { Fetched, Runtime } from '../runtime/types';
 import { experimentKey, tokenFeed } from './attribution';
-import { EdgeNameError, allEdges, edgeLayout, layerReceiver, tapEdges, unsqueeze2, type Edge, type EdgeLayout, type EdgeTaps } from './edges';
+import { EdgeNameError, allEdges, edgeLayout, layerReceiver, receiverHook, tapEdges, unsqueeze2, type Edge, type EdgeLayout, type EdgeTaps } from './edges';
+import { notUpstream } from './metric-spec';
 import type { Experiment } from './experiment';
-import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import { meanOf, metricFeeds, metricInputs, metricOf } from './metrics';
 import type { CellPatch } from './node-sets';
 
 export interface EdgeRunOptions {
@@ -64,8 +65,11 @@ export class EdgePatcher {
     // a_u[source] - a_u[base]: fed as data, no per-row sender outputs needed.
     const delta = new Float32Array(c.source.data.length);
     for (let i = 0; i < delta.length; i++) delta[i] = c.source.data[i] - c.base.data[i];
-    const m = await this.runMasks(exp, 'path', { shape: c.source.shape, data: delta }, edges.map((e) => [e]), opts, c.set);
-    return m.map((x) => x - c.metric.base);
+    // Edges into receivers not upstream of an internal metric are not run: NaN, "not upstream".
+    const run = edges.map((e) => !notUpstream(exp.spec.metric, receiverHook(this.layout.receivers[e.receiver])));
+    const m = await this.runMasks(exp, 'path', { shape: c.source.shape, data: delta }, edges.filter((_, i) => run[i]).map((e) => [e]), opts, c.set);
+    let j = 0;
+    return Float64Array.from(edges, (_, i) => (run[i] ? m[j++] - c.metric.base : NaN));
   }
 
   /**
@@ -134,7 +138,7 @@ export class EdgePatcher {
   }
 
   private cache(exp: Experiment, patched?: CellPatch): Promise<EdgeCache> {
-    const key = JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric.name, exp.spec.direction, patched?.key ?? '', exp.forced]);
+    const key = JSON.stringify([exp.clean, exp.corrupted, exp.answers, exp.wrongs, exp.basket, exp.positions, exp.spec.metric, exp.spec.direction, patched?.key ?? '', exp.forced]);
     let c = this.caches.get(key);
     if (!c) {
       c = this.runCache(exp, patched);
@@ -183,9 +187,10 @@ function edgeCacheGraph(cfg: GPT2Config, exp: Experiment, patched?: CellPatch): 
       if (role === 'source') return set.set(name, t), g.output(t, `set.${name}`), t;
       return patched!.replace(name, t, set.get(name)!);
     };
-    const x = gpt2Forward(cfg, w, g.input(`tokens.${role}`, [exp.nPairs, exp.nPos], 'int64'), tapEdges(cfg, taps, edit), { edgeHooks: true });
+    const rows = metricOf(cfg, w, exp, mIn, (wrap) =>
+      gpt2Forward(cfg, w, g.input(`tokens.${role}`, [exp.nPairs, exp.nPos], 'int64'), wrap(tapEdges(cfg, taps, edit)), { edgeHooks: true }));
     g.output(Concat(taps.senders, 2), `acts.${role}`);
-    g.output(meanOf(metricRows(cfg, w, x, exp, mIn)), `metric.${role}`);
+    g.output(meanOf(rows), `metric.${role}`);
   }
   return g;
 }
@@ -241,8 +246,7 @@ function edgePatchGraph(cfg: GPT2Config, exp: Experiment, mode: EdgePatchMode, K
     else if (name === last) return Add(t, Reshape(correction(R - 1, 1), t.shape));
     return t;
   };
-  const x = gpt2Forward(cfg, w, tokens, hook, { edgeHooks: true });
-  g.output(metricRows(cfg, w, x, exp, mIn), 'metric_rows');
+  g.output(metricOf(cfg, w, exp, mIn, (wrap) => gpt2Forward(cfg, w, tokens, wrap(hook), { edgeHooks: true })), 'metric_rows');
   return g;
 }
 

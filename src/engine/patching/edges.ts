@@ -14,7 +14,9 @@ import { experimentKey, tokenFeed } from './attribution';
 import { magnitudeMean, qkFixEdges } from './edge-estimators';
 import { ESTIMATORS, checkMethod, type Method } from './estimators';
 import type { Experiment } from './experiment';
-import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import { meanOf, metricFeeds, metricInputs, metricOf, metricRows } from './metrics';
+import { metricCapture } from './internal-metric';
+import { isInternalMetric, metricHook, notUpstream } from './metric-spec';
 import type { CellPatch } from './node-sets';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -206,6 +208,8 @@ export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment, method: M
   const frozen = (name: string) => (freezeLayerNorm && name.endsWith('hook_scale')) || (freezeAttention && name.endsWith('hook_pattern'));
   const dropping = method === 'graddrop' || method === 'atp-star';
   if (dropping && L < 2) throw new Error(`${method} needs a model of at least 2 layers (it averages over L - 1).`);
+  if (dropping && isInternalMetric(exp.spec.metric.name))
+    throw new Error(`The ${method} estimator is not available for the ${exp.spec.metric.name} metric yet; use atp, qk-fix or ig-inputs.`);
   const qkFixed = method === 'qk-fix' || method === 'atp-star';
   const R = dropping ? L : method === 'ig-inputs' ? steps : 1;
   const tileR = (t: Tensor) => (R === 1 ? t : Reshape(Expand(Reshape(t, [1, ...t.shape]), [R, ...t.shape]), [R * N, ...t.shape.slice(1)]));
@@ -219,8 +223,9 @@ export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment, method: M
   const patchHooks = new Set(patched?.hooks);
   const patchSrc = new Map<string, Tensor>();
   const keep = (name: string, t: Tensor) => (patchHooks.has(name) && patchSrc.set(name, t), t);
-  const srcOut = gpt2Forward(cfg, w, g.input(`tokens.${sourceRole}`, [N, P], 'int64'), tapEdges(cfg, srcTaps, keep), { edgeHooks: true });
-  g.output(meanOf(metricRows(cfg, w, srcOut, exp, mIn)), `metric.${sourceRole}`);
+  const srcRows = metricOf(cfg, w, exp, mIn, (wrap) =>
+    gpt2Forward(cfg, w, g.input(`tokens.${sourceRole}`, [N, P], 'int64'), wrap(tapEdges(cfg, srcTaps, keep)), { edgeHooks: true }));
+  g.output(meanOf(srcRows), `metric.${sourceRole}`);
 
   const alpha = method === 'ig-inputs' ? perCopy((k) => k / steps) : undefined;
   const attn = new Map<string, Tensor>(); // base q, k, pattern by hook name, for the QK fix
@@ -229,13 +234,16 @@ export function edgeAttributionGraph(cfg: GPT2Config, exp: Experiment, method: M
     if (alpha && name === 'blocks.0.hook_resid_pre') v = Add(v, Mul(alpha, Sub(tileR(Reshape(srcTaps.senders[0], [N, P, cfg.dModel])), v)));
     const drop = dropping ? /^blocks\.(\d+)\.hook_(attn|mlp)_out$/.exec(name) : null;
     if (drop) v = Where(perCopy((copy) => +(copy === +drop[1]), 'bool'), stopGradient(v), v);
+    if (name === ownHook) baseCap.value = v; // before any freeze: the metric keeps its own gradient
     if (frozen(name)) v = stopGradient(v);
     if (qkFixed && /attn\.hook_(q|k|pattern)$/.test(name)) attn.set(name, v);
     return v;
   };
   const taps: EdgeTaps = { senders: [], inputs: [] };
+  const ownHook = metricHook(exp.spec.metric);
+  const baseCap = metricCapture(cfg, exp);
   const baseOut = gpt2Forward(cfg, w, tileR(g.input(`tokens.${baseRole}`, [N, P], 'int64')), tapEdges(cfg, taps, edit), { edgeHooks: true });
-  const rows = metricRows(cfg, w, baseOut, exp, mIn); // [R * N]
+  const rows = metricRows(cfg, w, baseOut, exp, mIn, baseCap); // [R * N]
   g.output(meanOf(R === 1 ? rows : Slice(rows, 0, 0, N)), `metric.${baseRole}`);
 
   // dM/d(in_v) for every receiver at once (each receiver's input is its own tensor), and dM/dA for the QK fix. The
@@ -294,20 +302,37 @@ export async function runEdgeAttribution(rt: Runtime, cfg: GPT2Config, exp: Expe
   const edges = Float64Array.from(out.edges.data);
   // The matmul scores every (sender, receiver) pair; only upstream senders are edges.
   for (let s = 0; s < layout.senders.length; s++) for (let r = 0; r < R; r++) if (s >= layout.upstream[r]) edges[s * R + r] = 0;
+  // Internal metrics: an edge whose receiver is not upstream of the metric is NaN ("not upstream"), as is its total.
+  const receiverTotals = Float64Array.from(out.receiver_totals.data);
+  layout.receivers.forEach((name, r) => {
+    if (!notUpstream(exp.spec.metric, receiverHook(name))) return;
+    receiverTotals[r] = NaN;
+    for (let s = 0; s < layout.upstream[r]; s++) edges[s * R + r] = NaN;
+  });
   return {
     metric: { clean: out['metric.clean'].data[0], corrupted: out['metric.corrupted'].data[0] },
     layout,
     edges,
-    receiverTotals: Float64Array.from(out.receiver_totals.data),
+    receiverTotals,
     method,
     steps,
   };
 }
 
-/** Edges sorted by |score|, largest first. */
+/** The hook a receiver reads: blocks.l.hook_{q,k,v}_input, blocks.l.hook_mlp_in, or ln_final's input for logits. */
+export function receiverHook(receiver: string): string {
+  let m: RegExpMatchArray | null;
+  if ((m = receiver.match(/^a(\d+)\.h\d+<([qkv])>$/))) return `blocks.${m[1]}.hook_${m[2]}_input`;
+  if ((m = receiver.match(/^m(\d+)$/))) return `blocks.${m[1]}.hook_mlp_in`;
+  if (receiver === 'logits') return 'ln_final.hook_scale';
+  throw new Error(`Unknown receiver "${receiver}".`);
+}
+
+/** Edges sorted by |score|, largest first; edges not upstream of an internal metric (NaN) are left out. */
 export function rankEdges(scores: Pick<EdgeScores, 'layout' | 'edges'>): (Edge & { value: number })[] {
   const R = scores.layout.receivers.length;
   return allEdges(scores.layout)
     .map((e) => ({ ...e, value: scores.edges[e.sender * R + e.receiver] }))
+    .filter((e) => !Number.isNaN(e.value))
     .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
 }

@@ -32,6 +32,8 @@ import { tokenFeed } from './attribution';
 import { metricTargets, type Experiment } from './experiment';
 import type { Labelled } from './labelled';
 import { metricFeeds, metricInputs, metricRows } from './metrics';
+import { metricCapture } from './internal-metric';
+import { formatMetric } from './metric-spec';
 
 export interface InspectOptions {
   /** The pair whose prompts the logit lens reads (default 0). */
@@ -107,11 +109,12 @@ export function inspectGraph(cfg: GPT2Config, exp: Experiment): Graph {
   const at = new Map<string, Tensor>(); // hook -> its value at position m, [2N, ...]
   const kept = new Set(['hook_embed', 'hook_pos_embed', 'ln_final.hook_scale', ...lensHooks(cfg),
     ...Array.from({ length: L }, (_, l) => [`blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`]).flat()]);
-  const lnOut = gpt2Forward(cfg, w, tokens, (name, t) => {
+  const cap = metricCapture(cfg, exp);
+  const lnOut = gpt2Forward(cfg, w, tokens, cap.wrap((name, t) => {
     if (kept.has(name)) at.set(name, Reshape(Slice(t, 1, m, m + 1), [2 * N, ...t.shape.slice(2)]));
     return t;
-  });
-  const rows = metricRows(cfg, w, lnOut, exp, mIn); // [2N]: row s * N + b, s = 0 clean, 1 corrupted
+  }));
+  const rows = metricRows(cfg, w, lnOut, exp, mIn, cap); // [2N]: row s * N + b, s = 0 clean, 1 corrupted
   g.output(rows, 'inspect.metric');
   g.output(Reshape(unembed(cfg, w, Slice(lnOut, 1, m, m + 1)), [2 * N, cfg.dVocab]), 'inspect.logits');
 
@@ -151,6 +154,9 @@ export function inspectGraph(cfg: GPT2Config, exp: Experiment): Graph {
 function checkOptions(cfg: GPT2Config, exp: Experiment, opts: InspectOptions): { pair: number; k: number } {
   const pair = opts.lensPair ?? 0;
   const k = opts.k ?? 5;
+  const { name } = exp.spec.metric;
+  if (name === 'attn' || name === 'prefix' || name === 'neuron')
+    throw new Error(`Inspect's logit lens and direct logit attribution follow the metric's answer token; the ${name} metric has none. Inspect with a metric on the logits (logit_diff, logprob, ...) or dla.`);
   if (!Number.isInteger(pair) || pair < 0 || pair >= exp.nPairs)
     throw new Error(`The logit lens pair ${pair} is not one of the experiment's pairs (0..${exp.nPairs - 1}).`);
   if (!Number.isInteger(k) || k < 1 || k > cfg.dVocab) throw new Error(`Top-k needs a whole k from 1 to the vocabulary size ${cfg.dVocab}; got ${k}.`);
@@ -162,7 +168,7 @@ export function inspectDirection(exp: Experiment): { target: number; wrong: numb
   const last = exp.positions.length - 1;
   return exp.clean.map((_, b) => ({
     target: metricTargets(exp, b)[last],
-    wrong: exp.spec.metric.name === 'logit_diff' ? exp.wrongs[b] : null,
+    wrong: exp.spec.metric.name === 'logit_diff' || (exp.spec.metric.name === 'dla' && exp.wrongs[b] >= 0) ? exp.wrongs[b] : null,
   }));
 }
 
@@ -170,7 +176,7 @@ export async function runInspection(rt: Runtime, cfg: GPT2Config, exp: Experimen
   const { pair, k } = checkOptions(cfg, exp, opts);
   const [N, L, H, V] = [exp.nPairs, cfg.nLayers, cfg.nHeads, cfg.dVocab];
   const direction = inspectDirection(exp);
-  const key = `inspect:${cfg.name}:${exp.nPairs}x${exp.nPos}:${inspectPosition(exp)}:${exp.spec.metric.name}:${exp.positions.join('.')}`;
+  const key = `inspect:${cfg.name}:${exp.nPairs}x${exp.nPos}:${inspectPosition(exp)}:${formatMetric(exp.spec.metric)}:${exp.positions.join('.')}`;
   const out = await rt.run(key, () => inspectGraph(cfg, exp), {
     'tokens.clean': tokenFeed(exp.clean),
     'tokens.corrupted': tokenFeed(exp.corrupted),

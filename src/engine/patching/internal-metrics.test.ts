@@ -7,10 +7,11 @@ import { createNodeRuntime } from '../runtime/node';
 import { PatchingEngine } from './index';
 import { experimentFromTokens, type Experiment } from './experiment';
 import { parseMetric } from './metric-spec';
+import { edgeLayout, parseEdges } from './edges';
 import type { Family } from './types';
 import { refCell, refIndices } from '../../../test/reference/cells-f64';
 import {
-  refAtp, refInternalMetric, refPatch, refRun, refUpstream, refWeights, type RefMetric, type RefSite,
+  refAtp, refInternalMetric, refPatch, refPathPatchMlp, refRun, refUpstream, refWeights, type RefMetric, type RefSite,
 } from '../../../test/reference/internal-metrics-f64';
 import { randomTokens, randomWeights, tinyConfig } from '../../../test/reference/random-weights';
 import { expectClose } from '../../../test/helpers/compare';
@@ -102,5 +103,34 @@ describe('internal metrics against the float64 reference', () => {
       expectClose(`${text} noising AtP`, (await engine.attribute(s.exp, { families: [f] })).values[f]!.data.filter((x: number) => !Number.isNaN(x)),
         reference(f, site, s, 'atp').filter((x: number) => !Number.isNaN(x)), 1e-4);
     }
+  });
+
+  it('edges: path patches into MLP receivers equal the reference; edges into receivers after the metric are NaN', async () => {
+    const [text, site] = SITES[4]; // neuron:1.7.3 reads blocks.1.mlp.hook_post: m1's input is upstream, logits are not
+    const s = setup(text, site);
+    const names = ['input->m1', 'a0.h1->m1', 'm0->m1', 'a1.h0->m1', 'a0.h0->m0', 'm1->logits', 'a0.h1->a1.h0<q>'];
+    const got = await engine.pathPatch(s.exp, parseEdges(cfg, names));
+    const want = names.slice(0, 5).map((n) => {
+      const [sender, receiver] = n.split('->');
+      const layer = Number(receiver.slice(1));
+      return clean.reduce((a, _, b) => a + refPathPatchMlp(cfg, w64, s.base[b], s.source[b], sender, layer, s.metrics[b]), 0) / clean.length;
+    });
+    expectClose(`${text} path patches`, got.slice(0, 5), want, 1e-4);
+    expect(Math.max(...want.map(Math.abs))).toBeGreaterThan(1e-3);
+    expect(Number.isNaN(got[5])).toBe(true);
+    expect(Number.isFinite(got[6])).toBe(true); // a query input of layer 1 feeds layer 1's MLP: upstream
+    // Edge attribution: every edge into logits is NaN; the others are numbers; ranking leaves the NaN ones out.
+    const scores = await engine.edgeScores(s.exp);
+    const { receivers, upstream } = edgeLayout(cfg);
+    const R = receivers.length;
+    receivers.forEach((r, v) => {
+      for (let u = 0; u < upstream[v]; u++) expect(Number.isNaN(scores.edges[u * R + v]), `${r}`).toBe(r === 'logits');
+    });
+    // Circuit: every edge restores the source run's metric exactly; faithfulness 1.
+    const { upstream: up } = edgeLayout(cfg);
+    const all = up.flatMap((n, v) => Array.from({ length: n }, (_, u) => ({ sender: u, receiver: v })));
+    const [c] = await engine.evaluateCircuits(s.exp, [all]);
+    const m = await engine.metrics(s.exp);
+    expectClose('full circuit', [c.metric], [m.clean], 1e-4);
   });
 });

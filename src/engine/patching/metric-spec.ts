@@ -17,6 +17,7 @@
 // change the metric, and the views say so rather than show 0. Positions do not enter: a later position of an
 // upstream hook is a genuine exact 0 by causality.
 import type { MetricName, MetricSpec, MetricSite } from './types';
+import { hookFor, type Family } from './families';
 
 export const LOGIT_METRICS = ['logit_diff', 'logprob', 'prob', 'logit', 'basket', 'mean_logprob', 'kl'] as const satisfies readonly MetricName[];
 export const INTERNAL_METRICS = ['attn', 'prefix', 'neuron', 'dla'] as const satisfies readonly MetricName[];
@@ -139,4 +140,9 @@ export function notUpstream(spec: MetricSpec, hookName: string): boolean {
   const [l, r] = forwardRank(hookName);
   const [ml, mr] = forwardRank(own);
   return l > ml || (l === ml && r >= mr);
+}
+
+/** Per layer, whether a family's cells there are not upstream of the metric (all false for logit metrics). */
+export function notUpstreamLayers(spec: MetricSpec, family: Family, nLayers: number): boolean[] {
+  return Array.from({ length: nLayers }, (_, l) => notUpstream(spec, hookFor(family, l)));
 }

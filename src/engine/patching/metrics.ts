@@ -1,7 +1,7 @@
 // Metrics as graph code, computed from ln_final's output at the metric positions only (no full logits).
 // Rows are patch-major: row r = patch (r / nPairs), pair (r % nPairs); per-pair coefficients broadcast over patches.
 import { Add, Div, Exp, Graph, Mul, ReduceSum, Reshape, Sub, Where, logSumExp, type Tensor } from '../graph';
-import { atPositions, atRows, unembed, type WeightInputs } from '../model/gpt2';
+import { atPositions, atRows, unembed, type Hook, type WeightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import { int64Feed, type Feed, type Runtime } from '../runtime/types';
 import { runSymbolic, sizesWithin } from '../runtime/symbolic';
@@ -11,7 +11,7 @@ import type { MetricName } from './types';
 import { forcedFeeds } from './continuations';
 import { forcedRows } from './continuation-metric';
 import { isInternalMetric } from './metric-spec';
-import { internalFeeds, internalInputs, internalRows, prepareInternalMetric, type MetricCapture } from './internal-metric';
+import { internalFeeds, internalInputs, internalRows, metricCapture, prepareInternalMetric, type MetricCapture } from './internal-metric';
 
 export interface MetricInputs {
   /** [nPairs, K, d_vocab]: +1 at the answer (target) token, -1 at the wrong token for logit_diff. */
@@ -117,6 +117,20 @@ function perPosition(name: MetricName, logits: Tensor, picked: Tensor, inputs: M
       throw new Error(`The ${name} metric reads an internal activation, not the logits.`);
   }
 }
+
+/**
+ * The metric rows of one forward pass: `forward` receives the wrapper that records an internal metric's hook (a
+ * no-op for logit metrics) and returns ln_final's output. `trimmed`: the forward keeps only the metric rows in its
+ * last layer (finalRows).
+ */
+export function metricOf(
+  cfg: GPT2Config, w: WeightInputs, exp: Experiment, inputs: MetricInputs, forward: (wrap: (hook: Hook) => Hook) => Tensor, trimmed = false,
+): Tensor {
+  const cap = metricCapture(cfg, exp, trimmed);
+  return metricRows(cfg, w, forward(cap.wrap), exp, inputs, cap);
+}
+
+export const noHook: Hook = (_name, t) => t;
 
 /** Mean over rows: the scalar whose gradient attribution uses. */
 export function meanOf(rows: Tensor): Tensor {

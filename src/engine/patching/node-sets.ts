@@ -10,7 +10,7 @@ import { experimentKey, tokenFeed } from './attribution';
 import type { Experiment } from './experiment';
 import { cellSelector, familyShape, isFamily, FAMILIES } from './families';
 import { hookShapesOf } from './hook-shapes';
-import { meanOf, metricFeeds, metricInputs, metricRows } from './metrics';
+import { meanOf, metricFeeds, metricInputs, metricOf, noHook } from './metrics';
 import type { Family } from './types';
 
 export interface Cell {
@@ -100,8 +100,8 @@ function jointGraph(cfg: GPT2Config, exp: Experiment, patch: CellPatch): Graph {
   });
   const baseTokens = g.input('tokens.base', [N, P], 'int64');
   const patched = (name: string, t: Tensor) => (hooks.has(name) ? patch.replace(name, t, source.get(name)!) : t);
-  g.output(meanOf(metricRows(cfg, w, gpt2Forward(cfg, w, baseTokens), exp, mIn)), 'metric.base');
-  g.output(meanOf(metricRows(cfg, w, gpt2Forward(cfg, w, baseTokens, patched), exp, mIn)), 'metric.patched');
+  g.output(meanOf(metricOf(cfg, w, exp, mIn, (wrap) => gpt2Forward(cfg, w, baseTokens, wrap(noHook)))), 'metric.base');
+  g.output(meanOf(metricOf(cfg, w, exp, mIn, (wrap) => gpt2Forward(cfg, w, baseTokens, wrap(patched)))), 'metric.patched');
   return g;
 }
 
@@ -142,15 +142,14 @@ function onTopGraph(cfg: GPT2Config, exp: Experiment, set: CellPatch, hook: stri
   const setHooks = new Set(set.hooks);
   const baseTokens = g.input('tokens.base', [N, P], 'int64');
   const withSet = (name: string, t: Tensor) => (setHooks.has(name) ? set.replace(name, t, source.get(name)!) : t);
-  g.output(meanOf(metricRows(cfg, w, gpt2Forward(cfg, w, baseTokens, withSet), exp, mIn)), 'metric.base');
-  const x = gpt2Forward(cfg, w, tileK(baseTokens), (name, t) => {
+  g.output(meanOf(metricOf(cfg, w, exp, mIn, (wrap) => gpt2Forward(cfg, w, baseTokens, wrap(withSet)))), 'metric.base');
+  g.output(metricOf(cfg, w, exp, mIn, (wrap) => gpt2Forward(cfg, w, tileK(baseTokens), wrap((name, t) => {
     const v = setHooks.has(name) ? set.replace(name, t, tileK(source.get(name)!)) : t; // [K * N, ...hook]
     if (name !== hook) return v;
     const shape = t.shape.slice(1);
     const mask = g.input('cell.mask', [K, 1, ...shape], 'bool');
     return Reshape(Where(mask, Reshape(source.get(name)!, [1, N, ...shape]), Reshape(v, [K, N, ...shape])), t.shape);
-  });
-  g.output(metricRows(cfg, w, x, exp, mIn), 'metric_rows');
+  }))), 'metric_rows');
   return g;
 }
 
