@@ -11,7 +11,7 @@ const HOOK = 'blocks.1.attn.hook_pattern';
 
 test('attention-probability metric: not-upstream cells labelled, not patched, and carried by the link', async ({ app, browser, backend, reference }) => {
   // Three page loads and two runs: ~30 s on a quiet machine; the limit leaves room for a loaded one.
-  test.setTimeout(240_000);
+  test.setTimeout(360_000);
   await app.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
   await app.open();
   await app.ready();
@@ -89,7 +89,7 @@ test('attention-probability metric: not-upstream cells labelled, not patched, an
     const other = new AppPage(await context.newPage(), backend);
     await other.page.goto(link);
     await other.ready();
-    await other.page.waitForFunction(() => window.patchwork!.lastResult() !== null, null, { timeout: 60_000 });
+    await other.page.waitForFunction(() => window.patchwork!.lastResult() !== null, null, { timeout: 150_000 });
     await expect(other.page.getByTestId('experiment.metric')).toHaveValue('attn');
     await expect(other.page.getByTestId('metric.site.key')).toHaveValue('3');
     const second = (await other.lastResult())!;
