@@ -1,6 +1,8 @@
 // `patchwork edges|path|circuit` and the node-set options (`patch --together`, `attribute --patched`): the edge
 // engine for scripts (issue #10). Same prompt, metric, direction and bad-input rules as `attribute`; JSON keys are a
 // contract; progress and timings go to stderr.
+import { isInternalMetric, notUpstream } from '../engine/patching/metric-spec';
+import { receiverHook } from '../engine/patching/edges';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ESTIMATORS, METHODS, checkMethod, type Method } from '../engine/patching/estimators';
@@ -112,6 +114,10 @@ export function registerCircuitCommands<O extends object>(p: Command, shared: Cl
             edges: senders.map((_, i) => Array.from(s.edges.subarray(i * R, (i + 1) * R))),
             // The identity (a receiver's edges sum to its total) holds for the linear estimators only.
             receiver_totals: linear ? Array.from(s.receiverTotals) : null,
+            // Internal metrics: 1 where the edge's receiver is the metric's hook or after it (its value is null).
+            ...(isInternalMetric(exp.spec.metric.name) ? {
+              not_upstream: senders.map((_, i) => receivers.map((r, v) => (i < s.layout.upstream[v] ? +notUpstream(exp.spec.metric, receiverHook(r)) : 0))),
+            } : {}),
           },
         };
       });
@@ -126,7 +132,14 @@ export function registerCircuitCommands<O extends object>(p: Command, shared: Cl
         const values = await engine.pathPatch(exp, edges);
         log(`${edges.length} path patches in ${ms(t0)}`);
         const layout = engine.edgeLayout();
-        return { metric: await engine.metrics(exp), result: { path: Object.fromEntries(edges.map((e, i) => [edgeName(layout, e), values[i]])) } };
+        const after = (e: Edge) => notUpstream(exp.spec.metric, receiverHook(layout.receivers[e.receiver]));
+        return {
+          metric: await engine.metrics(exp),
+          result: {
+            path: Object.fromEntries(edges.map((e, i) => [edgeName(layout, e), values[i]])),
+            ...(isInternalMetric(exp.spec.metric.name) ? { not_upstream: Object.fromEntries(edges.map((e) => [edgeName(layout, e), +after(e)])) } : {}),
+          },
+        };
       }),
     );
 

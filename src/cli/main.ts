@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { loadModelFromDir } from '../engine/model/weights-node';
 import { boundThreads, createNodeRuntime } from '../engine/runtime/node';
 import {
-  CONTRACT_FAMILIES, ExperimentError, FAMILIES, METRICS, familyAxes, joinExperiments, PatchingEngine, named, parseFamilies, resolveWithContinuations, topK,
+  CONTRACT_FAMILIES, ExperimentError, FAMILIES, familyAxes, joinExperiments, PatchingEngine, named, parseFamilies, resolveWithContinuations, topK,
   METRIC_SYNTAX, formatMetric, parseMetric,
   type AblatedRun, type AblationMode, type Experiment, type PairRecord, type ExperimentSpec, type Family, type Labelled,
 } from '../engine/patching';

@@ -172,3 +172,33 @@ export function refPathPatchMlp(cfg: GPT2Config, w: WeightsF64, base: number[], 
   const patched = metric(referenceForwardF64(cfg, w, base, { hooks: { [`blocks.${layer}.ln2.hook_normalized`]: () => normalized } }).cache);
   return patched - metric(b);
 }
+
+/**
+ * Integrated gradients with m steps (alpha = k / m, k = 0..m-1), for one cell of `hook`:
+ * (1/m) sum_k sum over the cell's entries of (source - base) * dM/dh at the run where `interpolated` (the hook
+ * itself: ig-layer; blocks.0.hook_resid_pre: ig-inputs) is base + alpha (source - base) and the rest of the base run
+ * is recomputed. Each term is a directional derivative, by central differences.
+ */
+export function refIg(cfg: GPT2Config, w: WeightsF64, base: number[], source: number[], hook: string, entries: number[], metric: RefMetric, m: number, interpolated: string, eps = 1e-4): number {
+  const b = refHook(cfg, w, base, hook);
+  const s = refHook(cfg, w, source, hook);
+  const bi = refHook(cfg, w, base, interpolated);
+  const si = refHook(cfg, w, source, interpolated);
+  let total = 0;
+  for (let k = 0; k < m; k++) {
+    const alpha = k / m;
+    const at = (e: number) => {
+      const hooks: Record<string, (v: Float64Array) => Float64Array> = {};
+      const interp = bi.map((x, i) => x + alpha * (si[i] - x));
+      if (interpolated !== hook) hooks[interpolated] = () => interp.slice();
+      hooks[hook] = (v) => {
+        const out = interpolated === hook ? interp.slice() : v.slice();
+        for (const i of entries) out[i] += e * (s[i] - b[i]);
+        return out;
+      };
+      return metric(referenceForwardF64(cfg, w, base, { hooks }).cache);
+    };
+    total += (at(eps) - at(-eps)) / (2 * eps);
+  }
+  return total / m;
+}

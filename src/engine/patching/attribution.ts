@@ -330,7 +330,7 @@ function integratedLayers(
   return (f, l) => {
     const hook = hookFor(f, l);
     const b = base.get(hook)!;
-    return reduceToLayout(f, Mul(tile(Sub(src.get(hook)!, b)), gradOf.get(hook) ?? Expand(g.scalar(0), b.shape)), true);
+    return reduceToLayout(f, Mul(tile(Sub(src.get(hook)!, b)), gradOf.get(hook) ?? g.scalar(0)), true);
   };
 }
 

@@ -11,7 +11,7 @@ import { edgeLayout, parseEdges } from './edges';
 import type { Family } from './types';
 import { refCell, refIndices } from '../../../test/reference/cells-f64';
 import {
-  refAtp, refInternalMetric, refPatch, refPathPatchMlp, refRun, refUpstream, refWeights, type RefMetric, type RefSite,
+  refAtp, refIg, refInternalMetric, refPatch, refPathPatchMlp, refRun, refUpstream, refWeights, type RefMetric, type RefSite,
 } from '../../../test/reference/internal-metrics-f64';
 import { randomTokens, randomWeights, tinyConfig } from '../../../test/reference/random-weights';
 import { expectClose } from '../../../test/helpers/compare';
@@ -132,5 +132,42 @@ describe('internal metrics against the float64 reference', () => {
     const [c] = await engine.evaluateCircuits(s.exp, [all]);
     const m = await engine.metrics(s.exp);
     expectClose('full circuit', [c.metric], [m.clean], 1e-4);
+  });
+
+  it('per pair: attribution and exact patches of each pair equal the reference (dla, neuron)', async () => {
+    for (const [text, site] of [SITES[5], SITES[3]]) {
+      const s = setup(text, site);
+      const f: Family = 'head_out';
+      const perPair = (how: 'patch' | 'atp') => clean.flatMap((_, b) => refIndices(f, cfg, P).map((idx) => {
+        const cell = refCell(f, cfg, P, idx);
+        if (!refUpstream(site, cell.hook)) return NaN;
+        return (how === 'patch' ? refPatch : refAtp)(cfg, w64, s.base[b], s.source[b], cell.hook, cell.entries, s.metrics[b]);
+      }));
+      const attr = (await engine.attribute(s.exp, { families: [f], perPair: true })).pairs!.values[f]!.data;
+      const exact = (await engine.sweepPairs(s.exp, f)).values.data;
+      for (const [label, got, want] of [['AtP', attr, perPair('atp')], ['patch', exact, perPair('patch')]] as const) {
+        expect(Array.from(got, Number.isNaN), `${text} ${label} not upstream`).toEqual(want.map(Number.isNaN));
+        expectClose(`${text} per-pair ${label}`, got.filter((x: number) => !Number.isNaN(x)), want.filter((x: number) => !Number.isNaN(x)), 1e-4);
+      }
+    }
+  });
+
+  it('integrated gradients (ig-layer, ig-inputs, 3 steps) and the QK fix on value families equal the reference', async () => {
+    for (const [text, site] of [SITES[0], SITES[5]]) {
+      const s = setup(text, site);
+      for (const [method, f, interpolated] of [['ig-layer', 'head_out', null], ['ig-inputs', 'resid_pre', 'blocks.0.hook_resid_pre']] as const) {
+        const got = (await engine.attribute(s.exp, { families: [f], method, steps: 3 })).values[f]!.data;
+        const want = refIndices(f, cfg, P).map((idx) => {
+          const cell = refCell(f, cfg, P, idx);
+          if (!refUpstream(site, cell.hook)) return NaN;
+          return clean.reduce((a, _, b) => a + refIg(cfg, w64, s.base[b], s.source[b], cell.hook, cell.entries, s.metrics[b], 3, interpolated ?? cell.hook), 0) / clean.length;
+        });
+        expect(Array.from(got, Number.isNaN), `${text} ${method}`).toEqual(want.map(Number.isNaN));
+        expectClose(`${text} ${method} ${f}`, got.filter((x) => !Number.isNaN(x)), want.filter((x) => !Number.isNaN(x)), 1e-4);
+      }
+      // The QK fix changes only query and key families: elsewhere it is AtP.
+      const qk = (await engine.attribute(s.exp, { families: ['v'], method: 'qk-fix' })).values.v!.data;
+      expectClose(`${text} qk-fix v`, qk.filter((x) => !Number.isNaN(x)), reference('v', site, s, 'atp').filter((x) => !Number.isNaN(x)), 1e-4);
+    }
   });
 });
