@@ -10,6 +10,9 @@ import type { Runtime } from '../engine/runtime/types';
 import { checkFinite, NonFiniteError } from '../engine/patching/finite';
 import { resolvePairs, runBatches } from '../engine/patching/dataset';
 import { meanActivations } from '../engine/patching/ablation';
+import { notUpstream, notUpstreamLayers } from '../engine/patching/metric-spec';
+import { receiverHook } from '../engine/patching/edges';
+import type { Family, MetricSpec } from '../engine/patching/types';
 import { loadSource } from './model-loader';
 import { INSPECT_KL_MESSAGE, type ProgressOf, type RequestMessage, type ResultOf, type SerializedError, type WorkerMessage } from './protocol';
 
@@ -66,6 +69,20 @@ function checkPatched(family: string, indices: number[][], values: ArrayLike<num
   }
 }
 
+/**
+ * `x` with the cells not upstream of an internal metric set to 0, for the non-finite check only: the engine leaves
+ * them NaN on purpose (issue 13; the views draw them as "not upstream"), while a NaN anywhere else is still an error.
+ */
+function upstreamOnly(metric: MetricSpec, family: Family, x: Labelled): Labelled {
+  const layers = notUpstreamLayers(metric, family, x.shape[0]);
+  if (!layers.some(Boolean)) return x;
+  const per = x.data.length / x.shape[0];
+  return { ...x, data: Float64Array.from(x.data, (v, i) => (layers[Math.floor(i / per)] ? 0 : v)) };
+}
+
+const upstreamValues = (metric: MetricSpec, values: Partial<Record<Family, Labelled>>): [string, Labelled][] =>
+  (Object.entries(values) as [Family, Labelled][]).map(([f, l]) => [f, upstreamOnly(metric, f, l)]);
+
 function transferables(values: Partial<Record<string, Labelled>>): Transferable[] {
   return Object.values(values).map((l) => l!.data.buffer as ArrayBuffer);
 }
@@ -121,7 +138,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       const exp = experiment(msg.model, msg.spec);
       const patched = msg.patched?.length ? cellPatch(msg.patched) : undefined;
       const r = await eng.attribute(exp, { families: msg.families, mode: msg.mode, method: msg.method, steps: msg.steps, patched });
-      checkFinite('attribution', r.metric, Object.entries(r.values).map(([f, l]) => [f, l!]));
+      checkFinite('attribution', r.metric, upstreamValues(msg.spec.metric, r.values));
       const value: ResultOf['attribute'] = { metric: r.metric, values: r.values, method: r.method, steps: r.steps };
       return [value, transferables(r.values)];
     }
@@ -135,7 +152,7 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
         const r = await eng.attribute(exp, { families: msg.families, mode: 'patch', perPair: true });
         return { metric: r.pairs!.metric, values: r.pairs!.values };
       }, { maxPairs: msg.maxPairs, signal, onProgress: (done, total) => progress({ done, total }) });
-      checkFinite('attribution', res.metric, msg.families.map((f) => [f, res.mean[f]!]));
+      checkFinite('attribution', res.metric, msg.families.map((f) => [f, upstreamOnly(msg.spec.metric, f, res.mean[f]!)]));
       const value: ResultOf['attributePairs'] = { metric: res.metric, metricPerPair: res.metricPerPair, mean: res.mean, perPair: res.perPair, sem: res.sem };
       const buffers = [res.metricPerPair.clean, res.metricPerPair.corrupted, ...Object.values(res.mean), ...Object.values(res.perPair), ...Object.values(res.sem)]
         .map((a) => ('data' in a! ? a!.data : a as Float64Array).buffer as ArrayBuffer);
@@ -160,7 +177,10 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
     case 'edgeScores': {
       const r = await needEngine(msg.model).edgeScores(experiment(msg.model, msg.spec), 'atp', 1, msg.patched);
       checkFinite('edge attribution', r.metric, []);
-      const bad = r.edges.findIndex((x) => !Number.isFinite(x));
+      // Edges into receivers not upstream of an internal metric are NaN on purpose (issue 13); any other is an error.
+      const R0 = r.layout.receivers.length;
+      const blocked = r.layout.receivers.map((name) => notUpstream(msg.spec.metric, receiverHook(name)));
+      const bad = r.edges.findIndex((x, i) => !Number.isFinite(x) && !(Number.isNaN(x) && blocked[i % R0]));
       if (bad >= 0) {
         const R = r.layout.receivers.length;
         throw new NonFiniteError(`The edge attribution of ${r.layout.senders[Math.floor(bad / R)]}->${r.layout.receivers[bad % R]} is ${r.edges[bad]}: the model's activations overflow float32, or its weights are damaged.`);

@@ -41,6 +41,7 @@ describe('<MetricSitePicker>', () => {
     expect((html.match(/<option value="\d+"[^>]*>H\d<\/option>/g) ?? []).length).toBe(4);
     expect(html).toContain('>3 ·&lt;b&gt;</option>');
     expect(html).toContain('--metric attn:1.2:3:1');
+    expect(html).not.toContain('experiment.issue.metric');
   });
 
   it('shows the engine\'s messages beside the fields and marks a value out of range', () => {
@@ -57,5 +58,6 @@ describe('<MetricSitePicker>', () => {
     expect(html).toContain('Neuron (0–255)');
     expect(html).toContain('value="40"');
     expect(html).toContain('--metric neuron:0.2.40');
+    expect(html).not.toContain('experiment.issue.metric');
   });
 });

@@ -51,7 +51,7 @@ export function MetricSitePicker({ name, site, onChange, cfg, tokens, issues }: 
   // The neuron as typed: a text that is not a number yet stays here (and is named), the spec keeps the last number.
   const [neuronText, setNeuronText] = useState<string | null>(null);
   const neuronShown = neuronText ?? String(site.neuron ?? '');
-  const neuronParsed = parseNeuron(neuronShown, cfg?.dMlp ?? null);
+  const neuronParsed = fields.includes('neuron') ? parseNeuron(neuronShown, cfg?.dMlp ?? null) : { value: 0 };
   const issuesId = `${base}-issues`;
   const describedBy = issues.length || 'error' in neuronParsed ? issuesId : undefined;
   let text: string | null = null;
