@@ -204,6 +204,8 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
     }
     case 'sessionsCreated':
       return [runtime?.sessionsCreated ?? 0, []];
+    case 'transfers':
+      return [{ bytesReadBack: 0, outputsKept: 0, outputsOnGpu: 0, ...runtime?.transfers, weightPrecision: runtime?.weightPrecision ?? 'float32' }, []];
     case 'inspect': {
       if (msg.spec.metric.name === 'kl') throw new Error(INSPECT_KL_MESSAGE);
       const value: ResultOf['inspect'] = await needEngine(msg.model).inspect(experiment(msg.model, msg.spec), { lensPair: msg.lensPair, k: 5 });

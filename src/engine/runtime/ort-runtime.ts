@@ -30,7 +30,7 @@ export class OrtRuntime implements Runtime {
   private weights = new Map<string, Ort.Tensor>();
   private queue: Promise<unknown> = Promise.resolve();
   private created = 0;
-  readonly transfers = { bytesReadBack: 0, outputsKept: 0 };
+  readonly transfers = { bytesReadBack: 0, outputsKept: 0, outputsOnGpu: 0 };
 
   constructor(
     private readonly ort: OrtModule,
@@ -118,6 +118,7 @@ export class OrtRuntime implements Runtime {
         if (keep(name)) {
           kept[name] = new Kept(t);
           this.transfers.outputsKept++;
+          if (t.location === 'gpu-buffer') this.transfers.outputsOnGpu++;
           continue;
         }
         const data = (t.location === 'cpu' ? t.data : await t.getData(true)) as Float32Array;

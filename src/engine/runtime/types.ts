@@ -59,8 +59,8 @@ export interface Runtime {
   runKeeping?(
     key: string, build: () => Graph, feeds: Record<string, Feed>, held: Record<string, DeviceTensor>, keep: (output: string) => boolean,
   ): Promise<KeptRun>;
-  /** Counters for tests and benchmarks: bytes of outputs copied to the host, and outputs left on the device. */
-  readonly transfers?: { bytesReadBack: number; outputsKept: number };
+  /** Counters for tests and benchmarks: bytes of outputs copied to the host, outputs kept, and of those in GPU buffers. */
+  readonly transfers?: { bytesReadBack: number; outputsKept: number; outputsOnGpu: number };
   /** Drops cached sessions (e.g. after a model change). */
   clearSessions(): Promise<void>;
   dispose(): Promise<void>;
