@@ -5,8 +5,12 @@ import type { ExperimentSpec } from '../src/engine/patching/types';
 import { compareArrays, expect, test } from './fixtures';
 
 test('exact patches on WebGPU keep the cached activations in GPU buffers and equal onnxruntime-node @webgpu-only', async ({ app, reference }) => {
+  // SwiftShader on a loaded 2-core machine: the model's prewarm (attribution, cache and patch sessions) alone took
+  // 80 s once, and Run queues behind it; wait for it here rather than within Run's 90 s.
+  test.setTimeout(400_000);
   await app.open();
   await app.ready();
+  await expect.poll(() => app.page.evaluate(async () => (await window.patchwork!.transfers()).outputsKept), { timeout: 300_000 }).toBeGreaterThan(0);
   await app.editor.preset('toy-induction');
   await app.editor.run();
   const result = (await app.lastResult())!;
