@@ -44,6 +44,8 @@ export interface PatchworkTestApi {
   clearRenderErrors(): void;
   /** onnxruntime sessions the worker has created so far (a prompt of a new length should add none). */
   sessionsCreated(): Promise<number>;
+  /** Outputs the worker's runtime read back (bytes) and kept on the device, and its weights' precision. */
+  transfers(): Promise<{ bytesReadBack: number; outputsKept: number; outputsOnGpu: number; weightPrecision: string }>;
 }
 
 const plain = (l: { axes: string[]; shape: number[]; data: Float64Array }): PlainLabelled => ({
@@ -79,6 +81,7 @@ export function installTestApi(): void {
     injectRenderError,
     clearRenderErrors,
     sessionsCreated: () => engine().sessionsCreated(),
+    transfers: () => engine().transfers(),
     state: () => {
       const s = getState();
       return JSON.parse(JSON.stringify({

@@ -103,6 +103,11 @@ export class EngineClient {
     return this.call({ type: 'sessionsCreated' });
   }
 
+  /** Tests only: bytes read back and outputs kept on the device (Runtime.transfers). */
+  transfers(): Promise<ResultOf['transfers']> {
+    return this.call({ type: 'transfers' });
+  }
+
   /** The key of the model the worker holds, or null. */
   loaded(): Promise<string | null> {
     return this.call({ type: 'loaded' });

@@ -3,7 +3,7 @@
 // blocks on computation. One request at a time reaches the runtime (its queue), but cancels and progress flow freely.
 import { PatchingEngine, cellPatch, type Experiment, type ExperimentSpec, type Labelled } from '../engine/patching';
 import { browserMemoryLimits, createBrowserRuntime, destroyWebGpuDeviceForTesting } from '../engine/runtime/browser';
-import { memoryShortfall } from '../engine/model/memory';
+import { memoryShortfall, modelMemory } from '../engine/model/memory';
 import { knownHubConfig } from '../engine/model/config';
 import { webgpuAvailable } from '../engine/runtime/web';
 import type { Runtime } from '../engine/runtime/types';
@@ -109,12 +109,12 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
       if (!runtime) throw new Error('The runtime is not started.');
       // A known hub model too big for this device is refused before its download (gpt2-xl is 6 GB).
       const known = msg.source.kind === 'hub' ? knownHubConfig(msg.source.repo, msg.source.id) : undefined;
-      const early = known && memoryShortfall(known, runtime.backend, await browserMemoryLimits(runtime.backend), runtime.weightPrecision);
+      const early = known && memoryShortfall(known, runtime.backend, await browserMemoryLimits(runtime.backend), runtime.precisionFor?.(modelMemory(known).parameters));
       if (early) throw new Error(early);
       const { model, bytes, fromCache, sha256, tofu, servedFrom } = await loadSource(msg.source, { signal, onProgress: progress });
       if (signal.aborted) throw signal.reason;
       // Too big for this device: refused with the figures, the previous model kept (issue 15 part 3).
-      const shortfall = memoryShortfall(model.config, runtime.backend, await browserMemoryLimits(runtime.backend), runtime.weightPrecision);
+      const shortfall = memoryShortfall(model.config, runtime.backend, await browserMemoryLimits(runtime.backend), runtime.precisionFor?.(modelMemory(model.config).parameters));
       if (shortfall) throw new Error(shortfall);
       progress({ phase: 'upload', loaded: 0 });
       // Drop the previous model's sessions and weights before holding the new ones (a GPU holds one at a time).
@@ -224,6 +224,8 @@ async function handle(msg: RequestMessage, signal: AbortSignal, progress: (p: Pr
     }
     case 'sessionsCreated':
       return [runtime?.sessionsCreated ?? 0, []];
+    case 'transfers':
+      return [{ bytesReadBack: 0, outputsKept: 0, outputsOnGpu: 0, ...runtime?.transfers, weightPrecision: runtime?.weightPrecision ?? 'float32' }, []];
     case 'inspect': {
       if (msg.spec.metric.name === 'kl') throw new Error(INSPECT_KL_MESSAGE);
       const value: ResultOf['inspect'] = await needEngine(msg.model).inspect(experiment(msg.model, msg.spec), { lensPair: msg.lensPair, k: 5 });

@@ -146,7 +146,9 @@ export type Request =
   /** Tests only: lose the GPU device as a driver reset would. */
   | { type: 'debugLoseDevice' }
   /** Tests only: onnxruntime sessions created so far (Runtime.sessionsCreated). */
-  | { type: 'sessionsCreated' };
+  | { type: 'sessionsCreated' }
+  /** Tests only: outputs read back to the host and kept on the device (Runtime.transfers), and the weights' precision. */
+  | { type: 'transfers' };
 
 export interface ResultOf {
   /** `threads`: onnxruntime's wasm threads; `threadsWarning`: why a `?threads=` override was not used as typed. */
@@ -167,6 +169,7 @@ export interface ResultOf {
   cancel: null;
   debugLoseDevice: boolean;
   sessionsCreated: number;
+  transfers: { bytesReadBack: number; outputsKept: number; outputsOnGpu: number; weightPrecision: string };
 }
 
 /** One head's attention pattern on both prompts: [query_pos][key_pos] row-major, n x n each. */

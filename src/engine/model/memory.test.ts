@@ -1,6 +1,7 @@
 // The memory check before a model loads: parameter counts against the published figures of the GPT-2 family (as
 // transformers' num_parameters() reports them, tied unembedding), and each limit refusing with its figure.
 import { describe, expect, it } from 'vitest';
+import { knownHubConfig } from './config';
 import { memoryShortfall, modelMemory } from './memory';
 import type { GPT2Config } from './types';
 
@@ -70,5 +71,17 @@ describe('float16 weights (runtime/f16.ts)', () => {
     // float16: host 5,942 + device 2,971 MB + working: more than 8 GB would need, but 4 GB is reported.
     expect(memoryShortfall(LARGE, 'webgpu', { deviceMemoryGiB: 4 }, 'float16')).toMatch(/^gpt2-large \(774M parameters, 1,476 MB of float16 weights\) needs about [\d,]+ MB of memory and this device reports 4 GB\. Try a smaller model\.$/);
     expect(memoryShortfall(MEDIUM, 'webgpu', { deviceMemoryGiB: 4 }, 'float16')).toBeNull();
+  });
+});
+
+describe('knownHubConfig', () => {
+  it("gives each hub size's published parameter count before its download, and nothing for an unknown repo", () => {
+    const count = (repo: string) => modelMemory(knownHubConfig(repo, repo)!).parameters;
+    expect(count('openai-community/gpt2')).toBe(124_439_808);
+    expect(count('distilbert/distilgpt2')).toBe(81_912_576);
+    expect(count('openai-community/gpt2-medium')).toBe(354_823_168);
+    expect(count('openai-community/gpt2-large')).toBe(774_030_080);
+    expect(count('openai-community/gpt2-xl')).toBe(1_557_611_200);
+    expect(knownHubConfig('someone/else', 'x')).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ import { runAttribution } from '../patching/attribution';
 import { experimentFromTokens } from '../patching/experiment';
 import { float16Bits, float16WeightInputs, toFloat16 } from './f16';
 import { createNodeRuntime } from './node';
-import type { OrtModule } from './ort-runtime';
+import { OrtRuntime, type OrtModule } from './ort-runtime';
 import type { Runtime } from './types';
 import { createWebRuntime, Float16UnsupportedError, weightPrecisionFor } from './web';
 import { decodeFloat16, nearestFloat16, roundedToFloat16 } from '../../../test/reference/f16-f64';
@@ -88,8 +88,8 @@ describe('float16WeightInputs', () => {
 });
 
 describe('weightPrecisionFor', () => {
-  it('auto: float16 on WebGPU with shader-f16 only; asked: refused on WebGPU without it, allowed on wasm', () => {
-    expect(weightPrecisionFor('auto', 'webgpu', true)).toBe('float16');
+  it('auto: by size on WebGPU with shader-f16 only; asked: refused on WebGPU without it, allowed on wasm', () => {
+    expect(weightPrecisionFor('auto', 'webgpu', true)).toBe('auto'); // float16 past 2 GiB of float32 weights
     expect(weightPrecisionFor(undefined, 'webgpu', false)).toBe('float32');
     expect(weightPrecisionFor('auto', 'wasm', true)).toBe('float32');
     expect(weightPrecisionFor('float32', 'webgpu', true)).toBe('float32');
@@ -131,13 +131,13 @@ describe('the engine with float16 weights', () => {
     const ortWeb = (await import('onnxruntime-web')) as unknown as OrtModule;
     const f16node = createNodeRuntime({ threads: 1, weightPrecision: 'float16' });
     const f16wasm = await createWebRuntime(ortWeb, { backend: 'wasm', weightPrecision: 'float16' });
-    expect([f16node.weightPrecision, f16wasm.weightPrecision]).toEqual(['float16', 'float16']);
     const f32 = await measure(createNodeRuntime({ threads: 1 }));
     const refRounded = refPatches(rounded);
     const refExact = refPatches(weights);
     const cleanRounded = metric(referenceForward(cfg, rounded, clean[0]).logits, P, cfg.dVocab);
     for (const rt of [f16node, f16wasm]) {
       const f16 = await measure(rt);
+      expect(rt.weightPrecision).toBe('float16');
       // Compute is float32: against the reference on the same (rounded) weights, only float32 noise remains.
       expectClose(`${rt.backend} f16 patches vs f64(rounded)`, f16.patches, refRounded, 1e-4, 1e-5);
       expect(f16.metric).toBeCloseTo(cleanRounded, 4);
@@ -162,5 +162,34 @@ describe('the engine with float16 weights', () => {
     const ln = weights.get('ln_f.weight')!;
     bad.set('ln_f.weight', { shape: ln.shape, data: Float32Array.from(ln.data, (v, i) => (i === 3 ? 7e4 : v)) });
     await expect(rt.setWeights(bad)).rejects.toThrow('ln_f.weight has 1 values beyond float16');
+  });
+
+  it("'auto' holds a model as float16 only past the size limit, and a change of precision drops the sessions", async () => {
+    const ortNode = (await import('onnxruntime-node')) as unknown as OrtModule;
+    const params = [...weights.values()].reduce((n, w) => n + w.data.length, 0);
+    const make = (limit: number) => new OrtRuntime(ortNode, {
+      backend: 'node-cpu', sessionOptions: { executionProviders: ['cpu'], intraOpNumThreads: 1 }, weightPrecision: 'auto', autoFloat16AboveBytes: limit,
+    });
+    const big = make(params * 4 - 1);
+    const small = make(params * 4);
+    runtimes.push(big, small);
+    expect([big.precisionFor(params), small.precisionFor(params)]).toEqual(['float16', 'float32']);
+    await big.setWeights(weights);
+    await small.setWeights(weights);
+    expect([big.weightPrecision, small.weightPrecision]).toEqual(['float16', 'float32']);
+    const m16 = (await runAttribution(big, cfg, exp)).metric.clean;
+    const m32 = (await runAttribution(small, cfg, exp)).metric.clean;
+    expect(m16).toBeCloseTo(metric(referenceForward(cfg, rounded, clean[0]).logits, P, cfg.dVocab), 4);
+    expect(m32).toBeCloseTo(metric(referenceForward(cfg, weights, clean[0]).logits, P, cfg.dVocab), 4);
+    expect(m16).not.toBe(m32);
+    // A smaller model on the same runtime goes back to float32: the sessions are dropped (same name, so the same
+    // keys: a kept 2-layer float16 session would ask for h.1's weights and fail), its numbers exact.
+    const cfg1 = { ...cfg, nLayers: 1 };
+    const w1 = new Map([...weights].filter(([n]) => !n.startsWith('h.1.')));
+    const created = big.sessionsCreated;
+    await big.setWeights(w1);
+    expect(big.weightPrecision).toBe('float32');
+    expect((await runAttribution(big, cfg1, exp)).metric.clean).toBeCloseTo(metric(referenceForward(cfg1, w1, clean[0]).logits, P, cfg.dVocab), 4);
+    expect(big.sessionsCreated).toBeGreaterThan(created);
   });
 });

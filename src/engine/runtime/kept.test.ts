@@ -36,7 +36,7 @@ describe('runKeeping', () => {
     expect(Object.keys(first.fetched)).toEqual(['plus1']);
     expect(Object.keys(first.kept)).toEqual(['twice']);
     expect(first.kept.twice.shape).toEqual([2, 3]);
-    expect(rt.transfers).toEqual({ bytesReadBack: 6 * 4, outputsKept: 1 });
+    expect(rt.transfers).toEqual({ bytesReadBack: 6 * 4, outputsKept: 1, outputsOnGpu: 0 });
     const b = { dtype: 'float32' as const, shape: [2, 3], data: Float32Array.from([10, 20, 30, 40, 50, 60]) };
     const second = await rt.runKeeping!('consume', g2, { b }, { a: first.kept.twice }, () => false);
     expect(Array.from(second.fetched.sum.data)).toEqual([12, 24, 36, 48, 60, 72]);

@@ -16,8 +16,12 @@ export interface OrtRuntimeOptions {
    * bits (toFloat16) when `precision` is float16.
    */
   wrapWeights?: (weights: Weights, precision: WeightPrecision) => Promise<Map<string, Ort.Tensor>>;
-  /** How the weights are held (default float32); float16: see f16.ts. */
-  weightPrecision?: WeightPrecision;
+  /**
+   * How the weights are held (default float32); float16: see f16.ts. 'auto': float16 for models whose float32
+   * weights pass `autoFloat16AboveBytes` (default AUTO_FLOAT16_ABOVE_BYTES), float32 below.
+   */
+  weightPrecision?: WeightPrecision | 'auto';
+  autoFloat16AboveBytes?: number;
   /**
    * Sessions kept alive, least recently used released first (default 48: a sweep uses two patch graphs per layer, 24 on GPT-2 Small, plus the attribution and cache graphs; fewer would evict in a cycle). Each session keeps its own activation
    * memory; a sweep touches one graph per (layer, start position) group, and creating a session costs ~40 ms.
@@ -25,12 +29,19 @@ export interface OrtRuntimeOptions {
   maxSessions?: number;
 }
 
+/**
+ * 'auto' holds weights as float16 only past 2 GiB of float32 weights: GPT-2 Large and XL (3.1 and 6.2 GB), which
+ * float16 makes fit; smaller models keep float32 and so give the same numbers as wasm and the CLI.
+ */
+export const AUTO_FLOAT16_ABOVE_BYTES = 2 * 2 ** 30;
+
 export class OrtRuntime implements Runtime {
   private sessions = new Map<string, Promise<Ort.InferenceSession>>();
   private weights = new Map<string, Ort.Tensor>();
   private queue: Promise<unknown> = Promise.resolve();
   private created = 0;
-  readonly transfers = { bytesReadBack: 0, outputsKept: 0 };
+  private precision: WeightPrecision = 'float32';
+  readonly transfers = { bytesReadBack: 0, outputsKept: 0, outputsOnGpu: 0 };
 
   constructor(
     private readonly ort: OrtModule,
@@ -45,16 +56,30 @@ export class OrtRuntime implements Runtime {
     return this.created;
   }
 
+  /** The held weights' precision (float32 until weights are set). */
   get weightPrecision(): WeightPrecision {
-    return this.opts.weightPrecision ?? 'float32';
+    return this.precision;
+  }
+
+  precisionFor(parameters: number): WeightPrecision {
+    const choice = this.opts.weightPrecision ?? 'float32';
+    if (choice !== 'auto') return choice;
+    return parameters * 4 > (this.opts.autoFloat16AboveBytes ?? AUTO_FLOAT16_ABOVE_BYTES) ? 'float16' : 'float32';
   }
 
   async setWeights(weights: Weights): Promise<void> {
     await this.enqueue(async () => {
       for (const t of this.weights.values()) t.dispose?.();
       this.weights.clear();
-      const precision = this.weightPrecision;
+      const precision = this.precisionFor([...weights.values()].reduce((n, w) => n + w.data.length, 0));
       if (precision === 'float16') checkFloat16(weights);
+      if (precision !== this.precision) {
+        // Sessions declare the weights' dtype: those of the other precision cannot be fed any more.
+        const all = [...this.sessions.values()];
+        this.sessions.clear();
+        for (const s of all) await (await s.catch(() => null))?.release();
+        this.precision = precision;
+      }
       this.weights = this.opts.wrapWeights
         ? await this.opts.wrapWeights(weights, precision)
         : new Map([...weights].map(([name, w]) => [name, precision === 'float16'
@@ -118,6 +143,7 @@ export class OrtRuntime implements Runtime {
         if (keep(name)) {
           kept[name] = new Kept(t);
           this.transfers.outputsKept++;
+          if (t.location === 'gpu-buffer') this.transfers.outputsOnGpu++;
           continue;
         }
         const data = (t.location === 'cpu' ? t.data : await t.getData(true)) as Float32Array;

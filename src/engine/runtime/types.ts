@@ -42,6 +42,8 @@ export interface Runtime {
   readonly sessionsCreated: number;
   /** How the held weights are stored: float32, or float16 cast to float32 inside each graph (runtime/f16.ts). */
   readonly weightPrecision?: 'float32' | 'float16';
+  /** The precision setWeights would hold a model of this many parameters in (the memory check asks before loading). */
+  precisionFor?(parameters: number): 'float32' | 'float16';
   /**
    * Holds the weights once on the device; every later run feeds them to each graph input named after a weight.
    * Calling it again with another Weights object replaces (and frees) the previous ones.
@@ -59,8 +61,8 @@ export interface Runtime {
   runKeeping?(
     key: string, build: () => Graph, feeds: Record<string, Feed>, held: Record<string, DeviceTensor>, keep: (output: string) => boolean,
   ): Promise<KeptRun>;
-  /** Counters for tests and benchmarks: bytes of outputs copied to the host, and outputs left on the device. */
-  readonly transfers?: { bytesReadBack: number; outputsKept: number };
+  /** Counters for tests and benchmarks: bytes of outputs copied to the host, outputs kept, and of those in GPU buffers. */
+  readonly transfers?: { bytesReadBack: number; outputsKept: number; outputsOnGpu: number };
   /** Drops cached sessions (e.g. after a model change). */
   clearSessions(): Promise<void>;
   dispose(): Promise<void>;

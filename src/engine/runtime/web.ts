@@ -18,9 +18,10 @@ export interface WebRuntimeOptions {
   /** Called once if the GPU device is lost; the runtime is unusable afterwards and should be recreated. */
   onDeviceLost?: (message: string) => void;
   /**
-   * How the weights are held: 'auto' (default) is float16 on WebGPU where the device has `shader-f16`, else
-   * float32; 'float16' asks for it (on WebGPU without shader-f16 the runtime refuses to start, see
-   * weightPrecisionFor); 'float32' never rounds. On wasm float16 is used only when asked.
+   * How the weights are held: 'auto' (default) is, on WebGPU where the device has `shader-f16`, float16 for models
+   * past 2 GiB of float32 weights (AUTO_FLOAT16_ABOVE_BYTES: GPT-2 Large and XL), else float32; 'float16' asks for
+   * it (on WebGPU without shader-f16 the runtime refuses to start, see weightPrecisionFor); 'float32' never
+   * rounds. On wasm float16 is used only when asked.
    */
   weightPrecision?: WeightPrecision | 'auto';
 }
@@ -35,7 +36,7 @@ export class Float16UnsupportedError extends Error {
  */
 export function weightPrecisionFor(
   choice: WeightPrecision | 'auto' | undefined, backend: 'webgpu' | 'wasm', shaderF16: boolean,
-): WeightPrecision {
+): WeightPrecision | 'auto' {
   if (choice === 'float32') return 'float32';
   if (choice === 'float16') {
     if (backend === 'webgpu' && !shaderF16) {
@@ -43,7 +44,7 @@ export function weightPrecisionFor(
     }
     return 'float16';
   }
-  return backend === 'webgpu' && shaderF16 ? 'float16' : 'float32';
+  return backend === 'webgpu' && shaderF16 ? 'auto' : 'float32';
 }
 
 export class OutOfMemoryError extends Error {
