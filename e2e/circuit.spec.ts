@@ -154,44 +154,71 @@ test('toy IOI circuit preset: its named edges are in the graph and patch as onnx
   }
 });
 
-test('a copied link reopens the Circuit tab with the same N, edge and exact value in a fresh page', async ({ app, backend, browser }, testInfo) => {
-  test.setTimeout(240_000);
-  await app.open();
-  await app.ready();
-  await app.editor.preset('toy-induction-keys');
-  await app.editor.run();
-  await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
-  const slider = app.page.getByRole('slider', { name: /Edges shown/ });
-  await slider.focus();
-  await app.page.keyboard.press('End');
-  const count = await app.page.getByTestId('circuit.count').textContent();
-  await app.page.getByRole('button', { name: 'node a0.h2', exact: true }).click();
-  const edge = edgeButton(app, 'input->a0.h2<v>');
-  await edge.focus();
-  await app.page.keyboard.press('Enter');
-  const exactCell = app.page.getByTestId('circuit.edge.exact');
-  await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
-  const exact = await exactCell.getAttribute('data-value');
-  await app.page.getByRole('button', { name: 'Copy link' }).click();
-  const url = app.page.url();
-  expect(url).toMatch(/#v1\./);
+// One page for two flows on the key-side preset (each used to open the app and run it): the link to the selected
+// edge, reopened in a fresh page; then, on the same edge, the normalised toggle. Every assertion of both is kept.
+test('Circuit tab on the key-side preset: a copied link reopens the same N, edge and exact value in a fresh page; the tab follows the normalised toggle', async ({ app, backend, browser }, testInfo) => {
+  test.setTimeout(360_000);
+  await test.step('a copied link reopens the Circuit tab with the same N, edge and exact value in a fresh page', async () => {
+    await app.open();
+    await app.ready();
+    await app.editor.preset('toy-induction-keys');
+    await app.editor.run();
+    await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
+    const slider = app.page.getByRole('slider', { name: /Edges shown/ });
+    await slider.focus();
+    await app.page.keyboard.press('End');
+    const count = await app.page.getByTestId('circuit.count').textContent();
+    await app.page.getByRole('button', { name: 'node a0.h2', exact: true }).click();
+    const edge = edgeButton(app, 'input->a0.h2<v>');
+    await edge.focus();
+    await app.page.keyboard.press('Enter');
+    const exactCell = app.page.getByTestId('circuit.edge.exact');
+    await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+    const exact = await exactCell.getAttribute('data-value');
+    await app.page.getByRole('button', { name: 'Copy link' }).click();
+    const url = app.page.url();
+    expect(url).toMatch(/#v1\./);
 
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    const fresh = new AppPage(page, backend);
-    await page.goto(url);
-    await fresh.ready();
-    await expect(page.getByTestId('tab.circuit')).toHaveAttribute('aria-selected', 'true', { timeout: 60_000 });
-    await expect(page.getByTestId('circuit.count')).toHaveText(count!, { timeout: 60_000 });
-    await expect(page.getByTestId('circuit.edge.name')).toHaveText('input->a0.h2<v>');
-    await expect(page.getByTestId('circuit.edge.exact')).toHaveAttribute('data-value', exact!, { timeout: 60_000 });
-    await expect(page.getByRole('button', { name: 'node a0.h2', exact: true })).toHaveAttribute('aria-pressed', 'true');
-    await expect(page.getByTestId('circuit.node.incoming')).toContainText('input->a0.h2<v>');
-    await fresh.snapshot(testInfo, 'circuit-permalink-reopened');
-  } finally {
-    await context.close();
-  }
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const fresh = new AppPage(page, backend);
+      await page.goto(url);
+      await fresh.ready();
+      await expect(page.getByTestId('tab.circuit')).toHaveAttribute('aria-selected', 'true', { timeout: 60_000 });
+      await expect(page.getByTestId('circuit.count')).toHaveText(count!, { timeout: 60_000 });
+      await expect(page.getByTestId('circuit.edge.name')).toHaveText('input->a0.h2<v>');
+      await expect(page.getByTestId('circuit.edge.exact')).toHaveAttribute('data-value', exact!, { timeout: 60_000 });
+      await expect(page.getByRole('button', { name: 'node a0.h2', exact: true })).toHaveAttribute('aria-pressed', 'true');
+      await expect(page.getByTestId('circuit.node.incoming')).toContainText('input->a0.h2<v>');
+      await fresh.snapshot(testInfo, 'circuit-permalink-reopened');
+    } finally {
+      await context.close();
+    }
+  });
+
+  await test.step('the Circuit tab follows the normalised toggle: edge values and the curve in the same unit as other views', async () => {
+    // The edge input->a0.h2<v> is the one selected above (End on the slider, then Enter on the edge); its exact value
+    // is on screen.
+    const edge = edgeButton(app, 'input->a0.h2<v>');
+    await expect(app.page.getByTestId('circuit.edge.name')).toHaveText('input->a0.h2<v>');
+    const exactCell = app.page.getByTestId('circuit.edge.exact');
+    await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
+    const raw = { exact: Number(await exactCell.getAttribute('data-value')), estimate: Number(await app.page.getByTestId('circuit.edge.estimate').getAttribute('data-value')) };
+    await app.page.getByTestId('view.normalised').check();
+    const { metric } = (await app.lastResult())!;
+    const k = 1 / (metric.clean - metric.corrupted);
+    await expect(app.page.getByTestId('circuit.edge.details')).toHaveAttribute('data-unit', 'normalised');
+    expect(Number(await exactCell.getAttribute('data-value'))).toBeCloseTo(raw.exact * k, 9);
+    expect(Number(await app.page.getByTestId('circuit.edge.estimate').getAttribute('data-value'))).toBeCloseTo(raw.estimate * k, 9);
+    await expect(edge).toHaveAccessibleName(/normalised/);
+    await app.page.getByRole('button', { name: 'Run faithfulness curve' }).click();
+    await expect(app.page.getByTestId('circuit.curve.plot')).toHaveAttribute('data-y', 'faithfulness', { timeout: 120_000 });
+    await app.snapshot(testInfo, 'circuit-normalised');
+    await app.page.getByTestId('view.normalised').uncheck();
+    await expect(app.page.getByTestId('circuit.curve.plot')).toHaveAttribute('data-y', 'metric');
+    expect(Number(await exactCell.getAttribute('data-value'))).toBeCloseTo(raw.exact, 9);
+  });
 });
 
 test('a patch set of two heatmap cells: joint, sum of singles and interaction equal onnxruntime-node', async ({ app, reference }, testInfo) => {
@@ -316,33 +343,3 @@ test('attribute on top of a patch set: banner, every number on the patched run, 
   expect(back.metric.corrupted).toBeCloseTo(plain.metric.corrupted, 6);
 });
 
-test('the Circuit tab follows the normalised toggle: edge values and the curve in the same unit as other views', async ({ app }, testInfo) => {
-  test.setTimeout(240_000);
-  await app.open();
-  await app.ready();
-  await app.editor.preset('toy-induction-keys');
-  await app.editor.run();
-  await expect(app.page.getByTestId('circuit.graph')).toBeVisible({ timeout: 60_000 });
-  const edge = edgeButton(app, 'input->a0.h2<v>');
-  const slider = app.page.getByRole('slider', { name: /Edges shown/ });
-  await slider.focus();
-  await app.page.keyboard.press('End');
-  await edge.focus();
-  await app.page.keyboard.press('Enter');
-  const exactCell = app.page.getByTestId('circuit.edge.exact');
-  await expect(exactCell).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
-  const raw = { exact: Number(await exactCell.getAttribute('data-value')), estimate: Number(await app.page.getByTestId('circuit.edge.estimate').getAttribute('data-value')) };
-  await app.page.getByTestId('view.normalised').check();
-  const { metric } = (await app.lastResult())!;
-  const k = 1 / (metric.clean - metric.corrupted);
-  await expect(app.page.getByTestId('circuit.edge.details')).toHaveAttribute('data-unit', 'normalised');
-  expect(Number(await exactCell.getAttribute('data-value'))).toBeCloseTo(raw.exact * k, 9);
-  expect(Number(await app.page.getByTestId('circuit.edge.estimate').getAttribute('data-value'))).toBeCloseTo(raw.estimate * k, 9);
-  await expect(edge).toHaveAccessibleName(/normalised/);
-  await app.page.getByRole('button', { name: 'Run faithfulness curve' }).click();
-  await expect(app.page.getByTestId('circuit.curve.plot')).toHaveAttribute('data-y', 'faithfulness', { timeout: 120_000 });
-  await app.snapshot(testInfo, 'circuit-normalised');
-  await app.page.getByTestId('view.normalised').uncheck();
-  await expect(app.page.getByTestId('circuit.curve.plot')).toHaveAttribute('data-y', 'metric');
-  expect(Number(await exactCell.getAttribute('data-value'))).toBeCloseTo(raw.exact, 9);
-});

@@ -33,37 +33,6 @@ const chooseEstimator = (page: Page, method: Method) => page.getByTestId('estima
 const specOf = async (page: Page) => ((await page.evaluate(() => window.patchwork!.state())) as { spec: ExperimentSpec }).spec;
 const scaleOf = (m: { clean: number; corrupted: number }) => Math.max(Math.abs(m.clean), Math.abs(m.corrupted));
 
-test('AtP* on the toy IOI preset: the q values the app shows are onnxruntime-node\'s, drawn as magnitudes', async ({ app, ioi }, testInfo) => {
-  await openIoi(app);
-  await chooseEstimator(app.page, 'atp-star');
-  await expect(app.page.getByTestId('estimator.description')).toContainText('Magnitudes');
-  await app.editor.run();
-  const result = (await app.lastResult())!;
-  expect(result.method).toBe('atp-star');
-  await expect(app.page.getByTestId('run.estimator')).toHaveText('estimator: AtP* (magnitudes)');
-
-  const exp = ioi.resolve(await specOf(app.page));
-  const ref = await ioi.attribute(exp, { families: ['q'], method: 'atp-star' });
-  expect(ref.method).toBe('atp-star');
-  const c = compareArrays(result.attribution.q.data, ref.values.q!.data, { rel: 1e-4 });
-  expect(c.ok, JSON.stringify(c)).toBe(true);
-  // Magnitudes: never negative, and said so where they are shown.
-  expect(result.attribution.q.data.every((v) => v !== null && v >= 0)).toBe(true);
-
-  await app.results.tab('heads').click();
-  const cell = app.results.cell('q', 1, 0);
-  await expect(cell).toHaveAttribute('aria-label', /AtP\* estimate, magnitude [\d.]+/);
-  const legend = app.results.figure('q').locator('.pw-legend');
-  await expect(legend).toContainText('AtP* estimate, magnitude (logit diff)');
-  // A sequential bar from 0: no negative ticks, as on the diverging scale.
-  await expect(legend).not.toContainText('-');
-  // The shown number is the array's (scale 1: not normalised).
-  await cell.click();
-  const shown = Number(await app.results.attribution.getAttribute('data-value'));
-  const [, nHeads] = result.attribution.q.shape;
-  expect(shown).toBe(result.attribution.q.data[1 * nHeads + 0]);
-  await app.snapshot(testInfo, 'atp-star-heads');
-});
 
 test('the QK fix on the issue\'s pair gives head 2.3\'s query the exact patch\'s sign', async ({ app, ioi }, testInfo) => {
   // The pair as a link (one pair, plain AtP), then the QK fix chosen in the app and run again.
@@ -136,119 +105,154 @@ function ranks(v: number[]): number[] {
 }
 const topByMagnitude = (v: number[], k: number) => new Set(v.map((x, i) => [Math.abs(x), i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k).map(([, i]) => i));
 
-test('the scatter tab compares two estimators with the exact patch: r, rho and top-k recall', async ({ app }, testInfo) => {
+// One page for the four flows below (the IOI model loaded and its preset run once; each used to open its own page):
+// Verify top K, then the scatter tab on the sweep Verify made, then AtP*, then a permalink carrying IG. Each step's
+// assertions are those of the separate test it replaces, in the order they ran there.
+test('estimators on the toy IOI preset: Verify top K, the scatter comparison, AtP* and a permalink, on one page', async ({ app, ioi, browser, backend }, testInfo) => {
+  test.setTimeout(480_000);
   await openIoi(app);
   await app.editor.run();
-  await app.results.tab('heads').click();
-  await app.results.sweep();
-  await app.results.tab('scatter').click();
-  const compare = app.page.getByTestId('estimators.compare');
-  await compare.getByTestId('estimators.family').selectOption('head_out_all_pos');
-  await compare.getByTestId('estimators.compute.atp-star').click();
-  await expect(compare.getByTestId('estimators.stats.atp-star')).toBeVisible({ timeout: 90_000 });
-  const result = (await app.lastResult())!;
-  expect(Object.keys(result.estimates).sort()).toEqual(['atp', 'atp-star']);
-  const exact = result.patched.head_out_all_pos.data as number[];
-  expect(exact.every((v) => v !== null)).toBe(true);
-  for (const [method, signed] of [['atp', true], ['atp-star', false]] as const) {
-    const row = compare.getByTestId(`estimators.stats.${method}`);
-    const est = result.estimates[method].head_out_all_pos.data as number[];
-    const y = signed ? exact : exact.map(Math.abs);
-    expect(Number(await row.getAttribute('data-n'))).toBe(exact.length);
-    expect(Number(await row.getAttribute('data-pearson'))).toBeCloseTo(pearson(est, y), 9);
-    expect(Number(await row.getAttribute('data-spearman'))).toBeCloseTo(pearson(ranks(est), ranks(y)), 9);
-    const k = Math.min(10, est.length);
-    const truth = topByMagnitude(y, k);
-    expect(Number(await row.getAttribute('data-recall'))).toBeCloseTo([...topByMagnitude(est, k)].filter((i) => truth.has(i)).length / k, 12);
-    await expect(row).toContainText(/-?\d\.\d{3}.*-?\d\.\d{3}/);
-  }
-  await expect(app.page.getByTestId('figure.estimator.atp-star').getByTestId('scatter.title')).toContainText('Pearson r =');
-  await app.snapshot(testInfo, 'estimators-scatter');
-});
 
-test('Verify top K: progress and cancel, then exact values equal onnxruntime-node\'s patches', async ({ app, ioi }, testInfo) => {
-  await openIoi(app);
-  await app.editor.run();
-  await app.results.tab('residual').click();
+  await test.step('Verify top K: progress and cancel, then exact values equal onnxruntime-node\'s patches', async () => {
+    await app.results.tab('residual').click();
 
-  // Cancel: a big K on every residual family, cancelled while it runs.
-  await app.page.getByTestId('verify.k').fill('40');
-  await app.page.getByTestId('verify.random').fill('0');
-  await app.page.getByTestId('verify.start').click();
-  await expect(app.page.getByTestId('verify.progress')).toBeVisible();
-  await app.page.getByTestId('verify.cancel').click();
-  await expect(app.page.getByTestId('verify.progress')).toHaveCount(0);
-  await expect(app.page.getByTestId('verify.error')).toHaveText('Verify top K was cancelled.');
-  await expect(app.page.getByTestId('verify.start')).toBeEnabled();
+    // Cancel: a big K on every residual family, cancelled while it runs.
+    await app.page.getByTestId('verify.k').fill('40');
+    await app.page.getByTestId('verify.random').fill('0');
+    await app.page.getByTestId('verify.start').click();
+    await expect(app.page.getByTestId('verify.progress')).toBeVisible();
+    await app.page.getByTestId('verify.cancel').click();
+    await expect(app.page.getByTestId('verify.progress')).toHaveCount(0);
+    await expect(app.page.getByTestId('verify.error')).toHaveText('Verify top K was cancelled.');
+    await expect(app.page.getByTestId('verify.start')).toBeEnabled();
 
-  // Heads view, K = 3 plus 2 random others per family.
-  await app.results.tab('heads').click();
-  await app.page.getByTestId('verify.k').fill('3');
-  await app.page.getByTestId('verify.random').fill('2');
-  await app.page.getByTestId('verify.start').click();
-  await expect(app.page.getByTestId('verify.summary.head_out_all_pos')).toContainText('top 3 by |AtP|: estimate vs exact', { timeout: 90_000 });
-  await expect(app.page.getByTestId('verify.progress')).toHaveCount(0, { timeout: 90_000 });
-  await expect(app.page.getByTestId('verify.summary.head_out_all_pos')).toContainText('recall of the true top K: needs every cell patched');
-  const result = (await app.lastResult())!;
-  const exp = ioi.resolve(await specOf(app.page));
-  const families: Family[] = ['head_out_all_pos', 'q', 'k', 'v', 'pattern'];
-  for (const family of families) {
-    const p = result.patched[family];
-    const indices: number[][] = [];
-    const values: number[] = [];
-    const [, nHeads] = p.shape;
-    p.data.forEach((v, f) => { if (v !== null) { indices.push([Math.floor(f / nHeads), f % nHeads]); values.push(v); } });
-    expect(indices.length, family).toBe(5);
-    // The top 3 by |estimate| are among them.
-    const est = result.attribution[family].data as number[];
-    const top = est.map((v, f) => [Math.abs(v), f]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 3).map(([, f]) => f);
-    for (const f of top) expect(p.data[f], `${family} top cell ${f}`).not.toBeNull();
-    const ref = await ioi.patchCells(exp, family, indices);
-    const c = compareArrays(values, ref, { scale: scaleOf(result.metric) });
-    expect(c.ok, `${family} ${JSON.stringify(c)}`).toBe(true);
-  }
-  // Verified cells show as computed cells do (the dot, the aria label with both numbers).
-  await expect(app.results.figure('q').locator('[data-testid="heatmap.cell"][aria-label*="activation patch"]:not([aria-label*="not computed"])')).toHaveCount(5);
+    // Heads view, K = 3 plus 2 random others per family.
+    await app.results.tab('heads').click();
+    await app.page.getByTestId('verify.k').fill('3');
+    await app.page.getByTestId('verify.random').fill('2');
+    await app.page.getByTestId('verify.start').click();
+    await expect(app.page.getByTestId('verify.summary.head_out_all_pos')).toContainText('top 3 by |AtP|: estimate vs exact', { timeout: 90_000 });
+    await expect(app.page.getByTestId('verify.progress')).toHaveCount(0, { timeout: 90_000 });
+    await expect(app.page.getByTestId('verify.summary.head_out_all_pos')).toContainText('recall of the true top K: needs every cell patched');
+    const result = (await app.lastResult())!;
+    const exp = ioi.resolve(await specOf(app.page));
+    const families: Family[] = ['head_out_all_pos', 'q', 'k', 'v', 'pattern'];
+    for (const family of families) {
+      const p = result.patched[family];
+      const indices: number[][] = [];
+      const values: number[] = [];
+      const [, nHeads] = p.shape;
+      p.data.forEach((v, f) => { if (v !== null) { indices.push([Math.floor(f / nHeads), f % nHeads]); values.push(v); } });
+      expect(indices.length, family).toBe(5);
+      // The top 3 by |estimate| are among them.
+      const est = result.attribution[family].data as number[];
+      const top = est.map((v, f) => [Math.abs(v), f]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 3).map(([, f]) => f);
+      for (const f of top) expect(p.data[f], `${family} top cell ${f}`).not.toBeNull();
+      const ref = await ioi.patchCells(exp, family, indices);
+      const c = compareArrays(values, ref, { scale: scaleOf(result.metric) });
+      expect(c.ok, `${family} ${JSON.stringify(c)}`).toBe(true);
+    }
+    // Verified cells show as computed cells do (the dot, the aria label with both numbers).
+    await expect(app.results.figure('q').locator('[data-testid="heatmap.cell"][aria-label*="activation patch"]:not([aria-label*="not computed"])')).toHaveCount(5);
 
-  // With a full sweep at hand, the summary gives the recall of the true top K, checked against the patched values.
-  await app.results.sweep();
-  await app.page.getByTestId('verify.start').click();
-  const line = app.page.getByTestId('verify.summary.head_out_all_pos');
-  await expect(line).toContainText('recall of the true top 3:', { timeout: 90_000 });
-  const full = (await app.lastResult())!;
-  const exactAll = full.patched.head_out_all_pos.data as number[];
-  const estAll = full.attribution.head_out_all_pos.data as number[];
-  const topOf = (v: number[]) => new Set(v.map((x, f) => [Math.abs(x), f]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 3).map(([, f]) => f));
-  const truth = topOf(exactAll);
-  const recall = [...topOf(estAll)].filter((f) => truth.has(f)).length / 3;
-  expect(Number(await line.getAttribute('data-recall'))).toBeCloseTo(recall, 12);
-  await app.snapshot(testInfo, 'verify-top-k');
-});
+    // With a full sweep at hand, the summary gives the recall of the true top K, checked against the patched values.
+    await app.results.sweep();
+    await app.page.getByTestId('verify.start').click();
+    const line = app.page.getByTestId('verify.summary.head_out_all_pos');
+    await expect(line).toContainText('recall of the true top 3:', { timeout: 90_000 });
+    const full = (await app.lastResult())!;
+    const exactAll = full.patched.head_out_all_pos.data as number[];
+    const estAll = full.attribution.head_out_all_pos.data as number[];
+    const topOf = (v: number[]) => new Set(v.map((x, f) => [Math.abs(x), f]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 3).map(([, f]) => f));
+    const truth = topOf(exactAll);
+    const recall = [...topOf(estAll)].filter((f) => truth.has(f)).length / 3;
+    expect(Number(await line.getAttribute('data-recall'))).toBeCloseTo(recall, 12);
+    await app.snapshot(testInfo, 'verify-top-k');
+  });
 
-test('a permalink carries the estimator and reopens it', async ({ app, browser, backend }) => {
-  await openIoi(app);
-  await chooseEstimator(app.page, 'ig-inputs');
-  await app.page.getByTestId('estimator.steps').fill('4');
-  await app.editor.run();
-  const first = (await app.lastResult())!;
-  expect([first.method, first.steps]).toEqual(['ig-inputs', 4]);
-  await expect(app.page).toHaveURL(/#v1\./);
-  const link = app.page.url();
+  await test.step('the scatter tab compares two estimators with the exact patch: r, rho and top-k recall', async () => {
+    // The sweep of the heads view is the one Verify top K ran above (the separate test ran it itself).
+    await app.results.tab('heads').click();
+    await app.results.tab('scatter').click();
+    const compare = app.page.getByTestId('estimators.compare');
+    await compare.getByTestId('estimators.family').selectOption('head_out_all_pos');
+    await compare.getByTestId('estimators.compute.atp-star').click();
+    await expect(compare.getByTestId('estimators.stats.atp-star')).toBeVisible({ timeout: 90_000 });
+    const result = (await app.lastResult())!;
+    expect(Object.keys(result.estimates).sort()).toEqual(['atp', 'atp-star']);
+    const exact = result.patched.head_out_all_pos.data as number[];
+    expect(exact.every((v) => v !== null)).toBe(true);
+    for (const [method, signed] of [['atp', true], ['atp-star', false]] as const) {
+      const row = compare.getByTestId(`estimators.stats.${method}`);
+      const est = result.estimates[method].head_out_all_pos.data as number[];
+      const y = signed ? exact : exact.map(Math.abs);
+      expect(Number(await row.getAttribute('data-n'))).toBe(exact.length);
+      expect(Number(await row.getAttribute('data-pearson'))).toBeCloseTo(pearson(est, y), 9);
+      expect(Number(await row.getAttribute('data-spearman'))).toBeCloseTo(pearson(ranks(est), ranks(y)), 9);
+      const k = Math.min(10, est.length);
+      const truth = topByMagnitude(y, k);
+      expect(Number(await row.getAttribute('data-recall'))).toBeCloseTo([...topByMagnitude(est, k)].filter((i) => truth.has(i)).length / k, 12);
+      await expect(row).toContainText(/-?\d\.\d{3}.*-?\d\.\d{3}/);
+    }
+    await expect(app.page.getByTestId('figure.estimator.atp-star').getByTestId('scatter.title')).toContainText('Pearson r =');
+    await app.snapshot(testInfo, 'estimators-scatter');
+  });
 
-  const context = await browser.newContext();
-  try {
-    const other = new AppPage(await context.newPage(), backend);
-    await other.page.goto(link);
-    await other.ready();
-    await other.page.waitForFunction(() => window.patchwork!.lastResult() !== null, null, { timeout: 90_000 });
-    const second = (await other.lastResult())!;
-    expect([second.method, second.steps]).toEqual(['ig-inputs', 4]);
-    await expect(other.page.getByTestId('estimator.select')).toHaveValue('ig-inputs');
-    await expect(other.page.getByTestId('estimator.steps')).toHaveValue('4');
-    await expect(other.page.getByTestId('run.estimator')).toHaveText('estimator: IG (inputs), 4 steps');
-    const c = compareArrays(second.attribution.q.data, first.attribution.q.data as number[], { scale: scaleOf(first.metric) });
+  await test.step('AtP* on the toy IOI preset: the q values the app shows are onnxruntime-node\'s, drawn as magnitudes', async () => {
+    await chooseEstimator(app.page, 'atp-star');
+    await expect(app.page.getByTestId('estimator.description')).toContainText('Magnitudes');
+    await app.editor.run();
+    const result = (await app.lastResult())!;
+    expect(result.method).toBe('atp-star');
+    await expect(app.page.getByTestId('run.estimator')).toHaveText('estimator: AtP* (magnitudes)');
+
+    const exp = ioi.resolve(await specOf(app.page));
+    const ref = await ioi.attribute(exp, { families: ['q'], method: 'atp-star' });
+    expect(ref.method).toBe('atp-star');
+    const c = compareArrays(result.attribution.q.data, ref.values.q!.data, { rel: 1e-4 });
     expect(c.ok, JSON.stringify(c)).toBe(true);
-  } finally {
-    await context.close();
-  }
+    // Magnitudes: never negative, and said so where they are shown.
+    expect(result.attribution.q.data.every((v) => v !== null && v >= 0)).toBe(true);
+
+    await app.results.tab('heads').click();
+    const cell = app.results.cell('q', 1, 0);
+    await expect(cell).toHaveAttribute('aria-label', /AtP\* estimate, magnitude [\d.]+/);
+    const legend = app.results.figure('q').locator('.pw-legend');
+    await expect(legend).toContainText('AtP* estimate, magnitude (logit diff)');
+    // A sequential bar from 0: no negative ticks, as on the diverging scale.
+    await expect(legend).not.toContainText('-');
+    // The shown number is the array's (scale 1: not normalised).
+    await cell.click();
+    const shown = Number(await app.results.attribution.getAttribute('data-value'));
+    const [, nHeads] = result.attribution.q.shape;
+    expect(shown).toBe(result.attribution.q.data[1 * nHeads + 0]);
+    await app.snapshot(testInfo, 'atp-star-heads');
+  });
+
+  await test.step('a permalink carries the estimator and reopens it', async () => {
+    await chooseEstimator(app.page, 'ig-inputs');
+    await app.page.getByTestId('estimator.steps').fill('4');
+    await app.editor.run();
+    const first = (await app.lastResult())!;
+    expect([first.method, first.steps]).toEqual(['ig-inputs', 4]);
+    await expect(app.page).toHaveURL(/#v1\./);
+    const link = app.page.url();
+
+    const context = await browser.newContext();
+    try {
+      const other = new AppPage(await context.newPage(), backend);
+      await other.page.goto(link);
+      await other.ready();
+      await other.page.waitForFunction(() => window.patchwork!.lastResult() !== null, null, { timeout: 90_000 });
+      const second = (await other.lastResult())!;
+      expect([second.method, second.steps]).toEqual(['ig-inputs', 4]);
+      await expect(other.page.getByTestId('estimator.select')).toHaveValue('ig-inputs');
+      await expect(other.page.getByTestId('estimator.steps')).toHaveValue('4');
+      await expect(other.page.getByTestId('run.estimator')).toHaveText('estimator: IG (inputs), 4 steps');
+      const c = compareArrays(second.attribution.q.data, first.attribution.q.data as number[], { scale: scaleOf(first.metric) });
+      expect(c.ok, JSON.stringify(c)).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
 });

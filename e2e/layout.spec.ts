@@ -104,102 +104,104 @@ test('800 px: stacked layout, every figure fits its width and its last cell patc
   await reachable(app.page, app.results.activation, 'the exact value under the views');
 });
 
-test('exact heatmap after Patch every cell equals the details panel; estimate − exact; hatched until computed', async ({ app }) => {
+// One page and one Run for three flows (each used to open the app and run it): the colour scales and the exports
+// first, as they patch nothing; then the exact heatmap, which starts from no computed patch and sweeps. Every
+// assertion of the three separate tests is kept.
+test('one Run of the default preset: one colour scale per view, the export menu and SVG title block, then the exact heatmap', async ({ app }) => {
+  test.setTimeout(300_000);
+  // Opened and the default preset run once for the three steps.
   await app.open();
   await app.ready();
   await app.editor.run();
-  await app.results.tab('residual').click();
-  // Nothing computed yet: no "computed" key in the legends.
-  await expect(app.results.figure('resid_pre')).not.toContainText('activation patch computed');
-  await app.page.getByTestId('view.values').selectOption('exact');
-  await expect(app.page.getByTestId('view.values.note')).toContainText('No activation patch computed yet');
-  const values = async (f: string) => app.results.heatmapCells(f as never).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
-  expect((await values('resid_pre')).every(Number.isNaN)).toBe(true);
-  await expect(app.results.figure('resid_pre')).toContainText('not computed');
-  expect(await app.results.figure('resid_pre').locator('rect[fill^="url(#"][data-testid="heatmap.cell"]').count()).toBeGreaterThan(0);
 
-  await app.results.sweep();
-  await expect(app.page.getByTestId('view.values.note')).toContainText('Exact values exist for');
-  const res = (await app.lastResult())!;
-  for (const f of ['resid_pre', 'attn_out', 'mlp_out'] as const) {
-    const shown = await values(f);
-    const exact = res.patched[f]!.data as number[];
-    expect(shown.length).toBe(exact.length);
-    shown.forEach((v, i) => expect(Math.abs(v - exact[i]), `${f}[${i}]`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(exact[i]))));
-    await expect(app.results.figure(f)).toContainText('activation patch computed');
-    await expect(app.results.figure(f)).not.toContainText('not computed');
-  }
-  // Cells clicked one by one: the exact heatmap's value is the details panel's exact value.
-  const n = res.tokens.length;
-  for (const [f, r, c] of [['resid_pre', 1, n - 1], ['attn_out', 1, n - 1], ['mlp_out', 0, 3]] as const) {
-    const cell = app.results.cell(f, r, c);
-    await cell.click();
-    await expect(app.results.activation).toHaveAttribute('data-value', /\d/);
-    const detail = Number(await app.results.activation.getAttribute('data-value'));
-    expect(Math.abs(Number(await cell.getAttribute('data-value')) - detail)).toBeLessThanOrEqual(1e-12 + 1e-9 * Math.abs(detail));
-  }
-  // estimate − exact is the details panel's "Estimate − exact".
-  await app.page.getByTestId('view.values').selectOption('difference');
-  const cell = app.results.cell('mlp_out', 0, 3);
-  const attr = Number(await app.results.attribution.getAttribute('data-value'));
-  const act = Number(await app.results.activation.getAttribute('data-value'));
-  expect(Math.abs(Number(await cell.getAttribute('data-value')) - (attr - act))).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(attr)));
-});
+  await test.step('one colour scale across the panels of a view: per family by default, all panels or per panel on request', async () => {
+    await app.results.tab('residual').click();
+    await app.results.tab('heads').click();
+    await app.page.getByTestId('view.perPosition').check();
+    const res = (await app.lastResult())!;
+    const maxAbs = (xs: number[]) => xs.reduce((m, v) => (Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m), 0);
+    const families = ['head_out_all_pos', 'q', 'k', 'v', 'pattern'] as const;
+    const own = Object.fromEntries(families.map((f) => [f, maxAbs(res.attribution[f]!.data as number[])]));
+    const domain = async (testid: string) => Number(await app.page.getByTestId(testid).getByTestId('heatmap').getAttribute('data-scale-max'));
+    const headOut = res.attribution.head_out!;
+    const perLayer = headOut.shape[1] * headOut.shape[2];
+    const layers = Array.from({ length: headOut.shape[0] }, (_, l) => maxAbs((headOut.data as number[]).slice(l * perLayer, (l + 1) * perLayer)));
+    // Default: each family its own domain; the per-position panels (one family) share one.
+    for (const f of families) expect(await domain(`figure.${f}`)).toBeCloseTo(own[f], 9);
+    for (let l = 0; l < layers.length; l++) expect(await domain(`figure.head_out.L${l}`)).toBeCloseTo(Math.max(...layers), 9);
+    expect(new Set(Object.values(own)).size, 'the families differ in size, so the test can tell').toBeGreaterThan(1);
+    // One scale for every panel of the view.
+    await app.page.getByTestId('view.scale').selectOption('shared');
+    const all = Math.max(...Object.values(own), ...layers);
+    for (const f of families) expect(await domain(`figure.${f}`)).toBeCloseTo(all, 9);
+    for (let l = 0; l < layers.length; l++) expect(await domain(`figure.head_out.L${l}`)).toBeCloseTo(all, 9);
+    // Per panel: each layer of head_out its own.
+    await app.page.getByTestId('view.scale').selectOption('per-panel');
+    for (let l = 0; l < layers.length; l++) expect(await domain(`figure.head_out.L${l}`)).toBeCloseTo(layers[l], 9);
+  });
 
-test('one colour scale across the panels of a view: per family by default, all panels or per panel on request', async ({ app }) => {
-  await app.open();
-  await app.ready();
-  await app.editor.run();
-  await app.results.tab('residual').click();
-  await app.results.tab('heads').click();
-  await app.page.getByTestId('view.perPosition').check();
-  const res = (await app.lastResult())!;
-  const maxAbs = (xs: number[]) => xs.reduce((m, v) => (Number.isFinite(v) ? Math.max(m, Math.abs(v)) : m), 0);
-  const families = ['head_out_all_pos', 'q', 'k', 'v', 'pattern'] as const;
-  const own = Object.fromEntries(families.map((f) => [f, maxAbs(res.attribution[f]!.data as number[])]));
-  const domain = async (testid: string) => Number(await app.page.getByTestId(testid).getByTestId('heatmap').getAttribute('data-scale-max'));
-  const headOut = res.attribution.head_out!;
-  const perLayer = headOut.shape[1] * headOut.shape[2];
-  const layers = Array.from({ length: headOut.shape[0] }, (_, l) => maxAbs((headOut.data as number[]).slice(l * perLayer, (l + 1) * perLayer)));
-  // Default: each family its own domain; the per-position panels (one family) share one.
-  for (const f of families) expect(await domain(`figure.${f}`)).toBeCloseTo(own[f], 9);
-  for (let l = 0; l < layers.length; l++) expect(await domain(`figure.head_out.L${l}`)).toBeCloseTo(Math.max(...layers), 9);
-  expect(new Set(Object.values(own)).size, 'the families differ in size, so the test can tell').toBeGreaterThan(1);
-  // One scale for every panel of the view.
-  await app.page.getByTestId('view.scale').selectOption('shared');
-  const all = Math.max(...Object.values(own), ...layers);
-  for (const f of families) expect(await domain(`figure.${f}`)).toBeCloseTo(all, 9);
-  for (let l = 0; l < layers.length; l++) expect(await domain(`figure.head_out.L${l}`)).toBeCloseTo(all, 9);
-  // Per panel: each layer of head_out its own.
-  await app.page.getByTestId('view.scale').selectOption('per-panel');
-  for (let l = 0; l < layers.length; l++) expect(await domain(`figure.head_out.L${l}`)).toBeCloseTo(layers[l], 9);
-});
+  await test.step('exports: one menu per figure (keyboard too); SVG carries a title block with model, prompts, metric and estimator', async () => {
+    await app.results.tab('residual').click();
+    const fig = app.results.figure('attn_out');
+    await expect(fig.getByTestId('export.menu')).toHaveCount(1);
+    await expect(fig.getByTestId('export.svg')).toHaveCount(0);
+    await fig.getByTestId('export.menu').focus();
+    await app.page.keyboard.press('Enter');
+    await expect(fig.getByRole('menuitem')).toHaveCount(4);
+    await expect(fig.getByTestId('export.svg')).toBeFocused();
+    await app.page.keyboard.press('ArrowDown');
+    await expect(fig.getByTestId('export.png')).toBeFocused();
+    await app.page.keyboard.press('Escape');
+    await expect(fig.getByRole('menuitem')).toHaveCount(0);
+    await expect(fig.getByTestId('export.menu')).toBeFocused();
+    await openExport(fig);
+    const [svg] = await Promise.all([app.page.waitForEvent('download'), fig.getByTestId('export.svg').click()]);
+    const text = await readFile((await svg.path())!, 'utf8');
+    const pair = toy.spec.pairs[0];
+    for (const s of ['Attention output (attn_out)', 'model toy-induction', 'metric logit_diff', 'estimator AtP', JSON.stringify(pair.clean).slice(0, 30)]) {
+      expect(text, s).toContain(s);
+    }
+    expect(text).toContain('hook_attn_out');
+  });
 
-test('exports: one menu per figure (keyboard too); SVG carries a title block with model, prompts, metric and estimator', async ({ app }) => {
-  await app.open();
-  await app.ready();
-  await app.editor.run();
-  await app.results.tab('residual').click();
-  const fig = app.results.figure('attn_out');
-  await expect(fig.getByTestId('export.menu')).toHaveCount(1);
-  await expect(fig.getByTestId('export.svg')).toHaveCount(0);
-  await fig.getByTestId('export.menu').focus();
-  await app.page.keyboard.press('Enter');
-  await expect(fig.getByRole('menuitem')).toHaveCount(4);
-  await expect(fig.getByTestId('export.svg')).toBeFocused();
-  await app.page.keyboard.press('ArrowDown');
-  await expect(fig.getByTestId('export.png')).toBeFocused();
-  await app.page.keyboard.press('Escape');
-  await expect(fig.getByRole('menuitem')).toHaveCount(0);
-  await expect(fig.getByTestId('export.menu')).toBeFocused();
-  await openExport(fig);
-  const [svg] = await Promise.all([app.page.waitForEvent('download'), fig.getByTestId('export.svg').click()]);
-  const text = await readFile((await svg.path())!, 'utf8');
-  const pair = toy.spec.pairs[0];
-  for (const s of ['Attention output (attn_out)', 'model toy-induction', 'metric logit_diff', 'estimator AtP', JSON.stringify(pair.clean).slice(0, 30)]) {
-    expect(text, s).toContain(s);
-  }
-  expect(text).toContain('hook_attn_out');
+  await test.step('exact heatmap after Patch every cell equals the details panel; estimate − exact; hatched until computed', async () => {
+    await app.results.tab('residual').click();
+    // Nothing computed yet: no "computed" key in the legends.
+    await expect(app.results.figure('resid_pre')).not.toContainText('activation patch computed');
+    await app.page.getByTestId('view.values').selectOption('exact');
+    await expect(app.page.getByTestId('view.values.note')).toContainText('No activation patch computed yet');
+    const values = async (f: string) => app.results.heatmapCells(f as never).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
+    expect((await values('resid_pre')).every(Number.isNaN)).toBe(true);
+    await expect(app.results.figure('resid_pre')).toContainText('not computed');
+    expect(await app.results.figure('resid_pre').locator('rect[fill^="url(#"][data-testid="heatmap.cell"]').count()).toBeGreaterThan(0);
+
+    await app.results.sweep();
+    await expect(app.page.getByTestId('view.values.note')).toContainText('Exact values exist for');
+    const res = (await app.lastResult())!;
+    for (const f of ['resid_pre', 'attn_out', 'mlp_out'] as const) {
+      const shown = await values(f);
+      const exact = res.patched[f]!.data as number[];
+      expect(shown.length).toBe(exact.length);
+      shown.forEach((v, i) => expect(Math.abs(v - exact[i]), `${f}[${i}]`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(exact[i]))));
+      await expect(app.results.figure(f)).toContainText('activation patch computed');
+      await expect(app.results.figure(f)).not.toContainText('not computed');
+    }
+    // Cells clicked one by one: the exact heatmap's value is the details panel's exact value.
+    const n = res.tokens.length;
+    for (const [f, r, c] of [['resid_pre', 1, n - 1], ['attn_out', 1, n - 1], ['mlp_out', 0, 3]] as const) {
+      const cell = app.results.cell(f, r, c);
+      await cell.click();
+      await expect(app.results.activation).toHaveAttribute('data-value', /\d/);
+      const detail = Number(await app.results.activation.getAttribute('data-value'));
+      expect(Math.abs(Number(await cell.getAttribute('data-value')) - detail)).toBeLessThanOrEqual(1e-12 + 1e-9 * Math.abs(detail));
+    }
+    // estimate − exact is the details panel's "Estimate − exact".
+    await app.page.getByTestId('view.values').selectOption('difference');
+    const cell = app.results.cell('mlp_out', 0, 3);
+    const attr = Number(await app.results.attribution.getAttribute('data-value'));
+    const act = Number(await app.results.activation.getAttribute('data-value'));
+    expect(Math.abs(Number(await cell.getAttribute('data-value')) - (attr - act))).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(attr)));
+  });
 });
 
 test('small faults of item 7: head list values whole, scatter title not clipped, wording', async ({ app }) => {

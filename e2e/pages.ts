@@ -25,7 +25,8 @@ export class ModelPanel {
   }
 
   async waitReady(): Promise<void> {
-    await expect(this.status).toHaveText(/ready/, { timeout: 60_000 });
+    // A switch queues behind the previous model's prewarm (session creation): on a loaded 2-core machine over 60 s.
+    await expect(this.status).toHaveText(/ready/, { timeout: 120_000 });
   }
 }
 

@@ -47,49 +47,51 @@ test('copy a link, reopen it in a fresh page: same experiment, view and selected
   }
 });
 
-test('the attention view\'s mode survives reopening the page\'s link', async ({ app, browser, backend }) => {
-  await app.open();
-  await app.ready();
-  await app.editor.preset('toy-induction');
-  await app.editor.run();
-  await app.results.tab('attention').click();
-  const before = app.page.url();
-  await app.page.getByTestId('attention.mode.clean').check();
-  // The address bar follows the view, so it is the link to reopen.
-  await expect.poll(() => app.page.url()).not.toBe(before);
+// One page for two flows after a Run of the toy induction preset (each used to open the app and run it).
+test('the attention view\'s mode survives reopening the page\'s link; a damaged link says so and keeps what the user had', async ({ app, browser, backend }) => {
+  test.setTimeout(240_000);
+  await test.step('the attention view\'s mode survives reopening the page\'s link', async () => {
+    await app.open();
+    await app.ready();
+    await app.editor.preset('toy-induction');
+    await app.editor.run();
+    await app.results.tab('attention').click();
+    const before = app.page.url();
+    await app.page.getByTestId('attention.mode.clean').check();
+    // The address bar follows the view, so it is the link to reopen.
+    await expect.poll(() => app.page.url()).not.toBe(before);
 
-  const context = await browser.newContext();
-  try {
-    const other = new AppPage(await context.newPage(), backend);
-    await other.page.goto(app.page.url());
-    await other.ready();
-    await expect(other.page.getByTestId('attention.mode.clean')).toBeChecked({ timeout: 60_000 });
-    await expect(other.page.getByTestId('tab.attention')).toHaveAttribute('aria-selected', 'true');
-    const view = await other.page.evaluate(() => (window.patchwork!.state() as { view: unknown }).view);
-    expect(view).toMatchObject({ tab: 'attention', attentionMode: 'clean', perPosition: false });
-  } finally {
-    await context.close();
-  }
-});
+    const context = await browser.newContext();
+    try {
+      const other = new AppPage(await context.newPage(), backend);
+      await other.page.goto(app.page.url());
+      await other.ready();
+      await expect(other.page.getByTestId('attention.mode.clean')).toBeChecked({ timeout: 60_000 });
+      await expect(other.page.getByTestId('tab.attention')).toHaveAttribute('aria-selected', 'true');
+      const view = await other.page.evaluate(() => (window.patchwork!.state() as { view: unknown }).view);
+      expect(view).toMatchObject({ tab: 'attention', attentionMode: 'clean', perPosition: false });
+    } finally {
+      await context.close();
+    }
+  });
 
-test('a damaged link says so and keeps what the user had', async ({ app }) => {
-  await app.open();
-  await app.ready();
-  await app.editor.preset('toy-induction');
-  const runId = await app.editor.run();
-  const before = await app.page.evaluate(() => (window.patchwork!.state() as { spec: unknown }).spec);
-  // Pasted into the address bar of the open app.
-  await app.page.evaluate(() => { location.hash = '#v1.bm90IGEgcmVhbCBsaW5r'; });
-  await expect(app.page.getByTestId('notice')).toContainText('This link is damaged');
-  await expect(app.page.getByTestId('notice')).toContainText('Nothing was loaded from it.');
-  expect(await app.page.evaluate(() => (window.patchwork!.state() as { spec: unknown }).spec)).toEqual(before);
-  expect((await app.lastResult())!.runId).toBe(runId);
+  await test.step('a damaged link says so and keeps what the user had', async () => {
+    // The run is the one above (the toy induction preset); the separate test ran it afresh.
+    const runId = (await app.lastResult())!.runId;
+    const before = await app.page.evaluate(() => (window.patchwork!.state() as { spec: unknown }).spec);
+    // Pasted into the address bar of the open app.
+    await app.page.evaluate(() => { location.hash = '#v1.bm90IGEgcmVhbCBsaW5r'; });
+    await expect(app.page.getByTestId('notice')).toContainText('This link is damaged');
+    await expect(app.page.getByTestId('notice')).toContainText('Nothing was loaded from it.');
+    expect(await app.page.evaluate(() => (window.patchwork!.state() as { spec: unknown }).spec)).toEqual(before);
+    expect((await app.lastResult())!.runId).toBe(runId);
 
-  // Opened fresh: the message, and the default offline model with its preset.
-  await app.page.goto(app.url('#v2.abc'));
-  await app.ready();
-  await expect(app.page.getByTestId('notice')).toContainText('newer Patchwork');
-  await expect(app.model.picker).toHaveValue('toy-induction');
+    // Opened fresh: the message, and the default offline model with its preset.
+    await app.page.goto(app.url('#v2.abc'));
+    await app.ready();
+    await expect(app.page.getByTestId('notice')).toContainText('newer Patchwork');
+    await expect(app.model.picker).toHaveValue('toy-induction');
+  });
 });
 
 test('a link that names a model URL asks before downloading anything', async ({ app }) => {
