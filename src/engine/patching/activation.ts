@@ -18,6 +18,7 @@ import { familyHookShape } from './hook-shapes';
 import type { PairLabelled } from './dataset';
 import { cells, size, type Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows, positionsFeed } from './metrics';
+import { patchMetricRows } from './patch-metric';
 
 export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
@@ -293,7 +294,7 @@ function patchGraph(cfg: GPT2Config, exp: Experiment, family: Family, layer: num
   const x = gpt2Forward(cfg, w, null, (name, t) => (name === hook ? patched(t) : t), {
     startLayer: layer, residPre: resid, past, finalRows: trim ? g.input('rows.index', [exp.positions.length], 'int64') : undefined,
   });
-  g.output(metricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn), 'metric_rows');
+  g.output(patchMetricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn), 'metric_rows');
   return g;
 }
 
@@ -403,6 +404,6 @@ function zPatchGraph(cfg: GPT2Config, exp: Experiment, layer: number, start: num
   const x = gpt2Forward(cfg, w, null, undefined, {
     startLayer: layer + 1, residPre: resid, past, finalRows: g.input('rows.index', [exp.positions.length], 'int64'),
   });
-  g.output(metricRows(cfg, w, x, exp, { ...mIn, selected: true }), 'metric_rows');
+  g.output(patchMetricRows(cfg, w, x, exp, { ...mIn, selected: true }), 'metric_rows');
   return g;
 }
