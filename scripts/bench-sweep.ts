@@ -47,10 +47,14 @@ function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
 const shape = familyShape('head_out', cfg, P);
 const nPatches = numel(shape);
 let naivePerPatch = NaN;
+let naiveCpuPerPatch = NaN;
+// CPU time (every thread of this process): on a loaded machine it varies less than wall time.
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 if (!args['skip-naive']) {
   const samples = Number(args.samples);
   const hShape = [P, cfg.nHeads, cfg.dHead];
   const naiveTimes: number[] = [];
+  const naiveCpu: number[] = [];
   for (let s = 0; s < samples; s++) {
     const idx = [s % cfg.nLayers, (s * 5) % cfg.nHeads, s % P];
     const { hook, select } = cellSelector('head_out', idx);
@@ -65,24 +69,32 @@ if (!args['skip-naive']) {
     const key = `naive-${hook}`;
     await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds);
     const t = performance.now();
+    const c = process.cpuUsage();
     await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds);
     naiveTimes.push(performance.now() - t);
+    naiveCpu.push(cpuMs(process.cpuUsage(c)));
   }
   naivePerPatch = naiveTimes.reduce((a, b) => a + b, 0) / naiveTimes.length;
+  naiveCpuPerPatch = naiveCpu.reduce((a, b) => a + b, 0) / naiveCpu.length;
   log(`naive: ${naivePerPatch.toFixed(1)} ms per patch (sample of ${samples}) -> ${(naivePerPatch * nPatches / 1000).toFixed(1)} s for ${nPatches} patches`);
 }
 const sweepTimes: number[] = [];
+const sweepCpu: number[] = [];
 for (let rep = 0; rep < Number(args.reps); rep++) {
   const t0 = performance.now();
+  const c = process.cpuUsage();
   await engine.sweep(exp, 'head_out', { positionBucket: args.bucket ? Number(args.bucket) : undefined });
   sweepTimes.push(performance.now() - t0);
-  log(`  sweep ${rep + 1}: ${(sweepTimes[rep] / 1000).toFixed(2)} s`);
+  sweepCpu.push(cpuMs(process.cpuUsage(c)));
+  log(`  sweep ${rep + 1}: ${(sweepTimes[rep] / 1000).toFixed(2)} s (cpu ${(sweepCpu[rep] / 1000).toFixed(2)} s)`);
 }
 const sweepMs = median(sweepTimes);
 const result = {
   sweep_head_pos_ms: Math.round(sweepMs), sweep_head_pos_first_ms: Math.round(sweepTimes[0]),
   naive_ms_per_patch: +naivePerPatch.toFixed(1), naive_sweep_head_pos_ms: Math.round(naivePerPatch * nPatches),
-  sweep_speedup: +(naivePerPatch * nPatches / sweepMs).toFixed(2), sessions_created: rt.sessionsCreated, load_average: load(),
+  sweep_speedup: +(naivePerPatch * nPatches / sweepMs).toFixed(2),
+  sweep_cpu_ms: Math.round(median(sweepCpu)), naive_cpu_ms_per_patch: +naiveCpuPerPatch.toFixed(1),
+  sweep_speedup_cpu: +(naiveCpuPerPatch * nPatches / median(sweepCpu)).toFixed(2), sessions_created: rt.sessionsCreated, load_average: load(),
 };
 console.log(JSON.stringify(result));
 await engine.dispose();

@@ -20,6 +20,7 @@ import { cells, size, type Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows, positionsFeed } from './metrics';
 import { metricCapture } from './internal-metric';
 import { notUpstream } from './metric-spec';
+import { patchMetricRows } from './patch-metric';
 
 export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
@@ -329,7 +330,7 @@ function patchGraph(cfg: GPT2Config, exp: Experiment, family: Family, layer: num
   const x = gpt2Forward(cfg, w, null, cap.wrap((name, t) => (name === hook ? patched(t) : t)), {
     startLayer: layer, residPre: resid, past, finalRows: trim ? g.input('rows.index', [exp.positions.length], 'int64') : undefined,
   });
-  g.output(metricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn, cap), 'metric_rows');
+  g.output(patchMetricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn, cap), 'metric_rows');
   return g;
 }
 
@@ -440,6 +441,6 @@ function zPatchGraph(cfg: GPT2Config, exp: Experiment, layer: number, start: num
   const x = gpt2Forward(cfg, w, null, cap.wrap((_name, t) => t), {
     startLayer: layer + 1, residPre: resid, past, finalRows: g.input('rows.index', [exp.positions.length], 'int64'),
   });
-  g.output(metricRows(cfg, w, x, exp, { ...mIn, selected: true }, cap), 'metric_rows');
+  g.output(patchMetricRows(cfg, w, x, exp, { ...mIn, selected: true }, cap), 'metric_rows');
   return g;
 }
