@@ -91,25 +91,37 @@ export class OrtRuntime implements Runtime {
   run(key: string, build: () => Graph, feeds: Record<string, Feed>): Promise<Record<string, Fetched>> {
     return this.enqueue(async () => {
       const session = await this.session(key, build);
-      const inputs: Record<string, Ort.Tensor> = {};
-      for (const name of session.inputNames) {
-        const f = feeds[name];
-        if (f) inputs[name] = new this.ort.Tensor(f.dtype, f.data, f.shape as number[]);
-        else {
-          const w = this.weights.get(name);
-          if (!w) throw new Error(`graph ${key}: no feed or weight for input "${name}"`);
-          inputs[name] = w;
-        }
-      }
-      const out = await session.run(inputs);
+      const out = await session.run(this.inputs(session, key, feeds, {}));
       const result: Record<string, Fetched> = {};
-      for (const [name, t] of Object.entries(out)) {
-        const data = (t.location === 'cpu' ? t.data : await t.getData(true)) as Float32Array;
-        this.transfers.bytesReadBack += data.byteLength;
-        result[name] = { shape: [...t.dims], data };
-      }
+      for (const [name, t] of Object.entries(out)) result[name] = await this.readBack(t);
       return result;
     });
+  }
+
+  /** A session's inputs: device tensors held from earlier runs, then feeds, then the held weights. */
+  private inputs(session: Ort.InferenceSession, key: string, feeds: Record<string, Feed>, held: Record<string, DeviceTensor>): Record<string, Ort.Tensor> {
+    const inputs: Record<string, Ort.Tensor> = {};
+    for (const name of session.inputNames) {
+      const f = feeds[name];
+      const h = held[name];
+      if (h) {
+        if (!(h instanceof Kept) || h.disposed) throw new Error(`graph ${key}: the device tensor fed as "${name}" was disposed or is not this runtime's`);
+        inputs[name] = h.tensor;
+      } else if (f) inputs[name] = new this.ort.Tensor(f.dtype, f.data, f.shape as number[]);
+      else {
+        const w = this.weights.get(name);
+        if (!w) throw new Error(`graph ${key}: no feed or weight for input "${name}"`);
+        inputs[name] = w;
+      }
+    }
+    return inputs;
+  }
+
+  /** An output copied to host memory (counted in transfers.bytesReadBack). */
+  private async readBack(t: Ort.Tensor): Promise<Fetched> {
+    const data = (t.location === 'cpu' ? t.data : await t.getData(true)) as Float32Array;
+    this.transfers.bytesReadBack += data.byteLength;
+    return { shape: [...t.dims], data };
   }
 
   runKeeping(
@@ -122,21 +134,7 @@ export class OrtRuntime implements Runtime {
       const session = await this.session(gpu ? `${key}#kept` : key, build, (g) => (gpu
         ? { preferredOutputLocation: Object.fromEntries(g.outputs.filter((t) => keep(t.name)).map((t) => [t.name, 'gpu-buffer' as const])) }
         : {}));
-      const inputs: Record<string, Ort.Tensor> = {};
-      for (const name of session.inputNames) {
-        const f = feeds[name];
-        const h = held[name];
-        if (h) {
-          if (!(h instanceof Kept) || h.disposed) throw new Error(`graph ${key}: the device tensor fed as "${name}" was disposed or is not this runtime's`);
-          inputs[name] = h.tensor;
-        } else if (f) inputs[name] = new this.ort.Tensor(f.dtype, f.data, f.shape as number[]);
-        else {
-          const w = this.weights.get(name);
-          if (!w) throw new Error(`graph ${key}: no feed or weight for input "${name}"`);
-          inputs[name] = w;
-        }
-      }
-      const out = await session.run(inputs);
+      const out = await session.run(this.inputs(session, key, feeds, held));
       const fetched: Record<string, Fetched> = {};
       const kept: Record<string, DeviceTensor> = {};
       for (const [name, t] of Object.entries(out)) {
@@ -146,9 +144,7 @@ export class OrtRuntime implements Runtime {
           if (t.location === 'gpu-buffer') this.transfers.outputsOnGpu++;
           continue;
         }
-        const data = (t.location === 'cpu' ? t.data : await t.getData(true)) as Float32Array;
-        this.transfers.bytesReadBack += data.byteLength;
-        fetched[name] = { shape: [...t.dims], data };
+        fetched[name] = await this.readBack(t);
       }
       return { fetched, kept };
     });
