@@ -5,15 +5,11 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Graph, Reshape, Where } from '../src/engine/graph';
 import { GPT2_SMALL_CONFIG } from '../src/engine/model/checkpoint';
-import { gpt2Forward, unembed, weightInputs } from '../src/engine/model/gpt2';
 import { loadModelFromDir, writeRandomCheckpoint } from '../src/engine/model/weights-node';
-import type { GPT2Config } from '../src/engine/model/types';
 import { createNodeRuntime } from '../src/engine/runtime/node';
-import type { Feed } from '../src/engine/runtime/types';
-import { PatchingEngine, cellSelector, familyShape } from '../src/engine/patching';
-import { tokenFeed } from '../src/engine/patching/attribution';
+import { PatchingEngine, familyShape } from '../src/engine/patching';
+import { naivePatchTimes } from './naive-patch';
 import { numel } from '../src/engine/graph/shape';
 
 const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '48' }, threads: { type: 'string' }, bucket: { type: 'string' }, reps: { type: 'string', default: '3' }, 'skip-naive': { type: 'boolean' } } });
@@ -35,15 +31,6 @@ const exp = engine.resolve({
 const P = exp.nPos;
 log(`load average before: ${load()}`);
 
-function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
-  const g = new Graph('naive');
-  const w = weightInputs(g, c);
-  const values = g.input('values', [1, ...hShape]);
-  const mask = g.input('mask', [1, ...hShape], 'bool');
-  const x = gpt2Forward(c, w, g.input('tokens', [1, P], 'int64'), (n, t) => (n === hook ? Reshape(Where(mask, values, t), t.shape) : t));
-  g.output(unembed(c, w, x), 'logits');
-  return g;
-}
 const shape = familyShape('head_out', cfg, P);
 const nPatches = numel(shape);
 let naivePerPatch = NaN;
@@ -52,28 +39,7 @@ let naiveCpuPerPatch = NaN;
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 if (!args['skip-naive']) {
   const samples = Number(args.samples);
-  const hShape = [P, cfg.nHeads, cfg.dHead];
-  const naiveTimes: number[] = [];
-  const naiveCpu: number[] = [];
-  for (let s = 0; s < samples; s++) {
-    const idx = [s % cfg.nLayers, (s * 5) % cfg.nHeads, s % P];
-    const { hook, select } = cellSelector('head_out', idx);
-    const mask = new Uint8Array(P * cfg.nHeads * cfg.dHead);
-    let e = 0;
-    for (let p = 0; p < P; p++) for (let h = 0; h < cfg.nHeads; h++) for (let d = 0; d < cfg.dHead; d++) mask[e++] = select([p, h, d]) ? 1 : 0;
-    const feeds: Record<string, Feed> = {
-      tokens: tokenFeed([exp.corrupted[0]]),
-      values: { dtype: 'float32', shape: [1, ...hShape], data: new Float32Array(mask.length).fill(0.5) },
-      mask: { dtype: 'bool', shape: [1, ...hShape], data: mask },
-    };
-    const key = `naive-${hook}`;
-    await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds);
-    const t = performance.now();
-    const c = process.cpuUsage();
-    await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds);
-    naiveTimes.push(performance.now() - t);
-    naiveCpu.push(cpuMs(process.cpuUsage(c)));
-  }
+  const { wall: naiveTimes, cpu: naiveCpu } = await naivePatchTimes(rt, cfg, exp.corrupted[0], samples);
   naivePerPatch = naiveTimes.reduce((a, b) => a + b, 0) / naiveTimes.length;
   naiveCpuPerPatch = naiveCpu.reduce((a, b) => a + b, 0) / naiveCpu.length;
   log(`naive: ${naivePerPatch.toFixed(1)} ms per patch (sample of ${samples}) -> ${(naivePerPatch * nPatches / 1000).toFixed(1)} s for ${nPatches} patches`);

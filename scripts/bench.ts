@@ -6,18 +6,18 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Graph, Reshape, Where } from '../src/engine/graph';
 import { GPT2_SMALL_CONFIG } from '../src/engine/model/checkpoint';
-import { gpt2Forward, unembed, weightInputs } from '../src/engine/model/gpt2';
 import { loadModelFromDir, writeRandomCheckpoint } from '../src/engine/model/weights-node';
 import type { GPT2Config } from '../src/engine/model/types';
 import { createNodeRuntime } from '../src/engine/runtime/node';
-import type { Feed } from '../src/engine/runtime/types';
-import { FAMILIES, PatchingEngine, cellSelector, familyShape, rankEdges } from '../src/engine/patching';
+import { Graph } from '../src/engine/graph';
+import { gpt2Forward, unembed, weightInputs } from '../src/engine/model/gpt2';
+import { FAMILIES, PatchingEngine, familyShape, rankEdges } from '../src/engine/patching';
 import { tokenFeed } from '../src/engine/patching/attribution';
 import { numel } from '../src/engine/graph/shape';
 import type { Method } from '../src/engine/patching/estimators';
 import { benchPairs } from './bench-pairs';
+import { naivePatchTimes } from './naive-patch';
 
 const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '48' }, threads: { type: 'string' }, bucket: { type: 'string' }, pairs: { type: 'string', default: '1000' } } });
 const log = (m: string) => process.stderr.write(m + '\n');
@@ -113,39 +113,10 @@ const atpStarMs = await timeMethod('atp-star');
 const igInputs8Ms = await timeMethod('ig-inputs', 8);
 
 // Naive activation patching: one full forward pass (from the tokens, logits everywhere) per patch, on a sample.
-function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
-  const g = new Graph('naive');
-  const w = weightInputs(g, c);
-  const values = g.input('values', [1, ...hShape]);
-  const mask = g.input('mask', [1, ...hShape], 'bool');
-  const x = gpt2Forward(c, w, g.input('tokens', [1, P], 'int64'), (n, t) => (n === hook ? Reshape(Where(mask, values, t), t.shape) : t));
-  g.output(unembed(c, w, x), 'logits');
-  return g;
-}
 const shape = familyShape('head_out', cfg, P);
 const nPatches = numel(shape);
 const samples = Number(args.samples);
-const hShape = [P, cfg.nHeads, cfg.dHead];
-const naiveTimes: number[] = [];
-for (let s = 0; s < samples; s++) {
-  // Spread over every layer and every position: (s mod layers, s mod positions) are all distinct for 48 samples
-  // of 12 layers x 16 positions.
-  const idx = [s % cfg.nLayers, (s * 5) % cfg.nHeads, s % P];
-  const { hook, select } = cellSelector('head_out', idx);
-  const mask = new Uint8Array(P * cfg.nHeads * cfg.dHead);
-  let e = 0;
-  for (let p = 0; p < P; p++) for (let h = 0; h < cfg.nHeads; h++) for (let d = 0; d < cfg.dHead; d++) mask[e++] = select([p, h, d]) ? 1 : 0;
-  const feeds: Record<string, Feed> = {
-    tokens: tokenFeed([exp.corrupted[0]]),
-    values: { dtype: 'float32', shape: [1, ...hShape], data: new Float32Array(mask.length).fill(0.5) },
-    mask: { dtype: 'bool', shape: [1, ...hShape], data: mask },
-  };
-  const key = `naive-${hook}`;
-  await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds); // session creation outside the timing
-  const t = performance.now();
-  await rt.run(key, () => naiveGraph(cfg, hook, hShape), feeds);
-  naiveTimes.push(performance.now() - t);
-}
+const naiveTimes = (await naivePatchTimes(rt, cfg, exp.corrupted[0], samples)).wall;
 const naivePerPatch = naiveTimes.reduce((a, b) => a + b, 0) / naiveTimes.length;
 const naiveSweepMs = naivePerPatch * nPatches;
 log(`naive: ${naivePerPatch.toFixed(1)} ms per patch (sample of ${samples}) -> ${(naiveSweepMs / 1000).toFixed(1)} s for ${nPatches} patches`);
