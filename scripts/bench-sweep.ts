@@ -9,7 +9,7 @@ import { GPT2_SMALL_CONFIG } from '../src/engine/model/checkpoint';
 import { loadModelFromDir, writeRandomCheckpoint } from '../src/engine/model/weights-node';
 import { createNodeRuntime } from '../src/engine/runtime/node';
 import { PatchingEngine, familyShape } from '../src/engine/patching';
-import { naivePatchTimes } from './naive-patch';
+import { BENCH_EXPERIMENT, naivePatchTimes } from './naive-patch';
 import { numel } from '../src/engine/graph/shape';
 
 const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '48' }, threads: { type: 'string' }, bucket: { type: 'string' }, reps: { type: 'string', default: '3' }, 'skip-naive': { type: 'boolean' } } });
@@ -24,10 +24,7 @@ if (!existsSync(join(args.dir!, 'model.safetensors'))) {
 const { config: cfg, weights } = await loadModelFromDir(args.dir!);
 const rt = createNodeRuntime({ threads: args.threads ? Number(args.threads) : undefined });
 const engine = await PatchingEngine.create(rt, cfg, weights);
-const exp = engine.resolve({
-  pairs: [{ clean: 'When John and Mary went to the big store, John gave a drink to', corrupted: 'When John and Mary went to the big store, Mary gave a drink to', answer: ' Mary', wrong: ' John' }],
-  metric: { name: 'logit_diff' }, direction: 'denoising', options: { freezeLayerNorm: false, freezeAttention: false }, prependBos: true,
-});
+const exp = engine.resolve(BENCH_EXPERIMENT);
 const P = exp.nPos;
 log(`load average before: ${load()}`);
 

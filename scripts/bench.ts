@@ -17,7 +17,7 @@ import { tokenFeed } from '../src/engine/patching/attribution';
 import { numel } from '../src/engine/graph/shape';
 import type { Method } from '../src/engine/patching/estimators';
 import { benchPairs } from './bench-pairs';
-import { naivePatchTimes } from './naive-patch';
+import { BENCH_EXPERIMENT, naivePatchTimes } from './naive-patch';
 
 const { values: args } = parseArgs({ options: { dir: { type: 'string', default: '.cache/bench/gpt2-small-random' }, samples: { type: 'string', default: '48' }, threads: { type: 'string' }, bucket: { type: 'string' }, pairs: { type: 'string', default: '1000' } } });
 const log = (m: string) => process.stderr.write(m + '\n');
@@ -45,10 +45,7 @@ const rt = createNodeRuntime({ threads: args.threads ? Number(args.threads) : un
 const engine = await PatchingEngine.create(rt, cfg, weights);
 
 // 16 tokens with BOS: an IOI-style pair differing in one name (bench prompts are fixed so figures compare).
-const exp = engine.resolve({
-  pairs: [{ clean: 'When John and Mary went to the big store, John gave a drink to', corrupted: 'When John and Mary went to the big store, Mary gave a drink to', answer: ' Mary', wrong: ' John' }],
-  metric: { name: 'logit_diff' }, direction: 'denoising', options: { freezeLayerNorm: false, freezeAttention: false }, prependBos: true,
-});
+const exp = engine.resolve(BENCH_EXPERIMENT);
 const P = exp.nPos;
 log(`model ${cfg.name}: ${(weightBytes / 2 ** 20).toFixed(0)} MB of weights loaded in ${loadMs.toFixed(0)} ms; ${P} tokens`);
 

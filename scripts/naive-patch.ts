@@ -1,11 +1,18 @@
-// The naive baseline of the sweep benchmarks (bench.ts, bench-sweep.ts): one full forward pass per patch (from the
-// tokens, logits everywhere), sampled over patches of hook_z spread over every layer and position.
+// The shared set-up of the benchmarks (bench.ts, bench-sweep.ts): their experiment, and the sweep's naive baseline,
+// one full forward pass per patch (from the tokens, logits everywhere), sampled over patches of hook_z spread over
+// every layer and position.
 import { Graph, Reshape, Where } from '../src/engine/graph';
 import { gpt2Forward, unembed, weightInputs } from '../src/engine/model/gpt2';
 import type { GPT2Config } from '../src/engine/model/types';
 import type { Feed, Runtime } from '../src/engine/runtime/types';
-import { cellSelector } from '../src/engine/patching';
+import { cellSelector, type ExperimentSpec } from '../src/engine/patching';
 import { tokenFeed } from '../src/engine/patching/attribution';
+
+/** The benchmarks' experiment: 16 tokens with BOS, an IOI-style pair differing in one name (fixed so figures compare). */
+export const BENCH_EXPERIMENT: ExperimentSpec = {
+  pairs: [{ clean: 'When John and Mary went to the big store, John gave a drink to', corrupted: 'When John and Mary went to the big store, Mary gave a drink to', answer: ' Mary', wrong: ' John' }],
+  metric: { name: 'logit_diff' }, direction: 'denoising', options: { freezeLayerNorm: false, freezeAttention: false }, prependBos: true,
+};
 
 function naiveGraph(c: GPT2Config, hook: string, hShape: number[]): Graph {
   const g = new Graph('naive');
