@@ -6,7 +6,7 @@
 // at position p leaves every earlier position unchanged (causal attention), so only positions >= p are computed,
 // with the earlier keys and values taken from the cache; many patches share one run (rows = patch x pair); and
 // only the metric positions are unembedded.
-import { Add, Arange, Expand, Graph, Less, MatMul, Pad, Reshape, Slice, Where, geluNew, layerNorm, type Tensor } from '../graph';
+import { Add, Expand, Graph, Reshape, Slice, Where, type Tensor } from '../graph';
 import { gpt2Forward, weightInputs } from '../model/gpt2';
 import type { GPT2Config } from '../model/types';
 import { int64Feed, type DeviceTensor, type Feed, type Fetched, type Runtime } from '../runtime/types';
@@ -19,8 +19,12 @@ import type { PairLabelled } from './dataset';
 import { cells, size, type Labelled } from './labelled';
 import { meanOf, metricFeeds, metricInputs, metricRows, positionsFeed } from './metrics';
 import { metricCapture } from './internal-metric';
-import { notUpstream } from './metric-spec';
+import { isInternalMetric, notUpstream } from './metric-spec';
 import { patchMetricRows } from './patch-metric';
+import { packedZRun, zCell, zCellTokens } from './z-packed';
+
+/** Tokens per packed hook_z run (z-packed.ts): npm run bench's sweep is about as fast with 1024 to 4096. */
+const PACKED_TOKENS = 2048;
 
 export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
@@ -102,7 +106,13 @@ export class ActivationPatcher {
     const perPair = new Float64Array(N * indices.length);
     // Group cells by (layer, first computed position): each group starts from that layer's cached residual stream
     // and computes only the positions from its start on.
-    const groups = new Map<string, { layer: number; start: number; members: number[] }>();
+    const groups = new Map<string, { layer: number; start: number; packed: boolean; members: number[] }>();
+    // The packed path reads the caches on the host; where WebGPU holds them on the device, and for internal metrics
+    // (which read a hook the packed forward does not expose), the plain patch graph runs instead.
+    const packedZ = (l: number) =>
+      familyEntry(family).act === 'z' && l < cfg.nLayers - 1 && !isInternalMetric(exp.spec.metric.name) &&
+      cache.base.has(`blocks.${l}.hook_resid_pre`) && cache.base.has(`blocks.${l + 1}.hook_resid_pre`) &&
+      (!!opts.replacement || cache.source.has(hookFor(family, l)));
     let skipped = 0;
     indices.forEach((idx, i) => {
       const l = idx[0];
@@ -114,14 +124,46 @@ export class ActivationPatcher {
         for (let b = 0; b < N; b++) perPair[b * indices.length + i] = NaN;
         return;
       }
-      const start = Math.min(Math.floor(firstPosition(family, idx) / bucket) * bucket, minMetricPos);
-      const key = `${l}:${start}`;
-      if (!groups.has(key)) groups.set(key, { layer: l, start, members: [] });
+      // hook_z below the last layer, caches on the host: one packed group per layer, each cell from its own first
+      // position (z-packed.ts). Elsewhere: groups by (layer, bucketed first position).
+      const packed = packedZ(l);
+      const start = packed ? 0 : Math.min(Math.floor(firstPosition(family, idx) / bucket) * bucket, minMetricPos);
+      const key = packed ? `${l}:z` : `${l}:${start}`;
+      if (!groups.has(key)) groups.set(key, { layer: l, start, packed, members: [] });
       groups.get(key)!.members.push(i);
     });
     let done = skipped;
-    for (const { layer, start, members } of groups.values()) {
+    const record = (chunk: number[], rows: ArrayLike<number>) => {
+      chunk.forEach((cellI, s) => {
+        let m = 0;
+        for (let b = 0; b < N; b++) {
+          m += rows[s * N + b];
+          perPair[b * indices.length + cellI] = rows[s * N + b] - cache.rows.base[b];
+        }
+        out[cellI] = m / N - cache.metric.base;
+      });
+      done += chunk.length;
+      opts.onProgress?.(done, indices.length);
+    };
+    for (const { layer, start, packed, members } of groups.values()) {
       const hook = hookFor(family, layer);
+      if (packed) {
+        const zCells = members.map((i) => zCell(cfg, exp, family, indices[i]));
+        const values = opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!);
+        const maxCells = opts.patchesPerRun ?? Infinity;
+        for (let first = 0; first < members.length;) {
+          if (opts.signal?.aborted) throw new DOMException('The sweep was cancelled.', 'AbortError');
+          // Runs of up to PACKED_TOKENS tokens (at least one cell).
+          let end = first + 1;
+          let tokens = zCellTokens(exp, zCells[first]);
+          while (end < members.length && end - first < maxCells && tokens + zCellTokens(exp, zCells[end]) <= PACKED_TOKENS) tokens += zCellTokens(exp, zCells[end++]);
+          const run = packedZRun(cfg, exp, layer, zCells.slice(first, end), (h) => cache.base.get(h)!, values);
+          const res = await runSymbolic(this.rt, run.key, run.sizes, run.build, run.feeds);
+          record(members.slice(first, end), res.metric_rows.data);
+          first = end;
+        }
+        continue;
+      }
       const hShape = familyHookShape(cfg, family, layer, P, start);
       const hSize = size(hShape);
       const posAxis = hookPosAxis(family);
@@ -144,17 +186,12 @@ export class ActivationPatcher {
             }
           }
         });
-        // hook_z below the last layer: start from the cached z (zLocalRun), which slices the caches on the host;
-        // where they are held on the device (WebGPU, runtime.runKeeping), the plain patch graph reads them there.
-        const onHost = cache.base.has(`blocks.${layer}.hook_resid_pre`) && cache.base.has(`blocks.${layer + 1}.hook_resid_pre`) && (!!opts.replacement || cache.source.has(hook));
-        const zRun = familyEntry(family).act === 'z' && layer < cfg.nLayers - 1 && onHost
-          ? zLocalRun(cfg, exp, cache, family, layer, start, S, mask, hShape, opts.replacement) : undefined;
         const held: Record<string, DeviceTensor> = {};
-        const residHeld = zRun ? undefined : cache.held[`base.blocks.${layer}.hook_resid_pre`];
-        const sourceHeld = zRun || opts.replacement ? undefined : cache.held[`source.${hook}`];
+        const residHeld = cache.held[`base.blocks.${layer}.hook_resid_pre`];
+        const sourceHeld = opts.replacement ? undefined : cache.held[`source.${hook}`];
         if (residHeld) held.resid = residHeld;
         if (sourceHeld) held['patch.values'] = sourceHeld;
-        const feeds: Record<string, Feed> = zRun ? zRun.feeds : {
+        const feeds: Record<string, Feed> = {
           ...(residHeld ? {} : { resid: f32(cache.base.get(`blocks.${layer}.hook_resid_pre`)!) }),
           ...(sourceHeld ? {} : { 'patch.values': opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!) }),
           'patch.mask': { dtype: 'bool', shape: [S, 1, ...hShape], data: mask },
@@ -163,7 +200,7 @@ export class ActivationPatcher {
           ...positionsFeed(exp, start),
           'rows.index': int64Feed(exp.positions.map((p) => p - start), [exp.positions.length]),
         };
-        if (start > 0 && !zRun)
+        if (start > 0)
           for (let l = layer; l < cfg.nLayers; l++) {
             feeds[`past.k.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_k`)!, start);
             feeds[`past.v.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_v`)!, start);
@@ -180,19 +217,8 @@ export class ActivationPatcher {
           const [past, runs] = start > 0 ? rest : [0, rest[0]];
           return patchGraph(cfg, atLength(exp, past + pos), family, layer, past, runs);
         };
-        const res = zRun ? await runSymbolic(this.rt, zRun.key, zRun.sizes, zRun.build, feeds)
-          : (await runSymbolicKeeping(this.rt, key, sizes, build, feeds, held, () => false)).fetched;
-        const rows = res.metric_rows.data;
-        chunk.forEach((cellI, s) => {
-          let m = 0;
-          for (let b = 0; b < N; b++) {
-            m += rows[s * N + b];
-            perPair[b * indices.length + cellI] = rows[s * N + b] - cache.rows.base[b];
-          }
-          out[cellI] = m / N - cache.metric.base;
-        });
-        done += chunk.length;
-        opts.onProgress?.(done, indices.length);
+        const res = (await runSymbolicKeeping(this.rt, key, sizes, build, feeds, held, () => false)).fetched;
+        record(chunk, res.metric_rows.data);
       }
     }
     return { mean: out, perPair };
@@ -228,7 +254,10 @@ export class ActivationPatcher {
     }, {}, (name) => /^base\..*hook_resid_pre$/.test(name) || name.startsWith('source.'));
     const base = new Map<string, Fetched>();
     const source = new Map<string, Fetched>();
-    for (const [name, t] of Object.entries(out)) {
+    // Kept outputs that are host memory (CPU backends) are readable as they are: the packed hook_z path
+    // (z-packed.ts) slices them on the host; on WebGPU they stay GPU buffers and the plain patch graph is fed them.
+    const hostKept = Object.entries(held).flatMap(([name, t]) => (t.host ? [[name, t.host] as const] : []));
+    for (const [name, t] of [...Object.entries(out), ...hostKept]) {
       if (name.startsWith('base.')) base.set(name.slice(5), t);
       if (name.startsWith('source.')) source.set(name.slice(7), t);
     }
@@ -271,7 +300,7 @@ function cacheGraph(cfg: GPT2Config, exp: Experiment, family: Family): Graph {
   const [N, P] = [exp.nPairs, exp.nPos];
   const mIn = metricInputs(g, cfg, exp, true);
   const wanted = new Set(Array.from({ length: cfg.nLayers }, (_, l) => hookFor(family, l)));
-  const baseZ = familyEntry(family).act === 'z'; // hook_z patches start from the base run's z (zLocalRun)
+  const baseZ = familyEntry(family).act === 'z'; // hook_z patches start from the base run's z (z-packed.ts)
   // Gaussian-noise corruption: the corrupted run's token embeddings plus a fed constant.
   const corruptedRole = exp.spec.direction === 'denoising' ? 'base' : 'source';
   const noise = exp.noise ? g.input('noise', [N, P, cfg.dModel]) : undefined;
@@ -331,116 +360,5 @@ function patchGraph(cfg: GPT2Config, exp: Experiment, family: Family, layer: num
     startLayer: layer, residPre: resid, past, finalRows: trim ? g.input('rows.index', [exp.positions.length], 'int64') : undefined,
   });
   g.output(patchMetricRows(cfg, w, x, exp, trim ? { ...mIn, selected: true } : mIn, cap), 'metric_rows');
-  return g;
-}
-
-/** Positions from..to-1 of a [batch, pos, ...] activation (or feed): [batch, to - from, ...]. */
-function positions(t: { shape: readonly number[]; data: Float32Array }, from: number, to: number): Feed {
-  const [batch, P, ...rest] = t.shape;
-  const row = rest.reduce((a, b) => a * b, 1);
-  const n = to - from;
-  const data = new Float32Array(batch * n * row);
-  for (let b = 0; b < batch; b++) data.set(t.data.subarray((b * P + from) * row, (b * P + to) * row), b * n * row);
-  return { dtype: 'float32', shape: [batch, n, ...rest], data };
-}
-
-/**
- * A run of S hook_z patches at one layer below the last (issue 15: the sweep's speed). Patching z at positions
- * start..start+n-1 of layer L changes that layer only there and only after its attention (z is attention's output),
- * so the run takes the base run's cached z, patches it, and computes layer L's output projection and MLP at those n
- * positions only; layers L+1.. start from that and from the cached resid_pre of layer L+1 at the later positions
- * (unchanged in layer L), with keys and values before `start` from the cache as in patchGraph. The general path
- * recomputes layer L's attention at every computed position instead. `mask` is patchRows's [S, suffix hook] mask.
- */
-function zLocalRun(
-  cfg: GPT2Config, exp: Experiment, cache: RunCache, family: Family, layer: number, start: number, S: number, mask: Uint8Array,
-  hShape: number[], replacement: SweepOptions['replacement'],
-): { key: string; sizes: ReturnType<typeof sizesWithin>; build: (sizes: number[]) => Graph; feeds: Record<string, Feed> } {
-  const [N, P] = [exp.nPairs, exp.nPos];
-  const perPos = cfg.nHeads * cfg.dHead;
-  const hSize = size(hShape);
-  if (hookPosAxis(family) !== 0 || hSize !== (P - start) * perPos) throw new Error(`zLocalRun: unexpected hook shape [${hShape}]`);
-  // n: the positions layer L recomputes, up to the last one any patch of the run touches.
-  let n = 1;
-  for (let s = 0; s < S; s++)
-    for (let e = hSize - 1; e >= n * perPos; e--)
-      if (mask[s * hSize + e]) {
-        n = Math.floor(e / perPos) + 1;
-        break;
-      }
-  const local = new Uint8Array(S * n * perPos);
-  for (let s = 0; s < S; s++) local.set(mask.subarray(s * hSize, s * hSize + n * perPos), s * n * perPos);
-  const hook = hookFor(family, layer);
-  const source = replacement ? replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!);
-  if (source.dtype !== 'float32') throw new Error(`zLocalRun: the values patched into ${hook} must be float32`);
-  const rest = P - start - n; // positions after the recomputed ones, taken from the cache at layer L + 1
-  const feeds: Record<string, Feed> = {
-    'resid.local': positions(cache.base.get(`blocks.${layer}.hook_resid_pre`)!, start, start + n),
-    // From the last recomputed position on (rest + 1 >= 1 positions: no empty tensor when rest = 0).
-    'resid.next': positions(cache.base.get(`blocks.${layer + 1}.hook_resid_pre`)!, start + n - 1, P),
-    'z.base': positions(cache.base.get(hook)!, start, start + n),
-    'patch.values': positions(source, start, start + n),
-    'patch.mask': { dtype: 'bool', shape: [S, 1, n, cfg.nHeads, cfg.dHead], data: local },
-    ...metricFeeds(cfg, exp),
-    ...positionsFeed(exp, start),
-    'rows.index': int64Feed(exp.positions.map((p) => p - start), [exp.positions.length]),
-  };
-  if (start > 0)
-    for (let l = layer + 1; l < cfg.nLayers; l++) {
-      feeds[`past.k.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_k`)!, start);
-      feeds[`past.v.${l}`] = prefix(cache.base.get(`blocks.${l}.attn.hook_v`)!, start);
-    }
-  // One graph per (layer, with or without a cached prefix): SYM_LOCAL (n), SYM_REST, SYM_PAST (start), SYM_RUNS (S).
-  const key = `patch-z:${cfg.name}:${shapeKey(exp)}:${hook}:${start > 0 ? 'past' : 'full'}`;
-  const sizes = sizesWithin(cfg.nCtx, P, [
-    { name: 'SYM_LOCAL', value: n },
-    { name: 'SYM_REST', value: rest },
-    ...(start > 0 ? [{ name: 'SYM_PAST', value: start }] : []),
-    { name: 'SYM_RUNS', value: S },
-  ]);
-  const build = ([nl, nr, ...more]: number[]) => {
-    const [past, runs] = start > 0 ? more : [0, more[0]];
-    return zPatchGraph(cfg, atLength(exp, past + nl + nr), layer, past, nl, runs);
-  };
-  return { key, sizes, build, feeds };
-}
-
-/** zLocalRun's graph: S patches x nPairs rows, layer L's output projection and MLP at n positions, then L+1... */
-function zPatchGraph(cfg: GPT2Config, exp: Experiment, layer: number, start: number, n: number, S: number): Graph {
-  const g = new Graph('patch-z');
-  const w = weightInputs(g, cfg);
-  const W = (name: string) => w.get(name)!;
-  const { nHeads: H, dHead: dh, dModel: D } = cfg;
-  const [N, P] = [exp.nPairs, exp.nPos];
-  const tile = (t: Tensor) => Reshape(Expand(Reshape(t, [1, ...t.shape]), [S, ...t.shape]), [S * N, ...t.shape.slice(1)]);
-  const p = `h.${layer}.`;
-  const zBase = Reshape(g.input('z.base', [N, n, H, dh]), [1, N, n, H, dh]);
-  const values = Reshape(g.input('patch.values', [N, n, H, dh]), [1, N, n, H, dh]);
-  const mask = g.input('patch.mask', [S, 1, n, H, dh], 'bool');
-  const z = Reshape(Where(mask, values, zBase), [S * N, n, H * dh]); // blocks.L.attn.hook_z, patched
-  const attnOut = Add(MatMul(z, W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias'));
-  const residMid = Add(tile(g.input('resid.local', [N, n, D])), attnOut);
-  const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps).out;
-  const post = geluNew(Add(MatMul(ln2, W(p + 'mlp.c_fc.weight')), W(p + 'mlp.c_fc.bias')));
-  const residPost = Add(residMid, Add(MatMul(post, W(p + 'mlp.c_proj.weight')), W(p + 'mlp.c_proj.bias'))); // [rows, n, d_model]
-  // blocks.L+1.hook_resid_pre at positions start..: the n recomputed ones, then the cached ones. Where and zero
-  // padding instead of a Concat, so that no tensor is empty when nothing follows the recomputed positions.
-  const rest = P - start - n;
-  const next = Reshape(Pad(g.input('resid.next', [N, rest + 1, D]), [0, n - 1, 0, 0, 0, 0]), [1, N, n + rest, D]);
-  const isLocal = Less(Reshape(Arange(g, 0, n + rest), [1, 1, n + rest, 1]), g.constant([n], [], 'int64'));
-  const resid = Reshape(Where(isLocal, Reshape(Pad(residPost, [0, 0, 0, 0, rest, 0]), [S, N, n + rest, D]), next), [S * N, n + rest, D]);
-  const mIn = metricInputs(g, cfg, exp, true);
-  const past = {
-    start,
-    kv: (l: number) => {
-      const pre = (kind: 'k' | 'v') => tile(g.input(`past.${kind}.${l}`, [N, start, H, dh]));
-      return { k: pre('k'), v: pre('v') };
-    },
-  };
-  const cap = metricCapture(cfg, exp, true); // internal metrics (all in layers > L here: z at L is upstream only of those)
-  const x = gpt2Forward(cfg, w, null, cap.wrap((_name, t) => t), {
-    startLayer: layer + 1, residPre: resid, past, finalRows: g.input('rows.index', [exp.positions.length], 'int64'),
-  });
-  g.output(patchMetricRows(cfg, w, x, exp, { ...mIn, selected: true }, cap), 'metric_rows');
   return g;
 }

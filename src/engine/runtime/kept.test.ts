@@ -36,11 +36,14 @@ describe('runKeeping', () => {
     expect(Object.keys(first.fetched)).toEqual(['plus1']);
     expect(Object.keys(first.kept)).toEqual(['twice']);
     expect(first.kept.twice.shape).toEqual([2, 3]);
+    // On CPU a kept output is host memory, readable without a copy (the packed hook_z patch runs slice it).
+    expect(Array.from(first.kept.twice.host!.data)).toEqual([2, 4, 6, 8, 10, 12]);
     expect(rt.transfers).toEqual({ bytesReadBack: 6 * 4, outputsKept: 1, outputsOnGpu: 0 });
     const b = { dtype: 'float32' as const, shape: [2, 3], data: Float32Array.from([10, 20, 30, 40, 50, 60]) };
     const second = await rt.runKeeping!('consume', g2, { b }, { a: first.kept.twice }, () => false);
     expect(Array.from(second.fetched.sum.data)).toEqual([12, 24, 36, 48, 60, 72]);
     first.kept.twice.dispose();
+    expect(first.kept.twice.host).toBeUndefined();
     await expect(rt.runKeeping!('consume', g2, { b }, { a: first.kept.twice }, () => false)).rejects.toThrow('the device tensor fed as "a" was disposed');
   });
 });

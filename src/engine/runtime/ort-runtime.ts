@@ -218,6 +218,9 @@ class Kept implements DeviceTensor {
   get location(): string {
     return this.tensor.location;
   }
+  get host(): Fetched | undefined {
+    return !this.disposed && this.tensor.location === 'cpu' ? { shape: [...this.tensor.dims], data: this.tensor.data as Float32Array } : undefined;
+  }
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

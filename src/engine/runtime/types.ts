@@ -27,6 +27,8 @@ export interface DeviceTensor {
   readonly shape: readonly number[];
   /** onnxruntime's location: 'gpu-buffer' on WebGPU, 'cpu' on CPU backends (where keeping only skips a copy). */
   readonly location: string;
+  /** Where it is host memory (CPU backends): its values, without a copy; undefined on the GPU. */
+  readonly host?: Fetched;
   dispose(): void;
 }
 

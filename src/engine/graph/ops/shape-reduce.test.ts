@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { shapeChecker } from '../../../../test/helpers/graph-shapes';
 import { Graph, type Tensor } from '../graph';
-import { Concat, Expand, Gather, Pad, ReduceMax, ReduceSum, Reshape, ScatterNDAdd, Slice, Transpose } from './shape-reduce';
+import { Concat, Expand, Gather, GatherND, Pad, ReduceMax, ReduceSum, Reshape, ScatterNDAdd, Slice, Transpose } from './shape-reduce';
 
 const expectInferred = shapeChecker('shape_reduce_shapes');
 
@@ -69,6 +69,12 @@ describe('shape inference', () => {
     await expectInferred((g) => Gather(g.input('data', [5]), g.input('idx', [4], 'int64')), [4]);
   });
 
+  it('GatherND: indices [..., k] pick the first k axes of data', async () => {
+    await expectInferred((g) => GatherND(g.input('data', [4, 5, 3]), g.input('idx', [7, 2], 'int64')), [7, 3]);
+    await expectInferred((g) => GatherND(g.input('data', [4, 5, 3]), g.input('idx', [2, 6, 1], 'int64')), [2, 6, 5, 3]);
+    await expectInferred((g) => GatherND(g.input('data', [4, 5]), g.input('idx', [3, 2], 'int64')), [3]);
+  });
+
   it('ScatterNDAdd keeps the shape of data', async () => {
     await expectInferred((g) => ScatterNDAdd(g.input('data', [5, 3]), g.input('idx', [2, 2, 1], 'int64'), g.input('u', [2, 2, 3])), [5, 3]);
   });
@@ -123,6 +129,11 @@ describe('errors name the op and the shapes', () => {
   it('Pad: pads of the wrong length or negative', () => {
     expect(() => Pad(m, [1, 1])).toThrow('Pad: pads [1,1] for [2, 3] must be 4 non-negative integers');
     expect(() => Pad(m, [0, -1, 0, 0])).toThrow('Pad: pads [0,-1,0,0] for [2, 3] must be 4 non-negative integers');
+  });
+
+  it('GatherND: indices that are not int64 or pick more axes than data has', () => {
+    expect(() => GatherND(m, g.input('fnd', [2, 1]))).toThrow('GatherND: needs int64 indices [..., k] with 1 <= k <= 2 for data [2, 3], got float32 [2, 1]');
+    expect(() => GatherND(m, g.input('nd3', [2, 3], 'int64'))).toThrow('GatherND: needs int64 indices');
   });
 
   it('Gather: indices that are not int64', () => {

@@ -108,6 +108,17 @@ export function Gather(data: Tensor, indices: Tensor): Tensor {
   return data.graph.node('Gather', [data, indices], [...indices.shape, ...data.shape.slice(1)], data.dtype, { axis: 0 });
 }
 
+/**
+ * ONNX GatherND (batch_dims 0): indices [..., k] pick entries of data's first k axes, out [...indices[:-1],
+ * ...data[k:]]. No gradient rule: used in forward-only graphs (the packed patch graphs of activation patching).
+ */
+export function GatherND(data: Tensor, indices: Tensor): Tensor {
+  const k = indices.shape[indices.rank - 1];
+  if (indices.dtype !== 'int64' || indices.rank < 1 || !(k >= 1 && k <= data.rank))
+    throw new Error(`GatherND: needs int64 indices [..., k] with 1 <= k <= ${data.rank} for data ${fmtShape(data.shape)}, got ${indices.dtype} ${fmtShape(indices.shape)}`);
+  return data.graph.node('GatherND', [data, indices], [...indices.shape.slice(0, -1), ...data.shape.slice(k)], data.dtype);
+}
+
 /** out = data with `updates` added at `indices` (indices [..., 1] into axis 0). */
 export function ScatterNDAdd(data: Tensor, indices: Tensor, updates: Tensor): Tensor {
   const want = [...indices.shape.slice(0, -1), ...data.shape.slice(1)];
