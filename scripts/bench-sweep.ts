@@ -46,10 +46,12 @@ const sweepCpu: number[] = [];
 for (let rep = 0; rep < Number(args.reps); rep++) {
   const t0 = performance.now();
   const c = process.cpuUsage();
+  const faults = process.resourceUsage().minorPageFault;
   await engine.sweep(exp, 'head_out', { positionBucket: args.bucket ? Number(args.bucket) : undefined });
   sweepTimes.push(performance.now() - t0);
-  sweepCpu.push(cpuMs(process.cpuUsage(c)));
-  log(`  sweep ${rep + 1}: ${(sweepTimes[rep] / 1000).toFixed(2)} s (cpu ${(sweepCpu[rep] / 1000).toFixed(2)} s)`);
+  const used = process.cpuUsage(c);
+  sweepCpu.push(cpuMs(used));
+  log(`  sweep ${rep + 1}: ${(sweepTimes[rep] / 1000).toFixed(2)} s (cpu ${(sweepCpu[rep] / 1000).toFixed(2)} s, of which system ${(used.system / 1e6).toFixed(2)} s; ${process.resourceUsage().minorPageFault - faults} page faults)`);
 }
 const sweepMs = median(sweepTimes);
 const result = {

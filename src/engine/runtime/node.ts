@@ -24,6 +24,11 @@ export function createNodeRuntime(opts: { threads?: number; weightPrecision?: We
     sessionOptions: {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
+      // Memory patterns are recorded per set of input shapes, and with symbolic sizes every new shape records one:
+      // the first runs of each then allocate fresh arena blocks (measured: two runs per patch shape, ~150 MB of
+      // page faults each, ~4 s of system time in each of the bench's first two sweeps). Without them the arena
+      // is reused from the second run on, at the same steady-state speed.
+      enableMemPattern: false,
       intraOpNumThreads: boundThreads(opts.threads).threads,
     },
   });
