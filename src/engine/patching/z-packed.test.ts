@@ -83,6 +83,8 @@ describe.each(['denoising', 'noising'] as const)('packed hook_z patches, %s', (d
     // Layers 0..2 packed (one graph each), the last layer through the plain patch graph.
     expect(new Set(keys.filter((k) => k.startsWith('patch-zp:')).map((k) => k.split(':').at(-1)!.split('@')[0]))).toEqual(new Set([0, 1, 2].map((l) => `blocks.${l}.attn.hook_z`)));
     expect(keys.some((k) => k.startsWith('patch:') && k.includes('blocks.3.attn.hook_z'))).toBe(true);
+    // Symbolic sizes: one session per layer serves every run size and prompt length (runtime/symbolic.ts).
+    expect(keys.filter((k) => k.startsWith('patch-zp:')).every((k) => k.endsWith('@symbolic'))).toBe(true);
   });
 });
 

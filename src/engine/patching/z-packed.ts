@@ -5,7 +5,7 @@
 // row's other positions, from the row's own first position on (model/gpt2-packed.ts: tokens of rows with different
 // first positions packed together, so no row computes a position its patch cannot change), with keys and values
 // before it from the cache. The last layer computes only what the metric positions need.
-import { Add, Concat, Gather, Graph, MatMul, Where, geluNew, layerNorm } from '../graph';
+import { Add, Concat, Gather, Graph, MatMul, Reshape, Where, geluNew, layerNorm } from '../graph';
 import { weightInputs } from '../model/gpt2';
 import { packedForward } from '../model/gpt2-packed';
 import type { GPT2Config } from '../model/types';
@@ -118,7 +118,7 @@ export function packedZRun(
     'pack.kv': int64Feed(kv, [S * N, P]),
     'pack.query': int64Feed(query, [S * N, P]),
     'pack.back': int64Feed(back, [T, 2]),
-    'pack.final': int64Feed(final, [S * N, exp.positions.length]),
+    'pack.final': int64Feed(final, [S, N, exp.positions.length]), // [S, N, K]: an input with SYM_RUNS itself as a dimension
     ...metricFeeds(cfg, exp),
   };
   for (let l = layer + 1; l < cfg.nLayers; l++) {
@@ -158,7 +158,7 @@ function packedZGraph(cfg: GPT2Config, exp: Experiment, layer: number, T: number
     query: g.input('pack.query', [R, P], 'int64'),
     back: g.input('pack.back', [T, 2], 'int64'),
     cached: (l) => ({ k: g.input(`past.k.${l}`, [N * P, D]), v: g.input(`past.v.${l}`, [N * P, D]) }),
-    final: { tokens: g.input('pack.final', [R, exp.positions.length], 'int64'), positions: mIn.positions! },
+    final: { tokens: Reshape(g.input('pack.final', [S, N, exp.positions.length], 'int64'), [R, exp.positions.length]), positions: mIn.positions! },
   });
   g.output(patchMetricRows(cfg, w, out, exp, { ...mIn, selected: true }), 'metric_rows');
   return g;
