@@ -7,7 +7,7 @@ import { PatchingEngine, cellPatch, parseEdges, type ExperimentSpec } from '../s
 import { createNodeRuntime } from '../src/engine/runtime/node';
 import { presetById } from '../src/ui/presets';
 import { compareArrays, expect, test } from './fixtures';
-import { AppPage } from './pages';
+import { AppPage, reopenLink } from './pages';
 
 const edgeButton = (app: AppPage, name: string) =>
   app.page.getByRole('button', { name: new RegExp(`^edge ${name.replace(/[.*+?^${}()|[\]\\<>]/g, '\\$&')}: `) });
@@ -179,22 +179,15 @@ test('Circuit tab on the key-side preset: a copied link reopens the same N, edge
     const url = app.page.url();
     expect(url).toMatch(/#v1\./);
 
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
-      const fresh = new AppPage(page, backend);
-      await page.goto(url);
-      await fresh.ready();
-      await expect(page.getByTestId('tab.circuit')).toHaveAttribute('aria-selected', 'true', { timeout: 60_000 });
-      await expect(page.getByTestId('circuit.count')).toHaveText(count!, { timeout: 60_000 });
-      await expect(page.getByTestId('circuit.edge.name')).toHaveText('input->a0.h2<v>');
-      await expect(page.getByTestId('circuit.edge.exact')).toHaveAttribute('data-value', exact!, { timeout: 60_000 });
-      await expect(page.getByRole('button', { name: 'node a0.h2', exact: true })).toHaveAttribute('aria-pressed', 'true');
-      await expect(page.getByTestId('circuit.node.incoming')).toContainText('input->a0.h2<v>');
+    await reopenLink(browser, backend, url, async (fresh) => {
+      await expect(fresh.page.getByTestId('tab.circuit')).toHaveAttribute('aria-selected', 'true', { timeout: 60_000 });
+      await expect(fresh.page.getByTestId('circuit.count')).toHaveText(count!, { timeout: 60_000 });
+      await expect(fresh.page.getByTestId('circuit.edge.name')).toHaveText('input->a0.h2<v>');
+      await expect(fresh.page.getByTestId('circuit.edge.exact')).toHaveAttribute('data-value', exact!, { timeout: 60_000 });
+      await expect(fresh.page.getByRole('button', { name: 'node a0.h2', exact: true })).toHaveAttribute('aria-pressed', 'true');
+      await expect(fresh.page.getByTestId('circuit.node.incoming')).toContainText('input->a0.h2<v>');
       await fresh.snapshot(testInfo, 'circuit-permalink-reopened');
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   await test.step('the Circuit tab follows the normalised toggle: edge values and the curve in the same unit as other views', async () => {
@@ -320,21 +313,14 @@ test('attribute on top of a patch set: banner, every number on the patched run, 
   // The link carries the set and "on top": a fresh page shows the same banner and numbers.
   await app.page.getByRole('button', { name: 'Copy link' }).click();
   const url = app.page.url();
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    const fresh = new AppPage(page, backend);
-    await page.goto(url);
-    await fresh.ready();
-    await expect(page.getByTestId('ontop.banner')).toHaveAttribute('data-cells', 'head_out_all_pos[0][2],head_out_all_pos[0][1]', { timeout: 60_000 });
-    await expect(page.getByTestId('patchset.chip')).toHaveText(['head_out_all_pos[0][2]×', 'head_out_all_pos[0][1]×']);
+  await reopenLink(browser, backend, url, async (fresh) => {
+    await expect(fresh.page.getByTestId('ontop.banner')).toHaveAttribute('data-cells', 'head_out_all_pos[0][2],head_out_all_pos[0][1]', { timeout: 60_000 });
+    await expect(fresh.page.getByTestId('patchset.chip')).toHaveText(['head_out_all_pos[0][2]×', 'head_out_all_pos[0][1]×']);
     const reopened = (await fresh.lastResult())!;
     expect(reopened.metric).toEqual(onTop.metric);
     expect(await fresh.patchValue('head_out_all_pos', [1, 0])).toBeCloseTo(exact, 6);
     await fresh.snapshot(testInfo, 'attribute-on-top-reopened');
-  } finally {
-    await context.close();
-  }
+  });
 
   // Clear: back to the plain run.
   await app.page.getByRole('button', { name: 'Clear (plain run)' }).click();

@@ -8,7 +8,7 @@ import { loadModelFromDir } from '../src/engine/model/weights-node';
 import { PatchingEngine } from '../src/engine/patching';
 import { createNodeRuntime } from '../src/engine/runtime/node';
 import { encodePermalink } from '../src/state/permalink';
-import { AppPage } from './pages';
+import { AppPage, reopenLink } from './pages';
 import { compareArrays, expect, test as base } from './fixtures';
 
 const test = base.extend<object, { ioi: PatchingEngine }>({
@@ -238,11 +238,7 @@ test('estimators on the toy IOI preset: Verify top K, the scatter comparison, At
     await expect(app.page).toHaveURL(/#v1\./);
     const link = app.page.url();
 
-    const context = await browser.newContext();
-    try {
-      const other = new AppPage(await context.newPage(), backend);
-      await other.page.goto(link);
-      await other.ready();
+    await reopenLink(browser, backend, link, async (other) => {
       await other.page.waitForFunction(() => window.patchwork!.lastResult() !== null, null, { timeout: 90_000 });
       const second = (await other.lastResult())!;
       expect([second.method, second.steps]).toEqual(['ig-inputs', 4]);
@@ -251,8 +247,6 @@ test('estimators on the toy IOI preset: Verify top K, the scatter comparison, At
       await expect(other.page.getByTestId('run.estimator')).toHaveText('estimator: IG (inputs), 4 steps');
       const c = compareArrays(second.attribution.q.data, first.attribution.q.data as number[], { scale: scaleOf(first.metric) });
       expect(c.ok, JSON.stringify(c)).toBe(true);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -4,7 +4,7 @@
 // metric and a link whose location the model lacks opens with a specific message.
 import type { ExperimentSpec } from '../src/engine/patching/types';
 import { encodePermalink, type PermalinkState } from '../src/state/permalink';
-import { AppPage } from './pages';
+import { AppPage, reopenLink } from './pages';
 import { expect, test } from './fixtures';
 
 const HOOK = 'blocks.1.attn.hook_pattern';
@@ -84,11 +84,7 @@ test('attention-probability metric: not-upstream cells labelled, not patched, an
   await app.page.getByTestId('permalink.copy').click();
   await expect(app.page.getByTestId('permalink.status')).toHaveText('Link copied.');
   const link = await app.page.evaluate(() => navigator.clipboard.readText());
-  const context = await browser.newContext();
-  try {
-    const other = new AppPage(await context.newPage(), backend);
-    await other.page.goto(link);
-    await other.ready();
+  await reopenLink(browser, backend, link, async (other) => {
     await other.page.waitForFunction(() => window.patchwork!.lastResult() !== null, null, { timeout: 150_000 });
     await expect(other.page.getByTestId('experiment.metric')).toHaveValue('attn');
     await expect(other.page.getByTestId('metric.site.key')).toHaveValue('3');
@@ -103,12 +99,10 @@ test('attention-probability metric: not-upstream cells labelled, not patched, an
       experiment: { ...spec, metric: { name: 'attn', site: { layer: 7, head: 0, query: nPos - 1, key: 3 } } },
       view: { tab: 'heads', family: 'head_out_all_pos', normalised: false },
     };
-    const third = new AppPage(await context.newPage(), backend);
+    const third = new AppPage(await other.page.context().newPage(), backend);
     await third.open(encodePermalink(bad));
     await third.ready();
     await expect(third.page.getByTestId('experiment.issue.metric')).toContainText(/layer 7 is out of range; .+ has 2 layers/);
     await expect(third.page.getByTestId('metric.site.layer')).toHaveValue('7');
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -1,5 +1,5 @@
 // Page objects for the main panels: tests say what they do ("run the preset", "click this cell"), not how.
-import { expect, type Locator, type Page } from '@playwright/test';
+import { expect, type Browser, type Locator, type Page } from '@playwright/test';
 import type { Family } from '../src/engine/patching/types';
 import type { PatchworkTestApi } from '../src/ui/test-api';
 
@@ -126,4 +126,20 @@ export class AppPage {
 /** Opens a figure's Export menu (one per figure, issue 14); its SVG/PNG/CSV/JSON items are then clickable. */
 export async function openExport(figure: Locator): Promise<void> {
   await figure.getByTestId('export.menu').first().click();
+}
+
+/**
+ * Opens `link` in a fresh browser context (nothing shared with the page that made the link), waits for the model,
+ * runs `check` on it, and closes the context: how the permalink tests reopen a link.
+ */
+export async function reopenLink<T>(browser: Browser, backend: Backend, link: string, check: (other: AppPage) => Promise<T>): Promise<T> {
+  const context = await browser.newContext();
+  try {
+    const other = new AppPage(await context.newPage(), backend);
+    await other.page.goto(link);
+    await other.ready();
+    return await check(other);
+  } finally {
+    await context.close();
+  }
 }

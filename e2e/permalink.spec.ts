@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodePermalink } from '../src/state/permalink';
 import type { ExperimentSpec } from '../src/engine/patching/types';
-import { AppPage } from './pages';
+import { reopenLink } from './pages';
 import { expect, test } from './fixtures';
 
 test('copy a link, reopen it in a fresh page: same experiment, view and selected cell, recomputed @webgpu', async ({ app, browser, backend }, testInfo) => {
@@ -25,11 +25,7 @@ test('copy a link, reopen it in a fresh page: same experiment, view and selected
   expect(app.page.url()).toBe(link);
   const first = (await app.lastResult())!;
 
-  const context = await browser.newContext();
-  try {
-    const other = new AppPage(await context.newPage(), backend);
-    await other.page.goto(link);
-    await other.ready();
+  await reopenLink(browser, backend, link, async (other) => {
     await expect(other.results.activation).toHaveAttribute('data-value', /\d/, { timeout: 60_000 });
     const state = (await other.page.evaluate(() => window.patchwork!.state())) as { spec: ExperimentSpec; selected: unknown; view: { tab: string; normalised: boolean } };
     expect(state.spec.pairs[0].wrong).toBe(' gold');
@@ -42,9 +38,7 @@ test('copy a link, reopen it in a fresh page: same experiment, view and selected
     expect(second.attribution.attn_out.data).toEqual(first.attribution.attn_out.data);
     expect(second.patched.attn_out.data[16 + 15]).toBe(value);
     await other.snapshot(testInfo, `reopened-${backend}`);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 // One page for two flows after a Run of the toy induction preset (each used to open the app and run it).
@@ -61,18 +55,12 @@ test('the attention view\'s mode survives reopening the page\'s link; a damaged 
     // The address bar follows the view, so it is the link to reopen.
     await expect.poll(() => app.page.url()).not.toBe(before);
 
-    const context = await browser.newContext();
-    try {
-      const other = new AppPage(await context.newPage(), backend);
-      await other.page.goto(app.page.url());
-      await other.ready();
+    await reopenLink(browser, backend, app.page.url(), async (other) => {
       await expect(other.page.getByTestId('attention.mode.clean')).toBeChecked({ timeout: 60_000 });
       await expect(other.page.getByTestId('tab.attention')).toHaveAttribute('aria-selected', 'true');
       const view = await other.page.evaluate(() => (window.patchwork!.state() as { view: unknown }).view);
       expect(view).toMatchObject({ tab: 'attention', attentionMode: 'clean', perPosition: false });
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   await test.step('a damaged link says so and keeps what the user had', async () => {
