@@ -15,9 +15,12 @@ import type { GPT2Config } from './types';
 export interface PackedLayout {
   /** int64 [rows, pos]: for each row and position, the key/value row in concat(cached [c, d_model], computed [tokens, d_model]). */
   kv: Tensor;
-  /** int64 [rows, pos]: the token computed at each (row, position), any valid token where none is. */
+  /**
+   * int64 [rows, Q]: the queries, aligned to the end: slot j of a row is position pos - Q + j, the token computed
+   * there, or any valid token where the row computes none (Q: the most positions any row computes).
+   */
   query: Tensor;
-  /** int64 [tokens, 2]: each token's (row, position). */
+  /** int64 [tokens, 2]: each token's (row, query slot). */
   back: Tensor;
   /** The cached run's keys and values of layer l, [c, d_model] each (c: cached rows, e.g. pairs x positions). */
   cached: (layer: number) => { k: Tensor; v: Tensor };
@@ -35,10 +38,11 @@ export function packedForward(cfg: GPT2Config, w: WeightInputs, x: Tensor, from:
   const { nHeads: H, dHead: dh, dModel: D } = cfg;
   const g = x.graph;
   const [R, P] = layout.kv.shape;
-  // keys <= query: [pos, pos] for every computed row, [K, pos] at the last layer.
+  const Q = layout.query.shape[1];
+  // keys <= query: [Q, pos] for the query slots (positions pos - Q..pos - 1), [K, pos] at the last layer.
   const keysUpTo = (queries: Tensor) =>
     Less(Reshape(Arange(g, 0, P), [1, P]), Reshape(Add(queries, g.constant([1], [], 'int64')), [queries.shape[0], 1]));
-  const fullMask = keysUpTo(Arange(g, 0, P));
+  const fullMask = keysUpTo(Arange(g, P - Q, P));
   const finalMask = keysUpTo(layout.final.positions);
   const heads = (t: Tensor, n: number) => Transpose(Reshape(t, [R, n, H, dh]), [0, 2, 1, 3]); // [rows, head, n, d_head]
   /** Attention of queries q [rows, n, d_model] over every row's keys and values, padded: [rows, n, d_model]. */

@@ -21,10 +21,7 @@ import { meanOf, metricFeeds, metricInputs, metricRows, positionsFeed } from './
 import { metricCapture } from './internal-metric';
 import { isInternalMetric, notUpstream } from './metric-spec';
 import { patchMetricRows } from './patch-metric';
-import { packedZRun, zCell, zCellTokens } from './z-packed';
-
-/** Tokens per packed hook_z run (z-packed.ts): npm run bench's sweep is about as fast with 1024 to 4096. */
-const PACKED_TOKENS = 2048;
+import { packedRuns, packedZRun, zCell } from './z-packed';
 
 export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
@@ -150,17 +147,11 @@ export class ActivationPatcher {
       if (packed) {
         const zCells = members.map((i) => zCell(cfg, exp, family, indices[i]));
         const values = opts.replacement ? opts.replacement(hook, [N, ...familyHookShape(cfg, family, layer, P)]) : f32(cache.source.get(hook)!);
-        const maxCells = opts.patchesPerRun ?? Infinity;
-        for (let first = 0; first < members.length;) {
+        for (const run of packedRuns(cfg, exp, zCells, opts.patchesPerRun)) {
           if (opts.signal?.aborted) throw new DOMException('The sweep was cancelled.', 'AbortError');
-          // Runs of up to PACKED_TOKENS tokens (at least one cell).
-          let end = first + 1;
-          let tokens = zCellTokens(exp, zCells[first]);
-          while (end < members.length && end - first < maxCells && tokens + zCellTokens(exp, zCells[end]) <= PACKED_TOKENS) tokens += zCellTokens(exp, zCells[end++]);
-          const run = packedZRun(cfg, exp, layer, zCells.slice(first, end), (h) => cache.base.get(h)!, values);
-          const res = await runSymbolic(this.rt, run.key, run.sizes, run.build, run.feeds);
-          record(members.slice(first, end), res.metric_rows.data);
-          first = end;
+          const r = packedZRun(cfg, exp, layer, run.map((i) => zCells[i]), (h) => cache.base.get(h)!, values);
+          const res = await runSymbolic(this.rt, r.key, r.sizes, r.build, r.feeds);
+          record(run.map((i) => members[i]), res.metric_rows.data);
         }
         continue;
       }

@@ -8,6 +8,7 @@ import type { Runtime } from '../runtime/types';
 import { ActivationPatcher } from './activation';
 import { replacementFeed } from './ablation';
 import { experimentFromTokens, type Experiment } from './experiment';
+import { PACKED_LIMITS, packedRuns, zCell } from './z-packed';
 import { prepareMetric } from './metrics';
 import type { Family, MetricName } from './types';
 import { referenceForward } from '../../../test/reference/gpt2-f64';
@@ -95,4 +96,24 @@ it('zero ablation of hook_z through the packed runs equals the float64 reference
   const got = await new ActivationPatcher(spy, cfg).sweep(exp, 'head_out', { replacement: (_hook, shape) => replacementFeed('zero', shape) });
   expectClose('zero ablation', got.data, reference(exp, 'head_out', 0), 1e-4, 1e-5);
   expect(keys.some((k) => k.startsWith('patch-zp:'))).toBe(true);
+});
+
+it('runs of a long prompt stay within the limits on padded keys, values and scores, and cover every cell once', () => {
+  const big = { ...cfg, nHeads: 12, dHead: 4, dModel: 48, nCtx: 1024 };
+  const P = 600;
+  const exp = experimentFromTokens({ clean: [Array.from({ length: P }, (_, i) => i % 30)], corrupted: [Array.from({ length: P }, (_, i) => (i + 1) % 30)], answers: [1], wrongs: [2] });
+  const cells = Array.from({ length: big.nHeads * P }, (_, i) => zCell(big, exp, 'head_out', [0, Math.floor(i / P), i % P]));
+  const runs = packedRuns(big, exp, cells);
+  expect(runs.flat().sort((a, b) => a - b)).toEqual(cells.map((_, i) => i));
+  for (const run of runs) {
+    const Q = Math.max(...run.map((i) => P - cells[i].start));
+    const tokens = run.reduce((n, i) => n + P - cells[i].start, 0);
+    if (run.length > 1) {
+      expect(tokens).toBeLessThanOrEqual(PACKED_LIMITS.tokens);
+      expect(run.length * P).toBeLessThanOrEqual(PACKED_LIMITS.rowPositions);
+      expect(run.length * big.nHeads * Q * P).toBeLessThanOrEqual(PACKED_LIMITS.scores);
+    }
+    // Rows sorted by first position: the query slots a run pads are few beyond the tokens it computes.
+    expect(run.length * Q).toBeLessThanOrEqual(tokens + run.length * 24);
+  }
 });

@@ -53,6 +53,39 @@ export function zCell(cfg: GPT2Config, exp: Experiment, family: Family, index: r
 /** Tokens a cell's run computes: its positions from `start` on, for every pair. */
 export const zCellTokens = (exp: Experiment, c: ZCell) => exp.nPairs * (exp.nPos - c.start);
 
+/** Limits of one packed run: tokens computed, rows x positions (padded keys and values), and attention scores. */
+export const PACKED_LIMITS = { tokens: 2048, rowPositions: 16384, scores: 1 << 24 };
+
+/**
+ * The cells' runs, as lists of indices into `cells`: cells sorted by first position, so that a run's rows need
+ * about as many query slots as each computes, and cut where a run would pass PACKED_LIMITS (npm run bench's sweep is
+ * one run per layer at 16 tokens) or hold `maxCells` cells; every run holds at least one cell. Long prompts get
+ * smaller runs: padded keys, values and scores grow with the prompt's length per row.
+ */
+export function packedRuns(cfg: GPT2Config, exp: Experiment, cells: ZCell[], maxCells = Infinity): number[][] {
+  const [N, P] = [exp.nPairs, exp.nPos];
+  const order = cells.map((_, i) => i).sort((a, b) => cells[a].start - cells[b].start || a - b);
+  const runs: number[][] = [];
+  let run: number[] = [];
+  let tokens = 0;
+  let Q = 0;
+  for (const i of order) {
+    const t = zCellTokens(exp, cells[i]);
+    const q = Math.max(Q, P - cells[i].start);
+    const rows = (run.length + 1) * N;
+    if (run.length && (run.length >= maxCells || tokens + t > PACKED_LIMITS.tokens || rows * P > PACKED_LIMITS.rowPositions ||
+      rows * cfg.nHeads * q * P > PACKED_LIMITS.scores)) {
+      runs.push(run);
+      [run, tokens] = [[], 0];
+    }
+    run.push(i);
+    tokens += t;
+    Q = run.length === 1 ? P - cells[i].start : q;
+  }
+  if (run.length) runs.push(run);
+  return runs;
+}
+
 /** [batch, pos, ...] as [batch * pos, rest]. */
 const flat = (t: Fetched | Feed): Feed => {
   const [b, p, ...rest] = t.shape;
@@ -73,6 +106,7 @@ export function packedZRun(
   const S = cells.length;
   const U = cells.reduce((n, c) => n + N * (c.hi - c.lo + 1), 0);
   const T = cells.reduce((n, c) => n + zCellTokens(exp, c), 0);
+  const Q = Math.max(...cells.map((c) => P - c.start)); // query slots per row: positions P - Q..P - 1
   const localIndex: number[] = [];
   const localMask = new Uint8Array(U * perPos);
   const start: number[] = [];
@@ -93,13 +127,13 @@ export function packedZRun(
       for (let q = 0; q < P; q++) {
         if (q < c.start) {
           kv.push(b * P + q);
-          query.push(first);
+          if (q >= P - Q) query.push(first);
           continue;
         }
         start.push(q >= c.lo && q <= c.hi ? u + q - c.lo : U + b * P + q);
         kv.push(N * P + t);
         query.push(t);
-        back.push(r, q);
+        back.push(r, q - (P - Q));
         t++;
       }
       for (const p of exp.positions) final.push(first + p - c.start);
@@ -116,7 +150,7 @@ export function packedZRun(
     'local.mask': { dtype: 'bool', shape: [U, perPos], data: localMask },
     'pack.start': int64Feed(start, [T]),
     'pack.kv': int64Feed(kv, [S * N, P]),
-    'pack.query': int64Feed(query, [S * N, P]),
+    'pack.query': int64Feed(query, [S * N, Q]),
     'pack.back': int64Feed(back, [T, 2]),
     'pack.final': int64Feed(final, [S, N, exp.positions.length]), // [S, N, K]: an input with SYM_RUNS itself as a dimension
     ...metricFeeds(cfg, exp),
@@ -125,16 +159,18 @@ export function packedZRun(
     feeds[`past.k.${l}`] = flat(base(`blocks.${l}.attn.hook_k`));
     feeds[`past.v.${l}`] = flat(base(`blocks.${l}.attn.hook_v`));
   }
-  // One graph per layer serves every prompt length and run: SYM_POS, SYM_TOK (T), SYM_LOCAL (U), SYM_RUNS (S).
+  // One graph per layer serves every prompt length and run: SYM_POS, SYM_TOK (T), SYM_LOCAL (U), SYM_RUNS (S),
+  // SYM_QUERY (Q).
   const key = `patch-zp:${cfg.name}:${shapeKey(exp)}:${hook}`;
   const sizes = sizesWithin(cfg.nCtx, P, [
     { name: 'SYM_POS', value: P }, { name: 'SYM_TOK', value: T }, { name: 'SYM_LOCAL', value: U }, { name: 'SYM_RUNS', value: S },
+    { name: 'SYM_QUERY', value: Q },
   ]);
-  const build = ([pos, tok, local, runs]: number[]) => packedZGraph(cfg, atLength(exp, pos), layer, tok, local, runs);
+  const build = ([pos, tok, local, runs, q]: number[]) => packedZGraph(cfg, atLength(exp, pos), layer, tok, local, runs, q);
   return { key, sizes, build, feeds };
 }
 
-function packedZGraph(cfg: GPT2Config, exp: Experiment, layer: number, T: number, U: number, S: number): Graph {
+function packedZGraph(cfg: GPT2Config, exp: Experiment, layer: number, T: number, U: number, S: number, Q: number): Graph {
   const g = new Graph('patch-zp');
   const w = weightInputs(g, cfg);
   const W = (name: string) => w.get(name)!;
@@ -155,7 +191,7 @@ function packedZGraph(cfg: GPT2Config, exp: Experiment, layer: number, T: number
   const mIn = metricInputs(g, cfg, exp, true);
   const out = packedForward(cfg, w, x, layer + 1, {
     kv: g.input('pack.kv', [R, P], 'int64'),
-    query: g.input('pack.query', [R, P], 'int64'),
+    query: g.input('pack.query', [R, Q], 'int64'),
     back: g.input('pack.back', [T, 2], 'int64'),
     cached: (l) => ({ k: g.input(`past.k.${l}`, [N * P, D]), v: g.input(`past.v.${l}`, [N * P, D]) }),
     final: { tokens: Reshape(g.input('pack.final', [S, N, exp.positions.length], 'int64'), [R, exp.positions.length]), positions: mIn.positions! },
