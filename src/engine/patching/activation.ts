@@ -26,11 +26,12 @@ import { packedRuns, packedZRun, zCell } from './z-packed';
 export interface SweepOptions {
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
-  /** Patches per run (default: about 1024 token rows per run). */
+  /** Patches per run (default: about 1024 token rows per run; packed hook_z runs: z-packed.ts's PACKED_LIMITS). */
   patchesPerRun?: number;
   /**
-   * Suffix starts are rounded down to a multiple of this (default: about P / 4), trading recomputed positions for
-   * fewer distinct graphs (each costs a session, ~40 ms to create; npm run bench shows P / 4 is the sweet spot at 16 tokens). 1 = exact.
+   * Suffix starts of the plain patch graph are rounded down to a multiple of this (default: about P / 4), trading
+   * recomputed positions for fewer, larger runs. 1 = exact. Packed hook_z runs (z-packed.ts) always start each cell
+   * at its own position.
    */
   positionBucket?: number;
   /**
