@@ -55,12 +55,7 @@ export function packedForward(cfg: GPT2Config, w: WeightInputs, x: Tensor, from:
     const z = MatMul(softmax(Where(mask, raw, -Infinity)), heads(vAll, P)); // [rows, head, n, d_head]
     return Reshape(Transpose(z, [0, 2, 1, 3]), [R, n, D]);
   };
-  const mlp = (l: number, residMid: Tensor) => {
-    const p = `h.${l}.`;
-    const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps).out;
-    const post = geluNew(Add(MatMul(ln2, W(p + 'mlp.c_fc.weight')), W(p + 'mlp.c_fc.bias')));
-    return Add(residMid, Add(MatMul(post, W(p + 'mlp.c_proj.weight')), W(p + 'mlp.c_proj.bias')));
-  };
+  const mlp = (l: number, residMid: Tensor) => residualMlp(cfg, w, l, residMid);
   const last = cfg.nLayers - 1;
   for (let l = from; l < last; l++) {
     const p = `h.${l}.`;
@@ -80,4 +75,13 @@ export function packedForward(cfg: GPT2Config, w: WeightInputs, x: Tensor, from:
   const z = attend(last, q, Slice(kv, 1, 0, D), Slice(kv, 1, D, 2 * D), finalMask);
   const residMid = Add(Gather(x, layout.final.tokens), Add(MatMul(z, W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias')));
   return layerNorm(mlp(last, residMid), W('ln_f.weight'), W('ln_f.bias'), cfg.layerNormEps).out;
+}
+
+/** Block l's second half without hooks: resid_mid + MLP(ln_2(resid_mid)), i.e. hook_resid_post. */
+export function residualMlp(cfg: GPT2Config, w: WeightInputs, l: number, residMid: Tensor): Tensor {
+  const W = (name: string) => w.get(name)!;
+  const p = `h.${l}.`;
+  const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps).out;
+  const post = geluNew(Add(MatMul(ln2, W(p + 'mlp.c_fc.weight')), W(p + 'mlp.c_fc.bias')));
+  return Add(residMid, Add(MatMul(post, W(p + 'mlp.c_proj.weight')), W(p + 'mlp.c_proj.bias')));
 }

@@ -5,9 +5,9 @@
 // row's other positions, from the row's own first position on (model/gpt2-packed.ts: tokens of rows with different
 // first positions packed together, so no row computes a position its patch cannot change), with keys and values
 // before it from the cache. The last layer computes only what the metric positions need.
-import { Add, Concat, Gather, Graph, MatMul, Reshape, Where, geluNew, layerNorm } from '../graph';
+import { Add, Concat, Gather, Graph, MatMul, Reshape, Where } from '../graph';
 import { weightInputs } from '../model/gpt2';
-import { packedForward } from '../model/gpt2-packed';
+import { packedForward, residualMlp } from '../model/gpt2-packed';
 import type { GPT2Config } from '../model/types';
 import { int64Feed, type Feed, type Fetched } from '../runtime/types';
 import { sizesWithin } from '../runtime/symbolic';
@@ -183,9 +183,7 @@ function packedZGraph(cfg: GPT2Config, exp: Experiment, layer: number, T: number
   const at = (name: string, width: number) => Gather(g.input(name, [N * P, width]), local);
   const z = Where(g.input('local.mask', [U, H * dh], 'bool'), at('patch.values', H * dh), at('z.base', H * dh)); // blocks.L.attn.hook_z
   const residMid = Add(at('resid.local', D), Add(MatMul(z, W(p + 'attn.c_proj.weight')), W(p + 'attn.c_proj.bias')));
-  const ln2 = layerNorm(residMid, W(p + 'ln_2.weight'), W(p + 'ln_2.bias'), cfg.layerNormEps).out;
-  const post = geluNew(Add(MatMul(ln2, W(p + 'mlp.c_fc.weight')), W(p + 'mlp.c_fc.bias')));
-  const residPost = Add(residMid, Add(MatMul(post, W(p + 'mlp.c_proj.weight')), W(p + 'mlp.c_proj.bias'))); // [U, d_model]
+  const residPost = residualMlp(cfg, w, layer, residMid); // [U, d_model]
   // blocks.L+1.hook_resid_pre at every computed token: recomputed at the patched positions, cached elsewhere.
   const x = Gather(Concat([residPost, g.input('resid.next', [N * P, D])], 0), g.input('pack.start', [T], 'int64'));
   const mIn = metricInputs(g, cfg, exp, true);
